@@ -1,0 +1,12 @@
+#pragma once
+// The keel subcommands. Each registers its options on the CLI11 app and runs when chosen.
+#include <CLI/CLI.hpp>
+
+namespace keel::cli {
+
+// Each returns the process exit code through `exit_code` once the command has run.
+void add_id_command(CLI::App& app, int& exit_code);
+void add_node_command(CLI::App& app, int& exit_code);
+void add_ping_command(CLI::App& app, int& exit_code);
+
+}  // namespace keel::cli

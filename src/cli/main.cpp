@@ -1,0 +1,24 @@
+// keel: a libp2p node that keeps its users connected. See README.md.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"Keel: a libp2p node with bootstrap health, failover and discovery checks"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("keel ") + KEEL_VERSION);
+    int exit_code = 0;
+    keel::cli::add_id_command(app, exit_code);
+    keel::cli::add_node_command(app, exit_code);
+    keel::cli::add_ping_command(app, exit_code);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const std::exception& e) {
+        std::cerr << "keel: " << e.what() << "\n";
+        return 2;
+    }
+    return exit_code;
+}

@@ -1,0 +1,384 @@
+#include "keel/host/host.hpp"
+
+#include <algorithm>
+#include <boost/asio/ip/v6_only.hpp>
+
+#include "keel/host/tcp_address.hpp"
+#include "keel/net/deadline.hpp"
+#include "keel/net/log.hpp"
+#include "keel/net/multistream.hpp"
+#include "keel/net/net_errc.hpp"
+#include "keel/net/tcp_stream.hpp"
+#include "keel/protocols/identify.hpp"
+#include "keel/protocols/ping.hpp"
+
+namespace keel {
+
+namespace asio = net::asio;
+using asio::ip::tcp;
+using net::awaitable;
+using net::error_code;
+
+namespace {
+
+awaitable<error_code> connect_socket(tcp::socket& socket, tcp::endpoint endpoint) {
+    auto [ec] = co_await socket.async_connect(endpoint, net::use_result);
+    co_return ec;
+}
+
+std::string_view direction_name(Direction d) {
+    return d == Direction::inbound ? "inbound" : "outbound";
+}
+
+Multiaddr endpoint_addr(const tcp::socket& socket, bool remote) {
+    error_code ec;
+    auto ep = remote ? socket.remote_endpoint(ec) : socket.local_endpoint(ec);
+    return ec ? Multiaddr{} : tcp_multiaddr(ep);
+}
+
+}  // namespace
+
+Host::Host(asio::any_io_executor executor, HostConfig config)
+    : executor_(std::move(executor)),
+      config_(std::move(config)),
+      peer_id_(PeerId::from_public_key(config_.identity.public_key())) {
+    upgrade_config_.identity = &config_.identity;
+    upgrade_config_.inline_muxer = config_.inline_muxer;
+    upgrade_config_.yamux = config_.yamux;
+    register_builtin_handlers();
+}
+
+Host::~Host() = default;
+
+void Host::register_builtin_handlers() {
+    handlers_[std::string(protocols::identify_protocol_id)] =
+        [this](std::shared_ptr<net::YamuxStream> stream,
+               std::shared_ptr<Connection> conn) -> awaitable<void> {
+        co_await net::with_deadline(protocols::send_identify(*stream, identify_info(*conn)),
+                                    config_.identify_timeout);
+    };
+    handlers_[std::string(protocols::identify_push_protocol_id)] =
+        [this](std::shared_ptr<net::YamuxStream> stream,
+               std::shared_ptr<Connection> conn) -> awaitable<void> {
+        auto info = co_await net::with_deadline(protocols::receive_identify(*stream),
+                                                config_.identify_timeout);
+        if (info) peer_store_.apply_identify(conn->peer, *info);
+        co_await stream->close_write();
+    };
+    handlers_[std::string(protocols::ping_protocol_id)] =
+        [this](std::shared_ptr<net::YamuxStream> stream,
+               std::shared_ptr<Connection>) -> awaitable<void> {
+        co_await protocols::serve_ping(*stream, config_.stream_idle_timeout);
+    };
+}
+
+void Host::set_handler(std::string protocol, StreamHandler handler) {
+    handlers_[std::move(protocol)] = std::move(handler);
+    push_identify();
+}
+
+std::vector<std::string> Host::protocols() const {
+    std::vector<std::string> out;
+    for (const auto& [name, handler] : handlers_) out.push_back(name);
+    return out;
+}
+
+void Host::observe_connections(ConnectionObserver observer) {
+    observers_.push_back(std::move(observer));
+}
+
+net::result<Multiaddr> Host::listen(const Multiaddr& addr) {
+    auto endpoint = tcp_endpoint(addr);
+    if (!endpoint) return make_error_code(net::net_errc::unsupported_address);
+    auto acceptor = std::make_shared<tcp::acceptor>(executor_);
+    error_code ec;
+    acceptor->open(endpoint->protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && endpoint->address().is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+    if (!ec) acceptor->bind(*endpoint, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return ec;
+    auto bound = tcp_multiaddr(acceptor->local_endpoint());
+    acceptors_.push_back(acceptor);
+    listen_addrs_.push_back(bound);
+    asio::co_spawn(executor_, accept_loop(acceptor), asio::detached);
+    log().info("event=listening addr={}/p2p/{}", bound.to_string(), peer_id_.to_base58());
+    push_identify();
+    return bound;
+}
+
+awaitable<void> Host::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
+    while (!stopped_ && acceptor->is_open()) {
+        auto [ec, socket] = co_await acceptor->async_accept(net::use_result);
+        if (ec) {
+            if (stopped_ || ec == asio::error::operation_aborted) break;
+            // Out of file descriptors or a transient error: back off briefly instead of spinning.
+            log().warn("event=accept_failed error=\"{}\"", ec.message());
+            asio::steady_timer pause(executor_, std::chrono::milliseconds(50));
+            co_await pause.async_wait(net::use_result);
+            continue;
+        }
+        if (pending_inbound_ >= config_.max_pending_inbound ||
+            connections_.size() >= config_.max_connections) {
+            ++stats_.inbound_refused;
+            log().debug("event=inbound_refused pending={} connections={}", pending_inbound_,
+                        connections_.size());
+            error_code ignored;
+            socket.close(ignored);
+            continue;
+        }
+        ++stats_.inbound_accepted;
+        asio::co_spawn(executor_, handle_inbound(std::move(socket)), asio::detached);
+    }
+}
+
+awaitable<void> Host::handle_inbound(tcp::socket socket) {
+    ++pending_inbound_;
+    auto remote = endpoint_addr(socket, true);
+    auto local = endpoint_addr(socket, false);
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    Phase phase = Phase::security;
+    auto upgraded = co_await net::with_deadline(
+        upgrade_connection(std::make_unique<net::TcpStream>(std::move(socket)), false,
+                           upgrade_config_, std::nullopt, phase),
+        config_.handshake_timeout);
+    --pending_inbound_;
+    if (!upgraded) {
+        ++stats_.upgrade_failures;
+        log().info("event=inbound_upgrade_failed addr={} phase={} error=\"{}\"", remote.to_string(),
+                   phase_name(phase), upgraded.error().message());
+        co_return;
+    }
+    if (stopped_) {
+        upgraded->session->close();
+        co_return;
+    }
+    ++stats_.upgrades_ok;
+    add_connection(std::move(*upgraded), Direction::inbound, remote, local);
+}
+
+awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect(const Multiaddr& addr) {
+    if (const auto* p2p = addr.find(proto_code::p2p)) {
+        if (auto peer = PeerId::from_bytes(p2p->value)) {
+            auto open = connections_to(*peer);
+            if (!open.empty()) co_return open.front();
+        }
+    }
+    co_return co_await dial(addr);
+}
+
+awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& addr) {
+    auto fail = [&](Phase phase, error_code ec) {
+        ++stats_.dial_failures;
+        log().info("event=dial_failed addr={} phase={} error=\"{}\"", addr.to_string(),
+                   phase_name(phase), ec.message());
+        return Failure{phase, ec, addr.to_string()};
+    };
+    if (stopped_) co_return fail(Phase::dial, make_error_code(net::net_errc::shutting_down));
+    std::optional<PeerId> expected;
+    if (const auto* p2p = addr.find(proto_code::p2p)) {
+        auto peer = PeerId::from_bytes(p2p->value);
+        if (!peer) co_return fail(Phase::dial, peer.error());
+        expected = *peer;
+    }
+    auto endpoints = co_await net::with_deadline(resolve_tcp(addr), config_.dial_timeout);
+    if (!endpoints) co_return fail(Phase::dial, endpoints.error());
+
+    tcp::socket socket(executor_);
+    error_code last = make_error_code(net::net_errc::no_addresses);
+    for (const auto& endpoint : *endpoints) {
+        socket = tcp::socket(executor_);
+        last = co_await net::with_deadline(connect_socket(socket, endpoint), config_.dial_timeout);
+        if (!last) break;
+    }
+    if (last) co_return fail(Phase::dial, last);
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto remote = endpoint_addr(socket, true);
+    auto local = endpoint_addr(socket, false);
+
+    Phase phase = Phase::security;
+    auto upgraded = co_await net::with_deadline(
+        upgrade_connection(std::make_unique<net::TcpStream>(std::move(socket)), true,
+                           upgrade_config_, expected, phase),
+        config_.handshake_timeout);
+    if (!upgraded) {
+        ++stats_.upgrade_failures;
+        co_return fail(phase, upgraded.error());
+    }
+    ++stats_.upgrades_ok;
+    co_return add_connection(std::move(*upgraded), Direction::outbound, remote, local);
+}
+
+std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction direction,
+                                                 Multiaddr remote, Multiaddr local) {
+    auto conn = std::make_shared<Connection>(next_connection_id_++, up.peer, up.key, direction,
+                                             remote, local, up.muxer, up.muxer_inlined,
+                                             up.session);
+    connections_.emplace(conn->id, conn);
+    if (direction == Direction::outbound) peer_store_.add_address(conn->peer, remote);
+    log().info("event=connection_opened peer={} dir={} addr={} muxer={} inlined={}",
+               conn->peer.short_string(), direction_name(direction), remote.to_string(),
+               conn->muxer, conn->muxer_inlined);
+    std::weak_ptr<Connection> weak = conn;
+    conn->session->start(
+        [this, weak](std::shared_ptr<net::YamuxStream> stream) {
+            asio::co_spawn(executor_, handle_stream(std::move(stream), weak), asio::detached);
+        },
+        [this, weak](error_code reason) {
+            auto c = weak.lock();
+            if (!c) return;
+            connections_.erase(c->id);
+            if (!c->identified && !c->identify_error) {
+                c->identify_error = make_error_code(net::net_errc::connection_closed);
+                c->identify_signal.cancel();
+            }
+            log().info("event=connection_closed peer={} dir={} reason=\"{}\"",
+                       c->peer.short_string(), direction_name(c->direction), reason.message());
+            for (auto& observer : observers_) observer(c, false);
+        });
+    for (auto& observer : observers_) observer(conn, true);
+    asio::co_spawn(executor_, identify_remote(conn), asio::detached);
+    return conn;
+}
+
+awaitable<void> Host::identify_remote(std::shared_ptr<Connection> conn) {
+    auto finish = [&](error_code ec) {
+        if (ec) {
+            conn->identify_error = ec;
+            log().info("event=identify_failed peer={} error=\"{}\"", conn->peer.short_string(),
+                       ec.message());
+        } else {
+            conn->identified = true;
+        }
+        conn->identify_signal.cancel();
+    };
+    // Named, not braced inside co_await: GCC 12 miscompiles initializer lists in await expressions.
+    std::vector<std::string> wanted{std::string(protocols::identify_protocol_id)};
+    auto stream = co_await new_stream(conn, std::move(wanted));
+    if (!stream) {
+        finish(stream.error().error);
+        co_return;
+    }
+    auto info = co_await net::with_deadline(protocols::receive_identify(**stream),
+                                            config_.identify_timeout);
+    co_await (*stream)->close_write();
+    if (!info) {
+        finish(info.error());
+        co_return;
+    }
+    if (info->public_key && !conn->peer.matches(*info->public_key)) {
+        finish(make_error_code(net::net_errc::peer_id_mismatch));
+        co_return;
+    }
+    peer_store_.apply_identify(conn->peer, *info);
+    log().debug("event=identified peer={} agent=\"{}\" protocols={}", conn->peer.short_string(),
+                info->agent_version, info->protocols.size());
+    finish({});
+}
+
+awaitable<HostResult<void>> Host::wait_identified(std::shared_ptr<Connection> conn) {
+    auto deadline = net::Clock::now() + config_.identify_timeout;
+    while (!conn->identified) {
+        if (conn->identify_error) co_return Failure{Phase::identify, conn->identify_error, {}};
+        if (net::Clock::now() >= deadline)
+            co_return Failure{Phase::identify, make_error_code(net::net_errc::timeout), {}};
+        conn->identify_signal.expires_at(deadline);
+        co_await conn->identify_signal.async_wait(net::use_result);
+    }
+    co_return boost::system::result<void, Failure>{};
+}
+
+awaitable<HostResult<std::shared_ptr<net::YamuxStream>>> Host::new_stream(
+    std::shared_ptr<Connection> conn, std::vector<std::string> protocols) {
+    auto stream = conn->session->open_stream();
+    if (!stream) co_return Failure{Phase::protocol, stream.error(), {}};
+    auto chosen = co_await net::with_deadline(net::multistream_select(**stream, protocols),
+                                              config_.negotiate_timeout);
+    if (!chosen) {
+        (*stream)->reset();
+        co_return Failure{Phase::protocol, chosen.error(), protocols.empty() ? "" : protocols[0]};
+    }
+    (*stream)->set_protocol(*chosen);
+    co_return *stream;
+}
+
+awaitable<void> Host::handle_stream(std::shared_ptr<net::YamuxStream> stream,
+                                    std::weak_ptr<Connection> weak) {
+    auto chosen = co_await net::with_deadline(
+        net::multistream_handle(*stream,
+                                [this](std::string_view p) { return handlers_.contains(p); }),
+        config_.negotiate_timeout);
+    auto conn = weak.lock();
+    if (!chosen || !conn) {
+        ++stats_.streams_refused;
+        if (conn) {
+            log().debug("event=stream_refused peer={} error=\"{}\"", conn->peer.short_string(),
+                        chosen ? "connection gone" : chosen.error().message());
+        }
+        stream->reset();
+        co_return;
+    }
+    stream->set_protocol(*chosen);
+    auto handler = handlers_.find(*chosen);
+    if (handler == handlers_.end()) {
+        stream->reset();
+        co_return;
+    }
+    auto run = handler->second;  // the map may change while the handler runs
+    co_await run(stream, conn);
+    co_await stream->close_write();
+}
+
+protocols::IdentifyInfo Host::identify_info(const Connection& conn) const {
+    protocols::IdentifyInfo info;
+    info.protocol_version = config_.protocol_version;
+    info.agent_version = config_.agent_version;
+    info.public_key = config_.identity.public_key();
+    info.listen_addrs = listen_addrs_;
+    info.observed_addr = conn.remote_addr;
+    info.protocols = protocols();
+    return info;
+}
+
+void Host::push_identify() {
+    for (const auto& [id, conn] : connections_) {
+        asio::co_spawn(
+            executor_,
+            [this, conn = conn]() -> awaitable<void> {
+                std::vector<std::string> wanted{std::string(protocols::identify_push_protocol_id)};
+                auto stream = co_await new_stream(conn, std::move(wanted));
+                if (!stream) co_return;
+                co_await net::with_deadline(protocols::send_identify(**stream, identify_info(*conn)),
+                                            config_.identify_timeout);
+            },
+            asio::detached);
+    }
+}
+
+std::vector<std::shared_ptr<Connection>> Host::connections() const {
+    std::vector<std::shared_ptr<Connection>> out;
+    for (const auto& [id, conn] : connections_) out.push_back(conn);
+    return out;
+}
+
+std::vector<std::shared_ptr<Connection>> Host::connections_to(const PeerId& peer) const {
+    std::vector<std::shared_ptr<Connection>> out;
+    for (const auto& [id, conn] : connections_) {
+        if (conn->peer == peer && conn->is_open()) out.push_back(conn);
+    }
+    return out;
+}
+
+void Host::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    for (auto& acceptor : acceptors_) {
+        error_code ignored;
+        acceptor->close(ignored);
+    }
+    for (const auto& conn : connections()) conn->session->close();
+}
+
+}  // namespace keel

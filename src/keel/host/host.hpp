@@ -1,0 +1,119 @@
+#pragma once
+// The libp2p host: listens and dials over TCP, upgrades every connection (Noise + Yamux), runs
+// identify on it, and routes inbound streams to protocol handlers by multistream-select.
+//
+// Threading: a Host and everything it owns run on one executor; run its io_context from one
+// thread. Every coroutine it starts captures `this`, so destroy the Host only after its
+// io_context has stopped running (call stop() first to let connections close cleanly).
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "keel/crypto/ed25519.hpp"
+#include "keel/host/connection.hpp"
+#include "keel/host/failure.hpp"
+#include "keel/host/peer_store.hpp"
+#include "keel/host/upgrader.hpp"
+#include "keel/net/yamux_stream.hpp"
+
+namespace keel {
+
+struct HostConfig {
+    explicit HostConfig(Ed25519KeyPair key) : identity(std::move(key)) {}
+
+    Ed25519KeyPair identity;
+    std::string agent_version = std::string("keel/") + KEEL_VERSION;
+    std::string protocol_version = "ipfs/0.1.0";
+    bool inline_muxer = true;
+    net::Duration dial_timeout{10000};       // TCP connect (and DNS)
+    net::Duration handshake_timeout{10000};  // security + muxer negotiation
+    net::Duration identify_timeout{10000};
+    net::Duration negotiate_timeout{10000};  // multistream-select on a new stream
+    net::Duration stream_idle_timeout{60000};  // built-in handlers drop silent streams
+    net::YamuxConfig yamux;
+    std::size_t max_connections = 4096;
+    std::size_t max_pending_inbound = 256;  // connections still in their upgrade
+};
+
+struct HostStats {
+    std::uint64_t inbound_accepted = 0;
+    std::uint64_t inbound_refused = 0;  // over max_connections or max_pending_inbound
+    std::uint64_t upgrades_ok = 0;
+    std::uint64_t upgrade_failures = 0;
+    std::uint64_t dial_failures = 0;
+    std::uint64_t streams_refused = 0;  // protocol negotiation failed or no handler
+};
+
+class Host {
+public:
+    using StreamHandler = std::function<net::awaitable<void>(std::shared_ptr<net::YamuxStream>,
+                                                             std::shared_ptr<Connection>)>;
+    using ConnectionObserver = std::function<void(const std::shared_ptr<Connection>&, bool opened)>;
+
+    Host(net::asio::any_io_executor executor, HostConfig config);
+    ~Host();
+    Host(const Host&) = delete;
+    Host& operator=(const Host&) = delete;
+
+    const PeerId& peer_id() const { return peer_id_; }
+    const HostConfig& config() const { return config_; }
+    net::asio::any_io_executor get_executor() const { return executor_; }
+
+    // Binds a TCP listener; returns the bound address (port 0 becomes the real port).
+    net::result<Multiaddr> listen(const Multiaddr& addr);
+    std::vector<Multiaddr> listen_addrs() const { return listen_addrs_; }
+
+    void set_handler(std::string protocol, StreamHandler handler);
+    std::vector<std::string> protocols() const;
+
+    // Reuses an open connection to the /p2p peer in `addr` when there is one.
+    net::awaitable<HostResult<std::shared_ptr<Connection>>> connect(const Multiaddr& addr);
+    // Always a new connection. `addr` may end in /p2p/ID: reaching another peer is an error.
+    net::awaitable<HostResult<std::shared_ptr<Connection>>> dial(const Multiaddr& addr);
+    net::awaitable<HostResult<void>> wait_identified(std::shared_ptr<Connection> connection);
+    net::awaitable<HostResult<std::shared_ptr<net::YamuxStream>>> new_stream(
+        std::shared_ptr<Connection> connection, std::vector<std::string> protocols);
+
+    std::vector<std::shared_ptr<Connection>> connections() const;
+    std::vector<std::shared_ptr<Connection>> connections_to(const PeerId& peer) const;
+    PeerStore& peer_store() { return peer_store_; }
+    const HostStats& stats() const { return stats_; }
+    void observe_connections(ConnectionObserver observer);
+
+    // Stops listening and closes every connection (Yamux GoAway).
+    void stop();
+
+private:
+    net::awaitable<void> accept_loop(std::shared_ptr<net::asio::ip::tcp::acceptor> acceptor);
+    net::awaitable<void> handle_inbound(net::asio::ip::tcp::socket socket);
+    std::shared_ptr<Connection> add_connection(Upgraded upgraded, Direction direction,
+                                               Multiaddr remote, Multiaddr local);
+    net::awaitable<void> identify_remote(std::shared_ptr<Connection> connection);
+    net::awaitable<void> handle_stream(std::shared_ptr<net::YamuxStream> stream,
+                                       std::weak_ptr<Connection> connection);
+    protocols::IdentifyInfo identify_info(const Connection& connection) const;
+    void push_identify();
+    void register_builtin_handlers();
+
+    net::asio::any_io_executor executor_;
+    HostConfig config_;
+    PeerId peer_id_;
+    UpgradeConfig upgrade_config_;
+    std::map<std::string, StreamHandler, std::less<>> handlers_;
+    std::vector<std::shared_ptr<net::asio::ip::tcp::acceptor>> acceptors_;
+    std::vector<Multiaddr> listen_addrs_;
+    std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
+    std::uint64_t next_connection_id_ = 1;
+    std::size_t pending_inbound_ = 0;
+    std::vector<ConnectionObserver> observers_;
+    PeerStore peer_store_;
+    HostStats stats_;
+    bool stopped_ = false;
+};
+
+}  // namespace keel

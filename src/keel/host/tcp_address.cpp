@@ -1,0 +1,82 @@
+#include "keel/host/tcp_address.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "keel/net/net_errc.hpp"
+
+namespace keel {
+
+namespace asio = net::asio;
+using asio::ip::tcp;
+
+namespace {
+
+std::optional<std::uint16_t> tcp_port(const Multiaddr& addr) {
+    const auto* port = addr.find(proto_code::tcp);
+    if (!port || port->value.size() != 2) return std::nullopt;
+    return static_cast<std::uint16_t>(port->value[0] << 8 | port->value[1]);
+}
+
+}  // namespace
+
+std::optional<tcp::endpoint> tcp_endpoint(const Multiaddr& addr) {
+    const auto& parts = addr.components();
+    if (parts.size() < 2 || parts[1].code != proto_code::tcp) return std::nullopt;
+    auto port = tcp_port(addr);
+    if (!port) return std::nullopt;
+    if (parts[0].code == proto_code::ip4 && parts[0].value.size() == 4) {
+        asio::ip::address_v4::bytes_type b;
+        std::copy(parts[0].value.begin(), parts[0].value.end(), b.begin());
+        return tcp::endpoint(asio::ip::address_v4(b), *port);
+    }
+    if (parts[0].code == proto_code::ip6 && parts[0].value.size() == 16) {
+        asio::ip::address_v6::bytes_type b;
+        std::copy(parts[0].value.begin(), parts[0].value.end(), b.begin());
+        return tcp::endpoint(asio::ip::address_v6(b), *port);
+    }
+    return std::nullopt;
+}
+
+Multiaddr tcp_multiaddr(const tcp::endpoint& endpoint) {
+    auto address = endpoint.address();
+    if (address.is_v6() && address.to_v6().is_v4_mapped())
+        address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    Multiaddr out;
+    if (address.is_v4()) {
+        auto b = address.to_v4().to_bytes();
+        out = out.with_component(proto_code::ip4, Bytes(b.begin(), b.end()));
+    } else {
+        auto b = address.to_v6().to_bytes();
+        out = out.with_component(proto_code::ip6, Bytes(b.begin(), b.end()));
+    }
+    std::uint16_t port = endpoint.port();
+    return out.with_component(proto_code::tcp, Bytes{static_cast<std::uint8_t>(port >> 8),
+                                                     static_cast<std::uint8_t>(port & 0xff)});
+}
+
+net::awaitable<net::result<std::vector<tcp::endpoint>>> resolve_tcp(const Multiaddr& addr) {
+    if (auto ep = tcp_endpoint(addr)) co_return std::vector<tcp::endpoint>{*ep};
+    const auto& parts = addr.components();
+    auto port = tcp_port(addr);
+    if (parts.size() < 2 || parts[1].code != proto_code::tcp || !port)
+        co_return make_error_code(net::net_errc::unsupported_address);
+    auto code = parts[0].code;
+    if (code != proto_code::dns && code != proto_code::dns4 && code != proto_code::dns6)
+        co_return make_error_code(net::net_errc::unsupported_address);
+    std::string host(parts[0].value.begin(), parts[0].value.end());
+    tcp::resolver resolver(co_await asio::this_coro::executor);
+    auto [ec, results] =
+        co_await resolver.async_resolve(host, std::to_string(*port), net::use_result);
+    if (ec) co_return ec;
+    std::vector<tcp::endpoint> out;
+    for (const auto& entry : results) {
+        auto ep = entry.endpoint();
+        if (code == proto_code::dns4 && !ep.address().is_v4()) continue;
+        if (code == proto_code::dns6 && !ep.address().is_v6()) continue;
+        out.push_back(ep);
+    }
+    if (out.empty()) co_return make_error_code(net::net_errc::no_addresses);
+    co_return out;
+}
+
+}  // namespace keel

@@ -1,0 +1,20 @@
+#pragma once
+// Converting between multiaddrs and TCP endpoints, and resolving /dns* names.
+#include <boost/asio/ip/tcp.hpp>
+#include <optional>
+#include <vector>
+
+#include "keel/multiaddr/multiaddr.hpp"
+#include "keel/net/asio.hpp"
+
+namespace keel {
+
+// /ip4/A/tcp/P or /ip6/A/tcp/P (a trailing /p2p/ID is allowed); nullopt for anything else.
+std::optional<net::asio::ip::tcp::endpoint> tcp_endpoint(const Multiaddr& addr);
+Multiaddr tcp_multiaddr(const net::asio::ip::tcp::endpoint& endpoint);
+// /dns/H/tcp/P, /dns4/... or /dns6/... resolved to endpoints of the matching family; ip
+// addresses pass through. /dnsaddr needs a TXT lookup and is refused here for now.
+net::awaitable<net::result<std::vector<net::asio::ip::tcp::endpoint>>> resolve_tcp(
+    const Multiaddr& addr);
+
+}  // namespace keel

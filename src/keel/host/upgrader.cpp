@@ -1,0 +1,54 @@
+#include "keel/host/upgrader.hpp"
+
+#include "keel/net/multistream.hpp"
+#include "keel/net/net_errc.hpp"
+
+namespace keel {
+
+namespace {
+using result_of_select = net::result<std::string>;
+}  // namespace
+
+net::awaitable<net::result<Upgraded>> upgrade_connection(std::unique_ptr<net::ByteStream> raw,
+                                                         bool initiator,
+                                                         const UpgradeConfig& config,
+                                                         std::optional<PeerId> expected_peer,
+                                                         Phase& phase) {
+    const std::string noise(net::noise_protocol_id);
+    const std::string yamux(net::yamux_protocol_id);
+    const std::vector<std::string> noise_only{noise}, yamux_only{yamux};
+
+    // Plain if/else rather than `c ? co_await a : co_await b`: GCC 12 destroys the temporaries of
+    // that form twice.
+    phase = Phase::security;
+    auto is_noise = [&](std::string_view p) { return p == noise; };
+    auto is_yamux = [&](std::string_view p) { return p == yamux; };
+    result_of_select security = make_error_code(net::net_errc::protocol_not_supported);
+    if (initiator) security = co_await net::multistream_select(*raw, noise_only);
+    else security = co_await net::multistream_handle(*raw, is_noise);
+    if (!security) co_return security.error();
+
+    std::vector<std::string> offered;
+    if (config.inline_muxer) offered.push_back(yamux);
+    auto secured = co_await net::noise_secure(
+        std::move(raw), initiator ? noise::Role::initiator : noise::Role::responder,
+        *config.identity, offered, expected_peer);
+    if (!secured) co_return secured.error();
+
+    phase = Phase::muxer;
+    bool inlined = secured->muxer.has_value();
+    if (!inlined) {
+        result_of_select muxer = make_error_code(net::net_errc::protocol_not_supported);
+        if (initiator) muxer = co_await net::multistream_select(*secured->stream, yamux_only);
+        else muxer = co_await net::multistream_handle(*secured->stream, is_yamux);
+        if (!muxer) co_return muxer.error();
+    } else if (*secured->muxer != yamux) {
+        co_return make_error_code(net::net_errc::no_common_muxer);
+    }
+    auto session =
+        std::make_shared<net::YamuxSession>(std::move(secured->stream), initiator, config.yamux);
+    co_return Upgraded{std::move(secured->remote_peer), std::move(secured->remote_key),
+                       std::move(session), yamux, inlined};
+}
+
+}  // namespace keel

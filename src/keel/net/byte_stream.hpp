@@ -1,0 +1,28 @@
+#pragma once
+// A reliable, ordered byte stream: a TCP socket, a Noise session over it, or one Yamux stream.
+// Each layer of the upgrade wraps the one below through this interface. One reader and one writer
+// at a time; the two may run concurrently.
+#include <span>
+
+#include "keel/base/bytes.hpp"
+#include "keel/net/asio.hpp"
+
+namespace keel::net {
+
+class ByteStream {
+public:
+    virtual ~ByteStream() = default;
+    // Reads at least one byte. End of stream is asio::error::eof.
+    virtual awaitable<result<std::size_t>> read_some(std::span<std::uint8_t> buffer) = 0;
+    virtual awaitable<error_code> write_all(BytesView data) = 0;
+    // Half-close: no more writes from us; the peer still may write.
+    virtual awaitable<error_code> close_write() = 0;
+    // Abort both directions at once; pending operations complete with an error.
+    virtual void reset() = 0;
+    virtual asio::any_io_executor get_executor() = 0;
+};
+
+// Fills the whole buffer or fails (eof mid-way is an error too).
+awaitable<error_code> read_exact(ByteStream& stream, std::span<std::uint8_t> buffer);
+
+}  // namespace keel::net

@@ -1,0 +1,77 @@
+#include "keel/net/multistream.hpp"
+
+#include "keel/base/varint.hpp"
+#include "keel/net/framing.hpp"
+#include "keel/net/net_errc.hpp"
+
+namespace keel::net {
+namespace {
+
+void append_message(Bytes& out, std::string_view text) {
+    append_uvarint(out, text.size() + 1);
+    out.insert(out.end(), text.begin(), text.end());
+    out.push_back('\n');
+}
+
+awaitable<result<std::string>> read_message(ByteStream& stream) {
+    auto message = co_await read_length_prefixed(stream, max_multistream_message);
+    if (!message) co_return message.error();
+    if (message->empty() || message->back() != '\n')
+        co_return make_error_code(net_errc::malformed_message);
+    co_return std::string(message->begin(), message->end() - 1);
+}
+
+}  // namespace
+
+awaitable<result<std::string>> multistream_select(ByteStream& stream,
+                                                  const std::vector<std::string>& protocols) {
+    if (protocols.empty()) co_return make_error_code(net_errc::protocol_not_supported);
+    Bytes out;
+    append_message(out, multistream_header);
+    append_message(out, protocols.front());
+    if (auto ec = co_await stream.write_all(out)) co_return ec;
+
+    auto header = co_await read_message(stream);
+    if (!header) co_return header.error();
+    if (*header != multistream_header) co_return make_error_code(net_errc::bad_multistream_header);
+
+    for (std::size_t i = 0; i < protocols.size(); ++i) {
+        if (i > 0) {
+            out.clear();
+            append_message(out, protocols[i]);
+            if (auto ec = co_await stream.write_all(out)) co_return ec;
+        }
+        auto answer = co_await read_message(stream);
+        if (!answer) co_return answer.error();
+        if (*answer == protocols[i]) co_return protocols[i];
+        if (*answer != "na") co_return make_error_code(net_errc::malformed_message);
+    }
+    co_return make_error_code(net_errc::protocol_not_supported);
+}
+
+awaitable<result<std::string>> multistream_handle(
+    ByteStream& stream, const std::function<bool(std::string_view)>& supported) {
+    Bytes out;
+    append_message(out, multistream_header);
+    if (auto ec = co_await stream.write_all(out)) co_return ec;
+
+    auto header = co_await read_message(stream);
+    if (!header) co_return header.error();
+    if (*header != multistream_header) co_return make_error_code(net_errc::bad_multistream_header);
+
+    for (std::size_t attempt = 0; attempt < max_multistream_proposals; ++attempt) {
+        auto proposal = co_await read_message(stream);
+        if (!proposal) co_return proposal.error();
+        out.clear();
+        if (!proposal->empty() && supported(*proposal)) {
+            append_message(out, *proposal);
+            if (auto ec = co_await stream.write_all(out)) co_return ec;
+            co_return std::move(*proposal);
+        }
+        append_message(out, "na");
+        if (auto ec = co_await stream.write_all(out)) co_return ec;
+    }
+    co_return make_error_code(net_errc::too_many_proposals);
+}
+
+}  // namespace keel::net

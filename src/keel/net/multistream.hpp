@@ -1,0 +1,30 @@
+#pragma once
+// multistream-select 1.0 (github.com/multiformats/multistream-select): how both ends of a
+// connection or stream agree on the protocol that follows. Messages are uvarint-length-prefixed
+// and end in '\n'. The dialer pipelines its header with its first proposal (one round trip when the
+// listener agrees); the listener reads exactly one message at a time, so data a dialer sends
+// optimistically after its proposal stays in the stream for the protocol.
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "keel/net/byte_stream.hpp"
+
+namespace keel::net {
+
+inline constexpr std::string_view multistream_header = "/multistream/1.0.0";
+// Protocol IDs are short; 1 KiB bounds every multistream message including `ls` answers.
+inline constexpr std::size_t max_multistream_message = 1024;
+// How many "na" answers a listener gives before it hangs up on a dialer that keeps guessing.
+inline constexpr std::size_t max_multistream_proposals = 32;
+
+// Dialer side: proposes `protocols` in order, returns the one the listener accepted.
+awaitable<result<std::string>> multistream_select(ByteStream& stream,
+                                                  const std::vector<std::string>& protocols);
+
+// Listener side: answers proposals until one is supported; returns it.
+awaitable<result<std::string>> multistream_handle(
+    ByteStream& stream, const std::function<bool(std::string_view)>& supported);
+
+}  // namespace keel::net

@@ -1,0 +1,176 @@
+#include "keel/net/noise_session.hpp"
+
+#include <algorithm>
+#include <keel/proto/noise.pb.h>
+
+#include "keel/net/net_errc.hpp"
+
+namespace keel::net {
+namespace {
+
+Bytes signed_static_key_message(BytesView static_key) {
+    Bytes message = to_bytes(noise_signature_prefix);
+    message.insert(message.end(), static_key.begin(), static_key.end());
+    return message;
+}
+
+Bytes make_payload(const Ed25519KeyPair& identity, const noise::Key& static_public,
+                   const std::vector<std::string>& muxers) {
+    pb::NoiseHandshakePayload payload;
+    auto key = identity.public_key().marshal();
+    payload.set_identity_key(key.data(), key.size());
+    auto sig = identity.sign(signed_static_key_message(static_public));
+    payload.set_identity_sig(sig.data(), sig.size());
+    if (!muxers.empty()) {
+        for (const auto& m : muxers) payload.mutable_extensions()->add_stream_muxers(m);
+    }
+    std::string out = payload.SerializeAsString();
+    return to_bytes(out);
+}
+
+struct RemoteIdentity {
+    PeerId peer;
+    PublicKey key;
+    std::vector<std::string> muxers;
+};
+
+result<RemoteIdentity> check_payload(BytesView bytes, const std::optional<noise::Key>& static_key) {
+    pb::NoiseHandshakePayload payload;
+    if (!static_key || !payload.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+        !payload.has_identity_key() || !payload.has_identity_sig())
+        return make_error_code(net_errc::bad_handshake_payload);
+    auto key = PublicKey::unmarshal(as_bytes(payload.identity_key()));
+    if (!key) return make_error_code(net_errc::bad_handshake_payload);
+    if (!key->verify(signed_static_key_message(*static_key), as_bytes(payload.identity_sig())))
+        return make_error_code(net_errc::bad_identity_signature);
+    RemoteIdentity remote{PeerId::from_public_key(*key), std::move(*key), {}};
+    if (payload.has_extensions()) {
+        for (const auto& m : payload.extensions().stream_muxers()) remote.muxers.push_back(m);
+    }
+    return remote;
+}
+
+// connections/inlined-muxer-negotiation.md: the first of the initiator's list that both support.
+result<std::optional<std::string>> choose_muxer(const std::vector<std::string>& initiator,
+                                                const std::vector<std::string>& responder) {
+    if (initiator.empty() || responder.empty()) return std::optional<std::string>{};
+    for (const auto& m : initiator) {
+        if (std::find(responder.begin(), responder.end(), m) != responder.end())
+            return std::optional<std::string>{m};
+    }
+    return make_error_code(net_errc::no_common_muxer);
+}
+
+awaitable<error_code> write_handshake_message(ByteStream& stream, BytesView message) {
+    Bytes framed{static_cast<std::uint8_t>(message.size() >> 8),
+                 static_cast<std::uint8_t>(message.size() & 0xff)};
+    framed.insert(framed.end(), message.begin(), message.end());
+    co_return co_await stream.write_all(framed);
+}
+
+awaitable<result<Bytes>> read_handshake_message(ByteStream& stream) {
+    std::array<std::uint8_t, 2> prefix{};
+    if (auto ec = co_await read_exact(stream, prefix)) co_return ec;
+    std::size_t length = std::size_t{prefix[0]} << 8 | prefix[1];
+    if (length > max_noise_handshake_message) co_return make_error_code(net_errc::message_too_large);
+    Bytes message(length);
+    if (auto ec = co_await read_exact(stream, message)) co_return ec;
+    co_return message;
+}
+
+}  // namespace
+
+awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw,
+                                                  noise::Role role,
+                                                  const Ed25519KeyPair& identity,
+                                                  const std::vector<std::string>& muxers,
+                                                  const std::optional<PeerId>& expected_peer) {
+    auto static_keys = noise::KeyPair::generate();
+    noise::HandshakeState hs(role, {}, static_keys);
+    Bytes our_payload = make_payload(identity, static_keys.public_key, muxers);
+    result<RemoteIdentity> remote = make_error_code(net_errc::bad_handshake_payload);
+
+    if (role == noise::Role::initiator) {
+        auto m1 = hs.write_message({});
+        if (!m1) co_return m1.error();
+        if (auto ec = co_await write_handshake_message(*raw, *m1)) co_return ec;
+        auto m2 = co_await read_handshake_message(*raw);
+        if (!m2) co_return m2.error();
+        auto p2 = hs.read_message(*m2);
+        if (!p2) co_return p2.error();
+        remote = check_payload(*p2, hs.remote_static());
+        if (!remote) co_return remote.error();
+        if (expected_peer && remote->peer != *expected_peer)
+            co_return make_error_code(net_errc::peer_id_mismatch);
+        auto m3 = hs.write_message(our_payload);
+        if (!m3) co_return m3.error();
+        if (auto ec = co_await write_handshake_message(*raw, *m3)) co_return ec;
+    } else {
+        auto m1 = co_await read_handshake_message(*raw);
+        if (!m1) co_return m1.error();
+        if (auto p1 = hs.read_message(*m1); !p1) co_return p1.error();
+        auto m2 = hs.write_message(our_payload);
+        if (!m2) co_return m2.error();
+        if (auto ec = co_await write_handshake_message(*raw, *m2)) co_return ec;
+        auto m3 = co_await read_handshake_message(*raw);
+        if (!m3) co_return m3.error();
+        auto p3 = hs.read_message(*m3);
+        if (!p3) co_return p3.error();
+        remote = check_payload(*p3, hs.remote_static());
+        if (!remote) co_return remote.error();
+    }
+
+    bool initiator = role == noise::Role::initiator;
+    auto muxer = choose_muxer(initiator ? muxers : remote->muxers,
+                              initiator ? remote->muxers : muxers);
+    if (!muxer) co_return muxer.error();
+    auto split = hs.split();
+    if (!split) co_return split.error();
+    SecuredConnection secured{
+        std::make_unique<NoiseStream>(std::move(raw), split->send, split->receive),
+        remote->peer, std::move(remote->key), std::move(*muxer)};
+    co_return secured;
+}
+
+NoiseStream::NoiseStream(std::unique_ptr<ByteStream> inner, noise::CipherState send,
+                         noise::CipherState receive)
+    : inner_(std::move(inner)), send_(send), receive_(receive) {}
+
+awaitable<result<std::size_t>> NoiseStream::read_some(std::span<std::uint8_t> buffer) {
+    while (plaintext_pos_ == plaintext_.size()) {
+        std::array<std::uint8_t, 2> prefix{};
+        if (auto ec = co_await read_exact(*inner_, prefix)) co_return ec;
+        std::size_t length = std::size_t{prefix[0]} << 8 | prefix[1];
+        if (length < noise::tag_size) co_return make_error_code(net_errc::malformed_message);
+        frame_.resize(length);
+        if (auto ec = co_await read_exact(*inner_, frame_)) co_return ec;
+        plaintext_.resize(length - noise::tag_size);
+        auto n = receive_.decrypt(frame_, plaintext_);
+        if (!n) co_return n.error();
+        plaintext_.resize(*n);
+        plaintext_pos_ = 0;
+    }
+    std::size_t n = std::min(buffer.size(), plaintext_.size() - plaintext_pos_);
+    std::copy_n(plaintext_.begin() + static_cast<std::ptrdiff_t>(plaintext_pos_), n, buffer.begin());
+    plaintext_pos_ += n;
+    co_return n;
+}
+
+awaitable<error_code> NoiseStream::write_all(BytesView data) {
+    out_.clear();
+    std::size_t frames = (data.size() + noise_max_plaintext - 1) / noise_max_plaintext;
+    out_.reserve(data.size() + frames * (2 + noise::tag_size));
+    while (!data.empty()) {
+        std::size_t chunk = std::min(data.size(), noise_max_plaintext);
+        std::size_t at = out_.size();
+        out_.resize(at + 2 + chunk + noise::tag_size);
+        auto n = send_.encrypt(data.first(chunk), std::span(out_).subspan(at + 2));
+        if (!n) co_return n.error();
+        out_[at] = static_cast<std::uint8_t>(*n >> 8);
+        out_[at + 1] = static_cast<std::uint8_t>(*n & 0xff);
+        data = data.subspan(chunk);
+    }
+    co_return co_await inner_->write_all(out_);
+}
+
+}  // namespace keel::net

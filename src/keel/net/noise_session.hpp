@@ -1,0 +1,64 @@
+#pragma once
+// libp2p's Noise security handshake (libp2p/specs noise/README.md) and the encrypted stream after
+// it. XX pattern; each side's handshake payload carries its libp2p identity key and a signature
+// over its Noise static key, binding the two. The stream_muxers extension inlines the muxer choice
+// (connections/inlined-muxer-negotiation.md): the first of the initiator's muxers that the
+// responder offered wins; when either side offers none, multistream-select picks the muxer later.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "keel/crypto/ed25519.hpp"
+#include "keel/crypto/peer_id.hpp"
+#include "keel/net/byte_stream.hpp"
+#include "keel/noise/cipher_state.hpp"
+#include "keel/noise/constants.hpp"
+#include "keel/noise/handshake_state.hpp"
+
+namespace keel::net {
+
+inline constexpr std::string_view noise_protocol_id = "/noise";
+inline constexpr std::string_view noise_signature_prefix = "noise-libp2p-static-key:";
+// Handshake messages carry a key, a signature and a few muxer names; even an RSA-4096 identity
+// fits in 4 KiB, so a larger length prefix is refused before anything is read.
+inline constexpr std::size_t max_noise_handshake_message = 4096;
+inline constexpr std::size_t noise_frame_size = 65535;  // the 2-byte length prefix allows no more
+inline constexpr std::size_t noise_max_plaintext = noise_frame_size - noise::tag_size;
+
+struct SecuredConnection {
+    std::unique_ptr<ByteStream> stream;
+    PeerId remote_peer;
+    PublicKey remote_key;
+    std::optional<std::string> muxer;  // chosen in the handshake, if both sides offered
+};
+
+awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw,
+                                                  noise::Role role,
+                                                  const Ed25519KeyPair& identity,
+                                                  const std::vector<std::string>& muxers,
+                                                  const std::optional<PeerId>& expected_peer);
+
+// The transport phase: every frame is a 2-byte big-endian length and one ChaChaPoly ciphertext.
+class NoiseStream final : public ByteStream {
+public:
+    NoiseStream(std::unique_ptr<ByteStream> inner, noise::CipherState send,
+                noise::CipherState receive);
+
+    awaitable<result<std::size_t>> read_some(std::span<std::uint8_t> buffer) override;
+    awaitable<error_code> write_all(BytesView data) override;
+    awaitable<error_code> close_write() override { return inner_->close_write(); }
+    void reset() override { inner_->reset(); }
+    asio::any_io_executor get_executor() override { return inner_->get_executor(); }
+
+private:
+    std::unique_ptr<ByteStream> inner_;
+    noise::CipherState send_;
+    noise::CipherState receive_;
+    Bytes frame_;      // ciphertext being read
+    Bytes plaintext_;  // decrypted, not yet handed out
+    std::size_t plaintext_pos_ = 0;
+    Bytes out_;        // frames being written
+};
+
+}  // namespace keel::net

@@ -1,0 +1,48 @@
+#include "keel/net/tcp_stream.hpp"
+
+#include <algorithm>
+#include <boost/asio/write.hpp>
+#include <cstring>
+
+namespace keel::net {
+
+awaitable<result<std::size_t>> TcpStream::read_some(std::span<std::uint8_t> buffer) {
+    if (buffer.empty()) co_return std::size_t{0};
+    if (ahead_begin_ == ahead_end_) {
+        // Large reads go straight to the caller's buffer; small ones fill the read-ahead.
+        if (buffer.size() >= read_ahead_size) {
+            auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), use_result);
+            if (ec) co_return ec;
+            co_return n;
+        }
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(read_ahead_), use_result);
+        if (ec) co_return ec;
+        ahead_begin_ = 0;
+        ahead_end_ = n;
+    }
+    std::size_t n = std::min(buffer.size(), ahead_end_ - ahead_begin_);
+    std::memcpy(buffer.data(), read_ahead_.data() + ahead_begin_, n);
+    ahead_begin_ += n;
+    co_return n;
+}
+
+awaitable<error_code> TcpStream::write_all(BytesView data) {
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
+                                              use_result);
+    (void)n;
+    co_return ec;
+}
+
+awaitable<error_code> TcpStream::close_write() {
+    error_code ec;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    co_return ec;
+}
+
+void TcpStream::reset() {
+    error_code ignored;
+    socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+    socket_.close(ignored);
+}
+
+}  // namespace keel::net

@@ -1,0 +1,275 @@
+#include "keel/net/yamux_session.hpp"
+
+#include "keel/net/net_errc.hpp"
+#include "keel/net/yamux_stream.hpp"
+
+namespace keel::net {
+
+using yamux::FrameHeader;
+using yamux::FrameType;
+namespace flag = yamux::flag;
+
+namespace {
+// The writer coalesces queued frames into one transport write of at most this many bytes.
+constexpr std::size_t max_write_batch = 256 * 1024;
+}  // namespace
+
+YamuxSession::YamuxSession(std::unique_ptr<ByteStream> transport, bool is_client,
+                           YamuxConfig config)
+    : transport_(std::move(transport)),
+      is_client_(is_client),
+      config_(config),
+      next_stream_id_(is_client ? 1 : 2),
+      write_signal_(transport_->get_executor()),
+      drain_signal_(transport_->get_executor()) {}
+
+YamuxSession::~YamuxSession() = default;
+
+void YamuxSession::start(InboundHandler on_inbound, CloseHandler on_close) {
+    on_inbound_ = std::move(on_inbound);
+    on_close_ = std::move(on_close);
+    auto self = shared_from_this();
+    asio::co_spawn(get_executor(), [self]() { return self->read_loop(); }, asio::detached);
+    asio::co_spawn(get_executor(), [self]() { return self->write_loop(); }, asio::detached);
+}
+
+result<std::shared_ptr<YamuxStream>> YamuxSession::open_stream() {
+    if (closed_ || closing_ || remote_gone_away_) return make_error_code(net_errc::connection_closed);
+    if (outbound_count_ >= config_.max_outbound_streams)
+        return make_error_code(net_errc::stream_limit);
+    std::uint32_t id = next_stream_id_;
+    if (id > 0xfffffffd) return make_error_code(net_errc::stream_limit);  // IDs exhausted
+    next_stream_id_ += 2;
+    auto stream = std::make_shared<YamuxStream>(shared_from_this(), id, false);
+    streams_.emplace(id, stream);
+    ++outbound_count_;
+    // A window update with SYN opens the stream without sending data.
+    send_frame(FrameType::window_update, flag::syn, id, 0);
+    return stream;
+}
+
+awaitable<result<Duration>> YamuxSession::ping() {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    if (closed_) co_return make_error_code(net_errc::connection_closed);
+    auto self = shared_from_this();
+    std::uint32_t opaque = next_ping_++;
+    auto waiter = std::make_shared<PendingPing>(get_executor());
+    pings_.emplace(opaque, waiter);
+    auto start = Clock::now();
+    send_frame(FrameType::ping, flag::syn, 0, opaque);
+    waiter->timer.expires_at(Clock::time_point::max());
+    co_await waiter->timer.async_wait(use_result);
+    pings_.erase(opaque);
+    if (waiter->answered)
+        co_return std::chrono::duration_cast<Duration>(Clock::now() - start);
+    if (closed_) co_return make_error_code(net_errc::connection_closed);
+    co_return make_error_code(asio::error::operation_aborted);
+}
+
+void YamuxSession::close() {
+    if (closed_ || closing_) return;
+    send_frame(FrameType::go_away, 0, 0, static_cast<std::uint32_t>(yamux::GoAwayCode::normal));
+    closing_ = true;
+    write_signal_.cancel();
+    // If the peer never hangs up, end it ourselves.
+    auto self = shared_from_this();
+    asio::co_spawn(
+        get_executor(),
+        [self]() -> awaitable<void> {
+            asio::steady_timer linger(self->get_executor(), self->config_.close_linger);
+            co_await linger.async_wait(use_result);
+            self->fail(make_error_code(net_errc::connection_closed), std::nullopt);
+        },
+        asio::detached);
+}
+
+void YamuxSession::send_frame(FrameType type, std::uint16_t flags, std::uint32_t stream_id,
+                              std::uint32_t length, BytesView payload) {
+    if (closed_) return;
+    FrameHeader header{type, flags, stream_id, length};
+    auto head = header.encode();
+    Bytes frame(head.begin(), head.end());
+    frame.insert(frame.end(), payload.begin(), payload.end());
+    queued_bytes_ += frame.size();
+    write_queue_.push_back(std::move(frame));
+    write_signal_.cancel();
+    if (queued_bytes_ > config_.max_write_queue)
+        fail(make_error_code(net_errc::write_queue_full), std::nullopt);
+}
+
+void YamuxSession::fail(error_code reason, std::optional<yamux::GoAwayCode> go_away) {
+    if (closed_) return;
+    if (go_away) {
+        FrameHeader header{FrameType::go_away, 0, 0, static_cast<std::uint32_t>(*go_away)};
+        auto head = header.encode();
+        write_queue_.emplace_back(head.begin(), head.end());
+        closing_ = true;
+    }
+    closed_ = true;
+    close_reason_ = reason;
+    auto streams = std::move(streams_);
+    streams_.clear();
+    for (auto& [id, stream] : streams) stream->on_reset(make_error_code(net_errc::connection_closed));
+    for (auto& [id, ping] : pings_) ping->timer.cancel();
+    drain_signal_.cancel();
+    write_signal_.cancel();
+    if (!closing_) {
+        transport_->reset();
+    } else {
+        // The writer flushes the GoAway and then hangs up; a peer that does not read gets cut.
+        auto self = shared_from_this();
+        asio::co_spawn(
+            get_executor(),
+            [self]() -> awaitable<void> {
+                asio::steady_timer linger(self->get_executor(), self->config_.close_linger);
+                co_await linger.async_wait(use_result);
+                self->transport_->reset();
+            },
+            asio::detached);
+    }
+    if (on_close_) {
+        auto handler = std::move(on_close_);
+        on_close_ = nullptr;
+        asio::post(get_executor(), [handler, reason]() { handler(reason); });
+    }
+    on_inbound_ = nullptr;
+}
+
+void YamuxSession::forget(std::uint32_t stream_id) {
+    auto it = streams_.find(stream_id);
+    if (it == streams_.end()) return;
+    if (it->second->inbound()) --inbound_count_;
+    else --outbound_count_;
+    streams_.erase(it);
+}
+
+awaitable<void> YamuxSession::write_loop() {
+    auto self = shared_from_this();
+    Bytes batch;
+    while (true) {
+        if (write_queue_.empty()) {
+            if (closing_ || closed_) break;
+            write_signal_.expires_at(Clock::time_point::max());
+            co_await write_signal_.async_wait(use_result);
+            continue;
+        }
+        batch.clear();
+        while (!write_queue_.empty() &&
+               (batch.empty() || batch.size() + write_queue_.front().size() <= max_write_batch)) {
+            auto& frame = write_queue_.front();
+            batch.insert(batch.end(), frame.begin(), frame.end());
+            write_queue_.pop_front();
+        }
+        auto ec = co_await transport_->write_all(batch);
+        queued_bytes_ -= std::min(queued_bytes_, batch.size());
+        drain_signal_.cancel();
+        if (ec) {
+            fail(ec, std::nullopt);
+            co_return;
+        }
+    }
+    if (closed_) {
+        transport_->reset();
+    } else {
+        co_await transport_->close_write();  // graceful: the reader ends when the peer hangs up
+    }
+}
+
+awaitable<void> YamuxSession::read_loop() {
+    auto self = shared_from_this();
+    std::array<std::uint8_t, yamux::header_size> head{};
+    while (!closed_) {
+        if (auto ec = co_await read_exact(*transport_, head)) {
+            fail(ec == asio::error::eof ? make_error_code(net_errc::connection_closed) : ec,
+                 std::nullopt);
+            co_return;
+        }
+        auto header = FrameHeader::decode(head);
+        if (!header) {
+            fail(make_error_code(net_errc::protocol_error), yamux::GoAwayCode::protocol_error);
+            co_return;
+        }
+        if (auto ec = co_await handle_frame(*header)) {
+            bool protocol = ec == net_errc::protocol_error;
+            fail(ec, protocol ? std::optional(yamux::GoAwayCode::protocol_error) : std::nullopt);
+            co_return;
+        }
+    }
+}
+
+awaitable<error_code> YamuxSession::discard(std::uint32_t length) {
+    std::array<std::uint8_t, 4096> sink{};
+    while (length > 0) {
+        std::size_t n = std::min<std::size_t>(length, sink.size());
+        if (auto ec = co_await read_exact(*transport_, std::span(sink).first(n))) co_return ec;
+        length -= static_cast<std::uint32_t>(n);
+    }
+    co_return error_code{};
+}
+
+awaitable<error_code> YamuxSession::handle_frame(const FrameHeader& h) {
+    if (h.type == FrameType::ping) {
+        if (h.stream_id != 0) co_return make_error_code(net_errc::protocol_error);
+        if (h.flags & flag::syn) {
+            send_frame(FrameType::ping, flag::ack, 0, h.length);
+        } else if (h.flags & flag::ack) {
+            if (auto it = pings_.find(h.length); it != pings_.end()) {
+                it->second->answered = true;
+                it->second->timer.cancel();
+            }
+        }
+        co_return error_code{};
+    }
+    if (h.type == FrameType::go_away) {
+        remote_gone_away_ = true;
+        co_return error_code{};
+    }
+    if (h.stream_id == 0) co_return make_error_code(net_errc::protocol_error);
+
+    std::shared_ptr<YamuxStream> stream;
+    if (auto it = streams_.find(h.stream_id); it != streams_.end()) stream = it->second;
+
+    if (h.flags & flag::syn) {
+        // The remote opens streams with its own parity: odd from a client, even from a server.
+        bool remote_parity_ok = (h.stream_id % 2 == 1) != is_client_;
+        if (stream || !remote_parity_ok) co_return make_error_code(net_errc::protocol_error);
+        if (inbound_count_ >= config_.max_inbound_streams || closing_) {
+            send_frame(FrameType::window_update, flag::rst, h.stream_id, 0);
+            if (h.type == FrameType::data) co_return co_await discard(h.length);
+            co_return error_code{};
+        }
+        stream = std::make_shared<YamuxStream>(shared_from_this(), h.stream_id, true);
+        streams_.emplace(h.stream_id, stream);
+        ++inbound_count_;
+        send_frame(FrameType::window_update, flag::ack, h.stream_id, 0);
+        if (on_inbound_) on_inbound_(stream);
+    }
+
+    if (h.type == FrameType::data) {
+        if (!stream) co_return co_await discard(h.length);  // a stream we already forgot
+        if (h.length > stream->receive_window_) co_return make_error_code(net_errc::protocol_error);
+        if (h.length > 0) {
+            Bytes& buf = stream->buffer_;
+            if (stream->buffer_pos_ == buf.size()) {
+                buf.clear();
+                stream->buffer_pos_ = 0;
+            }
+            std::size_t at = buf.size();
+            buf.resize(at + h.length);
+            if (auto ec = co_await read_exact(*transport_, std::span(buf).subspan(at)))
+                co_return ec;
+            stream->receive_window_ -= h.length;
+            stream->wake_reader();
+        }
+    } else if (stream) {  // window update
+        if (std::uint64_t{stream->send_window_} + h.length > 0xffffffffu)
+            co_return make_error_code(net_errc::protocol_error);
+        stream->on_window_update(h.length);
+    }
+
+    if (stream && (h.flags & flag::fin)) stream->on_remote_close();
+    if (stream && (h.flags & flag::rst)) stream->on_reset(make_error_code(net_errc::stream_reset));
+    co_return error_code{};
+}
+
+}  // namespace keel::net

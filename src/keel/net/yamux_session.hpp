@@ -1,0 +1,90 @@
+#pragma once
+// A Yamux session: many streams over one secured connection, with per-stream flow control.
+// Runs on one executor (single-threaded); a reader task demultiplexes frames into streams and a
+// writer task drains one queue of outgoing frames, so writes never interleave.
+#include <deque>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+
+#include "keel/net/byte_stream.hpp"
+#include "keel/net/yamux_frame.hpp"
+
+namespace keel::net {
+
+class YamuxStream;
+inline constexpr std::string_view yamux_protocol_id = "/yamux/1.0.0";
+
+struct YamuxConfig {
+    std::uint32_t initial_window = 256 * 1024;  // the spec's initial receive window per stream
+    std::size_t max_inbound_streams = 256;      // open at once per connection; more are reset
+    std::size_t max_outbound_streams = 1024;
+    std::size_t max_data_frame = 16 * 1024;     // we split writes into frames of at most this
+    // Stream writers wait while this much is queued, so fast writers cannot run memory up.
+    std::size_t write_high_watermark = 1024 * 1024;
+    // Bytes queued for a peer that does not read (control frames only wait for nothing); past
+    // this the session ends.
+    std::size_t max_write_queue = 8 * 1024 * 1024;
+    Duration close_linger{2000};  // after our GoAway, how long we wait for the peer to hang up
+};
+
+class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
+public:
+    using InboundHandler = std::function<void(std::shared_ptr<YamuxStream>)>;
+    using CloseHandler = std::function<void(error_code)>;
+
+    YamuxSession(std::unique_ptr<ByteStream> transport, bool is_client, YamuxConfig config = {});
+    ~YamuxSession();
+
+    // Starts the reader and writer tasks. Handlers run on the session's executor.
+    void start(InboundHandler on_inbound, CloseHandler on_close);
+    result<std::shared_ptr<YamuxStream>> open_stream();
+    // Round trip of a Yamux ping frame.
+    awaitable<result<Duration>> ping();
+    // GoAway(normal), flush, then hang up.
+    void close();
+    bool is_closed() const { return closed_; }
+    std::size_t stream_count() const { return streams_.size(); }
+    const YamuxConfig& config() const { return config_; }
+    asio::any_io_executor get_executor() { return transport_->get_executor(); }
+
+private:
+    friend class YamuxStream;
+
+    void send_frame(yamux::FrameType type, std::uint16_t flags, std::uint32_t stream_id,
+                    std::uint32_t length, BytesView payload = {});
+    void fail(error_code reason, std::optional<yamux::GoAwayCode> go_away);
+    void forget(std::uint32_t stream_id);
+    awaitable<void> read_loop();
+    awaitable<void> write_loop();
+    awaitable<error_code> handle_frame(const yamux::FrameHeader& header);
+    awaitable<error_code> discard(std::uint32_t length);
+
+    std::unique_ptr<ByteStream> transport_;
+    bool is_client_;
+    YamuxConfig config_;
+    InboundHandler on_inbound_;
+    CloseHandler on_close_;
+    std::unordered_map<std::uint32_t, std::shared_ptr<YamuxStream>> streams_;
+    std::uint32_t next_stream_id_;
+    std::size_t inbound_count_ = 0;
+    std::size_t outbound_count_ = 0;
+    struct PendingPing {
+        explicit PendingPing(asio::any_io_executor ex) : timer(ex) {}
+        asio::steady_timer timer;
+        bool answered = false;
+    };
+
+    std::deque<Bytes> write_queue_;
+    std::size_t queued_bytes_ = 0;
+    asio::steady_timer write_signal_;  // wakes the writer when a frame is queued
+    asio::steady_timer drain_signal_;  // wakes stream writers when the queue shrinks
+    std::unordered_map<std::uint32_t, std::shared_ptr<PendingPing>> pings_;
+    std::uint32_t next_ping_ = 1;
+    bool closing_ = false;   // our GoAway is queued; hang up once it is written
+    bool closed_ = false;
+    bool remote_gone_away_ = false;
+    error_code close_reason_;
+};
+
+}  // namespace keel::net

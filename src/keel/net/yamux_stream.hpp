@@ -1,0 +1,56 @@
+#pragma once
+// One Yamux stream. Reads come from a buffer the session fills; the buffer never exceeds the
+// receive window we granted, because a peer that sends past it ends the whole session.
+#include <memory>
+
+#include "keel/net/byte_stream.hpp"
+
+namespace keel::net {
+
+class YamuxSession;
+
+class YamuxStream final : public ByteStream, public std::enable_shared_from_this<YamuxStream> {
+public:
+    YamuxStream(std::shared_ptr<YamuxSession> session, std::uint32_t id, bool inbound);
+
+    awaitable<result<std::size_t>> read_some(std::span<std::uint8_t> buffer) override;
+    awaitable<error_code> write_all(BytesView data) override;
+    awaitable<error_code> close_write() override;
+    void reset() override;
+    asio::any_io_executor get_executor() override;
+
+    std::uint32_t id() const { return id_; }
+    bool inbound() const { return inbound_; }
+    const std::string& protocol() const { return protocol_; }
+    void set_protocol(std::string protocol) { protocol_ = std::move(protocol); }
+
+private:
+    friend class YamuxSession;
+
+    // Called by the session.
+    void on_data(BytesView data);
+    void on_window_update(std::uint32_t delta);
+    void on_remote_close();
+    void on_reset(error_code reason);
+    void maybe_forget();
+    void wake_reader() { read_signal_.cancel(); }
+    void wake_writer() { write_signal_.cancel(); }
+
+    std::shared_ptr<YamuxSession> session_;
+    std::uint32_t id_;
+    bool inbound_;
+    std::string protocol_;
+    Bytes buffer_;
+    std::size_t buffer_pos_ = 0;
+    std::uint32_t receive_window_;   // what the peer may still send us
+    std::uint32_t consumed_ = 0;     // read by the user since our last window update
+    std::uint32_t send_window_;      // what we may still send
+    bool local_closed_ = false;
+    bool remote_closed_ = false;
+    error_code reset_reason_;        // set once reset, by either side or by the session ending
+    bool forgotten_ = false;
+    asio::steady_timer read_signal_;
+    asio::steady_timer write_signal_;
+};
+
+}  // namespace keel::net

@@ -1,0 +1,70 @@
+#include "keel/protocols/identify.hpp"
+
+#include <keel/proto/identify.pb.h>
+
+#include "keel/net/framing.hpp"
+#include "keel/net/net_errc.hpp"
+
+namespace keel::protocols {
+
+Bytes encode_identify(const IdentifyInfo& info) {
+    pb::Identify msg;
+    msg.set_protocolversion(info.protocol_version);
+    msg.set_agentversion(info.agent_version);
+    if (info.public_key) {
+        auto key = info.public_key->marshal();
+        msg.set_publickey(key.data(), key.size());
+    }
+    for (const auto& addr : info.listen_addrs) {
+        auto bytes = addr.to_bytes();
+        msg.add_listenaddrs(bytes.data(), bytes.size());
+    }
+    if (info.observed_addr) {
+        auto bytes = info.observed_addr->to_bytes();
+        msg.set_observedaddr(bytes.data(), bytes.size());
+    }
+    for (const auto& p : info.protocols) msg.add_protocols(p);
+    return to_bytes(msg.SerializeAsString());
+}
+
+boost::system::result<IdentifyInfo> decode_identify(BytesView message) {
+    pb::Identify msg;
+    if (message.size() > max_identify_message ||
+        !msg.ParseFromArray(message.data(), static_cast<int>(message.size())))
+        return make_error_code(net::net_errc::malformed_message);
+    if (static_cast<std::size_t>(msg.listenaddrs_size()) > max_identify_addrs ||
+        static_cast<std::size_t>(msg.protocols_size()) > max_identify_protocols)
+        return make_error_code(net::net_errc::message_too_large);
+    IdentifyInfo info;
+    info.protocol_version = msg.protocolversion();
+    info.agent_version = msg.agentversion();
+    if (msg.has_publickey()) {
+        auto key = PublicKey::unmarshal(as_bytes(msg.publickey()));
+        if (!key) return make_error_code(net::net_errc::malformed_message);
+        info.public_key = std::move(*key);
+    }
+    for (const auto& raw : msg.listenaddrs()) {
+        if (auto addr = Multiaddr::from_bytes(as_bytes(raw))) info.listen_addrs.push_back(*addr);
+    }
+    if (msg.has_observedaddr()) {
+        if (auto addr = Multiaddr::from_bytes(as_bytes(msg.observedaddr())))
+            info.observed_addr = *addr;
+    }
+    info.protocols.assign(msg.protocols().begin(), msg.protocols().end());
+    return info;
+}
+
+net::awaitable<net::error_code> send_identify(net::ByteStream& stream, const IdentifyInfo& ours) {
+    if (auto ec = co_await net::write_length_prefixed(stream, encode_identify(ours))) co_return ec;
+    co_return co_await stream.close_write();
+}
+
+net::awaitable<net::result<IdentifyInfo>> receive_identify(net::ByteStream& stream) {
+    auto message = co_await net::read_length_prefixed(stream, max_identify_message);
+    if (!message) co_return message.error();
+    auto info = decode_identify(*message);
+    if (!info) co_return info.error();
+    co_return std::move(*info);
+}
+
+}  // namespace keel::protocols
