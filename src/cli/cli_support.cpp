@@ -1,9 +1,9 @@
 #include "cli_support.hpp"
 
-#include <cstdlib>
-#include <iostream>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <cstdlib>
+#include <iostream>
 
 namespace keel::cli {
 
@@ -18,11 +18,16 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
     if (value < 0) return std::nullopt;
     std::string unit = text.substr(used);
     double ms = 0;
-    if (unit.empty() || unit == "s") ms = value * 1000;
-    else if (unit == "ms") ms = value;
-    else if (unit == "m") ms = value * 60'000;
-    else if (unit == "h") ms = value * 3'600'000;
-    else return std::nullopt;
+    if (unit.empty() || unit == "s")
+        ms = value * 1000;
+    else if (unit == "ms")
+        ms = value;
+    else if (unit == "m")
+        ms = value * 60'000;
+    else if (unit == "h")
+        ms = value * 3'600'000;
+    else
+        return std::nullopt;
     return std::chrono::milliseconds(static_cast<long long>(ms));
 }
 
@@ -41,6 +46,8 @@ void setup_logging(const std::string& level) {
     logger->set_level(spdlog::level::from_str(level));
 }
 
-void emit(const nlohmann::json& object) { std::cout << object.dump() << std::endl; }
+void emit(const nlohmann::json& object) {
+    std::cout << object.dump() << std::endl;
+}
 
 }  // namespace keel::cli

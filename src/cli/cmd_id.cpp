@@ -20,9 +20,8 @@ void add_id_command(CLI::App& app, int& exit_code) {
                     "Key file (default: DATA_DIR/identity.key, DATA_DIR from $KEEL_DATA_DIR)");
     cmd->add_flag("--json", opts->json, "Print JSON");
     cmd->callback([opts, &exit_code]() {
-        std::filesystem::path path =
-            opts->identity.empty() ? default_data_dir() / "identity.key"
-                                   : std::filesystem::path(opts->identity);
+        std::filesystem::path path = opts->identity.empty() ? default_data_dir() / "identity.key"
+                                                            : std::filesystem::path(opts->identity);
         bool created = false;
         auto key = load_or_create_identity(path, &created);
         if (!key) {

@@ -27,8 +27,8 @@ struct NodeOptions {
 
 int run_node(const NodeOptions& opts) {
     setup_logging(opts.log_level);
-    std::filesystem::path data_dir = opts.data_dir.empty() ? default_data_dir()
-                                                             : std::filesystem::path(opts.data_dir);
+    std::filesystem::path data_dir =
+        opts.data_dir.empty() ? default_data_dir() : std::filesystem::path(opts.data_dir);
     std::filesystem::path key_path =
         opts.identity.empty() ? data_dir / "identity.key" : std::filesystem::path(opts.identity);
     auto key = load_or_create_identity(key_path);
@@ -103,8 +103,9 @@ void add_node_command(CLI::App& app, int& exit_code) {
     auto* cmd = app.add_subcommand("node", "Run a libp2p node (identify, ping)");
     cmd->add_option("--listen", opts->listen, "Multiaddr to listen on (repeatable)")
         ->capture_default_str();
-    cmd->add_option("--data-dir", opts->data_dir, "State directory (default: $KEEL_DATA_DIR or "
-                                                  "~/.local/share/keel)");
+    cmd->add_option("--data-dir", opts->data_dir,
+                    "State directory (default: $KEEL_DATA_DIR or "
+                    "~/.local/share/keel)");
     cmd->add_option("--identity", opts->identity, "Key file (default: DATA_DIR/identity.key)");
     cmd->add_flag("--no-inline-muxer", opts->no_inline_muxer,
                   "Do not offer Yamux inside the Noise handshake (negotiate it afterwards)");

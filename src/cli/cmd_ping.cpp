@@ -51,7 +51,8 @@ net::awaitable<void> ping_peer(Host& host, Multiaddr addr, const PingOptions& op
         report.failure = identified.error();
         co_return;
     }
-    if (auto info = host.peer_store().get((*conn)->peer)) report.agent_version = info->agent_version;
+    if (auto info = host.peer_store().get((*conn)->peer))
+        report.agent_version = info->agent_version;
     std::vector<std::string> wanted{std::string(protocols::ping_protocol_id)};
     auto stream = co_await host.new_stream(*conn, std::move(wanted));
     if (!stream) {
@@ -69,8 +70,9 @@ net::awaitable<void> ping_peer(Host& host, Multiaddr addr, const PingOptions& op
             co_return;
         }
         report.rtts_ms.push_back(std::chrono::duration<double, std::milli>(*rtt).count());
-        if (!opts.json) std::cout << "pong from " << (*conn)->peer.short_string() << ": rtt="
-                                  << report.rtts_ms.back() << " ms" << std::endl;
+        if (!opts.json)
+            std::cout << "pong from " << (*conn)->peer.short_string()
+                      << ": rtt=" << report.rtts_ms.back() << " ms" << std::endl;
     }
     co_await (*stream)->close_write();
 }
@@ -78,8 +80,10 @@ net::awaitable<void> ping_peer(Host& host, Multiaddr addr, const PingOptions& op
 int run_ping(const PingOptions& opts) {
     setup_logging(opts.log_level);
     auto fail_usage = [&](const std::string& why) {
-        if (opts.json) emit({{"ok", false}, {"phase", "usage"}, {"error", why}});
-        else std::cerr << "keel ping: " << why << "\n";
+        if (opts.json)
+            emit({{"ok", false}, {"phase", "usage"}, {"error", why}});
+        else
+            std::cerr << "keel ping: " << why << "\n";
         return 2;
     };
     std::string why;
@@ -96,12 +100,13 @@ int run_ping(const PingOptions& opts) {
         config.negotiate_timeout = *timeout;
     Host host(io.get_executor(), std::move(config));
     PingReport report;
-    asio::co_spawn(io,
-                   [&]() -> net::awaitable<void> {
-                       co_await ping_peer(host, *addr, opts, *timeout, *interval, report);
-                       host.stop();
-                   },
-                   asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> net::awaitable<void> {
+            co_await ping_peer(host, *addr, opts, *timeout, *interval, report);
+            host.stop();
+        },
+        asio::detached);
     io.run();
 
     std::string peer;

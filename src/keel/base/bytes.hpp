@@ -17,6 +17,8 @@ inline BytesView as_bytes(std::string_view s) {
 inline std::string_view as_chars(BytesView b) {
     return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
-inline Bytes to_bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+inline Bytes to_bytes(std::string_view s) {
+    return Bytes(s.begin(), s.end());
+}
 
 }  // namespace keel

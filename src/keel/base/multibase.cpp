@@ -80,14 +80,18 @@ boost::system::result<Bytes> radix_decode(std::string_view text, std::string_vie
 
 }  // namespace
 
-std::string base58btc_encode(BytesView data) { return radix_encode(data, base58_alphabet); }
+std::string base58btc_encode(BytesView data) {
+    return radix_encode(data, base58_alphabet);
+}
 
 boost::system::result<Bytes> base58btc_decode(std::string_view text) {
     static const auto table = reverse_table(base58_alphabet, false);
     return radix_decode(text, base58_alphabet, table);
 }
 
-std::string base36_encode(BytesView data) { return radix_encode(data, base36_alphabet); }
+std::string base36_encode(BytesView data) {
+    return radix_encode(data, base36_alphabet);
+}
 
 boost::system::result<Bytes> base36_decode(std::string_view text) {
     static const auto table = reverse_table(base36_alphabet, true);
@@ -116,8 +120,12 @@ boost::system::result<Bytes> base32_decode(std::string_view text) {
     if (text.size() > max_multibase_text) return codec_errc::too_long;
     // Unpadded lengths of 1, 3 or 6 mod 8 cannot come from any byte string.
     switch (text.size() % 8) {
-        case 1: case 3: case 6: return codec_errc::length_mismatch;
-        default: break;
+        case 1:
+        case 3:
+        case 6:
+            return codec_errc::length_mismatch;
+        default:
+            break;
     }
     Bytes out;
     out.reserve(text.size() * 5 / 8);
@@ -140,9 +148,12 @@ boost::system::result<Bytes> base32_decode(std::string_view text) {
 
 std::string multibase_encode(Multibase base, BytesView data) {
     switch (base) {
-        case Multibase::base58btc: return 'z' + base58btc_encode(data);
-        case Multibase::base32: return 'b' + base32_encode(data);
-        case Multibase::base36: return 'k' + base36_encode(data);
+        case Multibase::base58btc:
+            return 'z' + base58btc_encode(data);
+        case Multibase::base32:
+            return 'b' + base32_encode(data);
+        case Multibase::base36:
+            return 'k' + base36_encode(data);
     }
     return {};
 }
@@ -152,10 +163,16 @@ boost::system::result<Bytes> multibase_decode(std::string_view text) {
     if (text.size() > max_multibase_text + 1) return codec_errc::too_long;
     const std::string_view body = text.substr(1);
     switch (text[0]) {
-        case 'z': return base58btc_decode(body);
-        case 'b': case 'B': return base32_decode(body);
-        case 'k': case 'K': return base36_decode(body);
-        default: return codec_errc::unsupported_multibase;
+        case 'z':
+            return base58btc_decode(body);
+        case 'b':
+        case 'B':
+            return base32_decode(body);
+        case 'k':
+        case 'K':
+            return base36_decode(body);
+        default:
+            return codec_errc::unsupported_multibase;
     }
 }
 

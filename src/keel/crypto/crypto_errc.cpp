@@ -6,17 +6,23 @@ namespace keel {
 namespace {
 
 class CryptoCategory final : public boost::system::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "keel.crypto"; }
 
     std::string message(int ev) const override {
         switch (static_cast<crypto_errc>(ev)) {
-            case crypto_errc::invalid_key: return "invalid key";
-            case crypto_errc::unsupported_key_type: return "unsupported key type";
-            case crypto_errc::bad_signature: return "bad signature";
-            case crypto_errc::invalid_peer_id: return "invalid peer id";
-            case crypto_errc::key_file_io: return "cannot read or write the key file";
-            case crypto_errc::key_file_format: return "key file is not a usable private key";
+            case crypto_errc::invalid_key:
+                return "invalid key";
+            case crypto_errc::unsupported_key_type:
+                return "unsupported key type";
+            case crypto_errc::bad_signature:
+                return "bad signature";
+            case crypto_errc::invalid_peer_id:
+                return "invalid peer id";
+            case crypto_errc::key_file_io:
+                return "cannot read or write the key file";
+            case crypto_errc::key_file_format:
+                return "key file is not a usable private key";
         }
         return "unknown crypto error";
     }

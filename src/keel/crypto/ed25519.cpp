@@ -21,7 +21,9 @@ void ensure_sodium() {
 
 }  // namespace
 
-Ed25519KeyPair::~Ed25519KeyPair() { sodium_memzero(secret_.data(), secret_.size()); }
+Ed25519KeyPair::~Ed25519KeyPair() {
+    sodium_memzero(secret_.data(), secret_.size());
+}
 
 Ed25519KeyPair Ed25519KeyPair::generate() {
     std::array<std::uint8_t, 32> seed;

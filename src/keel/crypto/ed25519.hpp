@@ -12,7 +12,7 @@
 namespace keel {
 
 class Ed25519KeyPair {
-public:
+  public:
     static Ed25519KeyPair generate();
     static Ed25519KeyPair from_seed(std::span<const std::uint8_t, 32> seed);
 
@@ -29,7 +29,7 @@ public:
     // Accepts the 64-byte form (checks the public half matches the seed) and a bare 32-byte seed.
     static boost::system::result<Ed25519KeyPair> unmarshal_private(BytesView bytes);
 
-private:
+  private:
     Ed25519KeyPair() = default;
 
     std::array<std::uint8_t, 64> secret_{};  // libsodium's form: seed || public key

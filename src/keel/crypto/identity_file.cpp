@@ -98,8 +98,7 @@ boost::system::error_code save_identity(const fs::path& path, const Ed25519KeyPa
     return {};
 }
 
-boost::system::result<Ed25519KeyPair> load_or_create_identity(const fs::path& path,
-                                                              bool* created) {
+boost::system::result<Ed25519KeyPair> load_or_create_identity(const fs::path& path, bool* created) {
     if (created) *created = false;
     std::error_code ec;
     const auto status = fs::symlink_status(path, ec);

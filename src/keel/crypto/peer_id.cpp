@@ -16,9 +16,8 @@ constexpr std::size_t max_inline_key_size = 42;
 
 PeerId PeerId::from_public_key(const PublicKey& key) {
     const Bytes marshalled = key.marshal();
-    const Multihash mh = marshalled.size() <= max_inline_key_size
-                             ? Multihash::identity(marshalled)
-                             : Multihash::sha2_256(marshalled);
+    const Multihash mh = marshalled.size() <= max_inline_key_size ? Multihash::identity(marshalled)
+                                                                  : Multihash::sha2_256(marshalled);
     return PeerId(mh.encode());
 }
 
@@ -46,7 +45,9 @@ boost::system::result<PeerId> PeerId::parse(std::string_view text) {
     return from_bytes(cid->hash.encode());
 }
 
-std::string PeerId::to_base58() const { return base58btc_encode(bytes_); }
+std::string PeerId::to_base58() const {
+    return base58btc_encode(bytes_);
+}
 
 std::string PeerId::to_cid_base32() const {
     Bytes cid{0x01, static_cast<std::uint8_t>(Cid::libp2p_key)};  // version 1, codec 0x72
@@ -68,7 +69,9 @@ std::optional<PublicKey> PeerId::extract_public_key() const {
     return std::move(*key);
 }
 
-bool PeerId::matches(const PublicKey& key) const { return from_public_key(key) == *this; }
+bool PeerId::matches(const PublicKey& key) const {
+    return from_public_key(key) == *this;
+}
 
 }  // namespace keel
 

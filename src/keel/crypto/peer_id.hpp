@@ -15,7 +15,7 @@
 namespace keel {
 
 class PeerId {
-public:
+  public:
     // Empty, not a valid peer ID: only so PeerId can sit in aggregates and containers.
     PeerId() = default;
 
@@ -42,7 +42,7 @@ public:
     friend bool operator==(const PeerId&, const PeerId&) = default;
     friend auto operator<=>(const PeerId&, const PeerId&) = default;
 
-private:
+  private:
     explicit PeerId(Bytes bytes) : bytes_(std::move(bytes)) {}
     Bytes bytes_;
 };

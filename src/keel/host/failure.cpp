@@ -6,11 +6,16 @@ namespace keel {
 
 std::string_view phase_name(Phase phase) {
     switch (phase) {
-        case Phase::dial: return "dial";
-        case Phase::security: return "security";
-        case Phase::muxer: return "muxer";
-        case Phase::identify: return "identify";
-        case Phase::protocol: return "protocol";
+        case Phase::dial:
+            return "dial";
+        case Phase::security:
+            return "security";
+        case Phase::muxer:
+            return "muxer";
+        case Phase::identify:
+            return "identify";
+        case Phase::protocol:
+            return "protocol";
     }
     return "unknown";
 }

@@ -211,11 +211,10 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& a
     co_return add_connection(std::move(*upgraded), Direction::outbound, remote, local);
 }
 
-std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction direction,
-                                                 Multiaddr remote, Multiaddr local) {
+std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction direction, Multiaddr remote,
+                                                 Multiaddr local) {
     auto conn = std::make_shared<Connection>(next_connection_id_++, up.peer, up.key, direction,
-                                             remote, local, up.muxer, up.muxer_inlined,
-                                             up.session);
+                                             remote, local, up.muxer, up.muxer_inlined, up.session);
     connections_.emplace(conn->id, conn);
     if (direction == Direction::outbound) peer_store_.add_address(conn->peer, remote);
     log().info("event=connection_opened peer={} dir={} addr={} muxer={} inlined={}",
@@ -350,8 +349,9 @@ void Host::push_identify() {
                 std::vector<std::string> wanted{std::string(protocols::identify_push_protocol_id)};
                 auto stream = co_await new_stream(conn, std::move(wanted));
                 if (!stream) co_return;
-                co_await net::with_deadline(protocols::send_identify(**stream, identify_info(*conn)),
-                                            config_.identify_timeout);
+                co_await net::with_deadline(
+                    protocols::send_identify(**stream, identify_info(*conn)),
+                    config_.identify_timeout);
             },
             asio::detached);
     }

@@ -33,7 +33,7 @@ struct HostConfig {
     net::Duration dial_timeout{10000};       // TCP connect (and DNS)
     net::Duration handshake_timeout{10000};  // security + muxer negotiation
     net::Duration identify_timeout{10000};
-    net::Duration negotiate_timeout{10000};  // multistream-select on a new stream
+    net::Duration negotiate_timeout{10000};    // multistream-select on a new stream
     net::Duration stream_idle_timeout{60000};  // built-in handlers drop silent streams
     net::YamuxConfig yamux;
     std::size_t max_connections = 4096;
@@ -50,7 +50,7 @@ struct HostStats {
 };
 
 class Host {
-public:
+  public:
     using StreamHandler = std::function<net::awaitable<void>(std::shared_ptr<net::YamuxStream>,
                                                              std::shared_ptr<Connection>)>;
     using ConnectionObserver = std::function<void(const std::shared_ptr<Connection>&, bool opened)>;
@@ -88,7 +88,7 @@ public:
     // Stops listening and closes every connection (Yamux GoAway).
     void stop();
 
-private:
+  private:
     net::awaitable<void> accept_loop(std::shared_ptr<net::asio::ip::tcp::acceptor> acceptor);
     net::awaitable<void> handle_inbound(net::asio::ip::tcp::socket socket);
     std::shared_ptr<Connection> add_connection(Upgraded upgraded, Direction direction,

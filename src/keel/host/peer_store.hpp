@@ -24,7 +24,7 @@ struct PeerInfo {
 };
 
 class PeerStore {
-public:
+  public:
     // Bounds memory for a peer that lists endless addresses.
     static constexpr std::size_t max_addrs_per_peer = 32;
 
@@ -34,7 +34,7 @@ public:
     std::vector<PeerInfo> all() const;
     std::size_t size() const { return peers_.size(); }
 
-private:
+  private:
     PeerInfo& entry(const PeerId& peer);
     std::map<PeerId, PeerInfo> peers_;
 };

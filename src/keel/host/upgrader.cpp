@@ -24,8 +24,10 @@ net::awaitable<net::result<Upgraded>> upgrade_connection(std::unique_ptr<net::By
     auto is_noise = [&](std::string_view p) { return p == noise; };
     auto is_yamux = [&](std::string_view p) { return p == yamux; };
     result_of_select security = make_error_code(net::net_errc::protocol_not_supported);
-    if (initiator) security = co_await net::multistream_select(*raw, noise_only);
-    else security = co_await net::multistream_handle(*raw, is_noise);
+    if (initiator)
+        security = co_await net::multistream_select(*raw, noise_only);
+    else
+        security = co_await net::multistream_handle(*raw, is_noise);
     if (!security) co_return security.error();
 
     std::vector<std::string> offered;
@@ -39,8 +41,10 @@ net::awaitable<net::result<Upgraded>> upgrade_connection(std::unique_ptr<net::By
     bool inlined = secured->muxer.has_value();
     if (!inlined) {
         result_of_select muxer = make_error_code(net::net_errc::protocol_not_supported);
-        if (initiator) muxer = co_await net::multistream_select(*secured->stream, yamux_only);
-        else muxer = co_await net::multistream_handle(*secured->stream, is_yamux);
+        if (initiator)
+            muxer = co_await net::multistream_select(*secured->stream, yamux_only);
+        else
+            muxer = co_await net::multistream_handle(*secured->stream, is_yamux);
         if (!muxer) co_return muxer.error();
     } else if (*secured->muxer != yamux) {
         co_return make_error_code(net::net_errc::no_common_muxer);

@@ -103,7 +103,9 @@ bool valid_binary_value(std::uint32_t code, BytesView value) {
     return true;
 }
 
-std::string port_text(BytesView v) { return std::to_string(v[0] << 8 | v[1]); }
+std::string port_text(BytesView v) {
+    return std::to_string(v[0] << 8 | v[1]);
+}
 
 }  // namespace
 
@@ -167,9 +169,9 @@ result<Multiaddr> Multiaddr::from_bytes(BytesView bytes, std::string* why) {
                         "invalid protocol code varint");
         }
         bytes = bytes.subspan(code->length);
-        const ProtocolInfo* p =
-            code->value > UINT32_MAX ? nullptr
-                                     : protocol_by_code(static_cast<std::uint32_t>(code->value));
+        const ProtocolInfo* p = code->value > UINT32_MAX
+                                    ? nullptr
+                                    : protocol_by_code(static_cast<std::uint32_t>(code->value));
         if (!p)
             return fail(why, codec_errc::unknown_protocol,
                         "unknown protocol code " + std::to_string(code->value));

@@ -15,7 +15,7 @@
 namespace keel {
 
 class Multiaddr {
-public:
+  public:
     struct Component {
         std::uint32_t code;
         Bytes value;  // binary form; empty for protocols without a value
@@ -54,7 +54,7 @@ public:
     friend bool operator==(const Multiaddr&, const Multiaddr&) = default;
     friend auto operator<=>(const Multiaddr&, const Multiaddr&) = default;
 
-private:
+  private:
     std::vector<Component> components_;
 };
 

@@ -10,7 +10,7 @@
 namespace keel::net {
 
 class ByteStream {
-public:
+  public:
     virtual ~ByteStream() = default;
     // Reads at least one byte. End of stream is asio::error::eof.
     virtual awaitable<result<std::size_t>> read_some(std::span<std::uint8_t> buffer) = 0;

@@ -1,7 +1,7 @@
 #include "keel/net/noise_session.hpp"
 
-#include <algorithm>
 #include <keel/proto/noise.pb.h>
+#include <algorithm>
 
 #include "keel/net/net_errc.hpp"
 
@@ -72,7 +72,8 @@ awaitable<result<Bytes>> read_handshake_message(ByteStream& stream) {
     std::array<std::uint8_t, 2> prefix{};
     if (auto ec = co_await read_exact(stream, prefix)) co_return ec;
     std::size_t length = std::size_t{prefix[0]} << 8 | prefix[1];
-    if (length > max_noise_handshake_message) co_return make_error_code(net_errc::message_too_large);
+    if (length > max_noise_handshake_message)
+        co_return make_error_code(net_errc::message_too_large);
     Bytes message(length);
     if (auto ec = co_await read_exact(stream, message)) co_return ec;
     co_return message;
@@ -80,8 +81,7 @@ awaitable<result<Bytes>> read_handshake_message(ByteStream& stream) {
 
 }  // namespace
 
-awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw,
-                                                  noise::Role role,
+awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw, noise::Role role,
                                                   const Ed25519KeyPair& identity,
                                                   const std::vector<std::string>& muxers,
                                                   const std::optional<PeerId>& expected_peer) {
@@ -121,14 +121,14 @@ awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> ra
     }
 
     bool initiator = role == noise::Role::initiator;
-    auto muxer = choose_muxer(initiator ? muxers : remote->muxers,
-                              initiator ? remote->muxers : muxers);
+    auto muxer =
+        choose_muxer(initiator ? muxers : remote->muxers, initiator ? remote->muxers : muxers);
     if (!muxer) co_return muxer.error();
     auto split = hs.split();
     if (!split) co_return split.error();
     SecuredConnection secured{
-        std::make_unique<NoiseStream>(std::move(raw), split->send, split->receive),
-        remote->peer, std::move(remote->key), std::move(*muxer)};
+        std::make_unique<NoiseStream>(std::move(raw), split->send, split->receive), remote->peer,
+        std::move(remote->key), std::move(*muxer)};
     co_return secured;
 }
 
@@ -151,7 +151,8 @@ awaitable<result<std::size_t>> NoiseStream::read_some(std::span<std::uint8_t> bu
         plaintext_pos_ = 0;
     }
     std::size_t n = std::min(buffer.size(), plaintext_.size() - plaintext_pos_);
-    std::copy_n(plaintext_.begin() + static_cast<std::ptrdiff_t>(plaintext_pos_), n, buffer.begin());
+    std::copy_n(plaintext_.begin() + static_cast<std::ptrdiff_t>(plaintext_pos_), n,
+                buffer.begin());
     plaintext_pos_ += n;
     co_return n;
 }

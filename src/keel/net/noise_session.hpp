@@ -33,15 +33,14 @@ struct SecuredConnection {
     std::optional<std::string> muxer;  // chosen in the handshake, if both sides offered
 };
 
-awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw,
-                                                  noise::Role role,
+awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw, noise::Role role,
                                                   const Ed25519KeyPair& identity,
                                                   const std::vector<std::string>& muxers,
                                                   const std::optional<PeerId>& expected_peer);
 
 // The transport phase: every frame is a 2-byte big-endian length and one ChaChaPoly ciphertext.
 class NoiseStream final : public ByteStream {
-public:
+  public:
     NoiseStream(std::unique_ptr<ByteStream> inner, noise::CipherState send,
                 noise::CipherState receive);
 
@@ -51,14 +50,14 @@ public:
     void reset() override { inner_->reset(); }
     asio::any_io_executor get_executor() override { return inner_->get_executor(); }
 
-private:
+  private:
     std::unique_ptr<ByteStream> inner_;
     noise::CipherState send_;
     noise::CipherState receive_;
     Bytes frame_;      // ciphertext being read
     Bytes plaintext_;  // decrypted, not yet handed out
     std::size_t plaintext_pos_ = 0;
-    Bytes out_;        // frames being written
+    Bytes out_;  // frames being written
 };
 
 }  // namespace keel::net

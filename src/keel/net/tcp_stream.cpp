@@ -27,8 +27,8 @@ awaitable<result<std::size_t>> TcpStream::read_some(std::span<std::uint8_t> buff
 }
 
 awaitable<error_code> TcpStream::write_all(BytesView data) {
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
-                                              use_result);
+    auto [ec, n] =
+        co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()), use_result);
     (void)n;
     co_return ec;
 }

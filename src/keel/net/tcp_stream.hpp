@@ -9,7 +9,7 @@
 namespace keel::net {
 
 class TcpStream final : public ByteStream {
-public:
+  public:
     explicit TcpStream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
 
     awaitable<result<std::size_t>> read_some(std::span<std::uint8_t> buffer) override;
@@ -20,7 +20,7 @@ public:
 
     asio::ip::tcp::socket& socket() { return socket_; }
 
-private:
+  private:
     static constexpr std::size_t read_ahead_size = 4096;
     asio::ip::tcp::socket socket_;
     std::array<std::uint8_t, read_ahead_size> read_ahead_{};

@@ -29,12 +29,15 @@ void YamuxSession::start(InboundHandler on_inbound, CloseHandler on_close) {
     on_inbound_ = std::move(on_inbound);
     on_close_ = std::move(on_close);
     auto self = shared_from_this();
-    asio::co_spawn(get_executor(), [self]() { return self->read_loop(); }, asio::detached);
-    asio::co_spawn(get_executor(), [self]() { return self->write_loop(); }, asio::detached);
+    asio::co_spawn(
+        get_executor(), [self]() { return self->read_loop(); }, asio::detached);
+    asio::co_spawn(
+        get_executor(), [self]() { return self->write_loop(); }, asio::detached);
 }
 
 result<std::shared_ptr<YamuxStream>> YamuxSession::open_stream() {
-    if (closed_ || closing_ || remote_gone_away_) return make_error_code(net_errc::connection_closed);
+    if (closed_ || closing_ || remote_gone_away_)
+        return make_error_code(net_errc::connection_closed);
     if (outbound_count_ >= config_.max_outbound_streams)
         return make_error_code(net_errc::stream_limit);
     std::uint32_t id = next_stream_id_;
@@ -60,8 +63,7 @@ awaitable<result<Duration>> YamuxSession::ping() {
     waiter->timer.expires_at(Clock::time_point::max());
     co_await waiter->timer.async_wait(use_result);
     pings_.erase(opaque);
-    if (waiter->answered)
-        co_return std::chrono::duration_cast<Duration>(Clock::now() - start);
+    if (waiter->answered) co_return std::chrono::duration_cast<Duration>(Clock::now() - start);
     if (closed_) co_return make_error_code(net_errc::connection_closed);
     co_return make_error_code(asio::error::operation_aborted);
 }
@@ -109,7 +111,8 @@ void YamuxSession::fail(error_code reason, std::optional<yamux::GoAwayCode> go_a
     close_reason_ = reason;
     auto streams = std::move(streams_);
     streams_.clear();
-    for (auto& [id, stream] : streams) stream->on_reset(make_error_code(net_errc::connection_closed));
+    for (auto& [id, stream] : streams)
+        stream->on_reset(make_error_code(net_errc::connection_closed));
     for (auto& [id, ping] : pings_) ping->timer.cancel();
     drain_signal_.cancel();
     write_signal_.cancel();
@@ -138,8 +141,10 @@ void YamuxSession::fail(error_code reason, std::optional<yamux::GoAwayCode> go_a
 void YamuxSession::forget(std::uint32_t stream_id) {
     auto it = streams_.find(stream_id);
     if (it == streams_.end()) return;
-    if (it->second->inbound()) --inbound_count_;
-    else --outbound_count_;
+    if (it->second->inbound())
+        --inbound_count_;
+    else
+        --outbound_count_;
     streams_.erase(it);
 }
 

@@ -19,7 +19,7 @@ struct YamuxConfig {
     std::uint32_t initial_window = 256 * 1024;  // the spec's initial receive window per stream
     std::size_t max_inbound_streams = 256;      // open at once per connection; more are reset
     std::size_t max_outbound_streams = 1024;
-    std::size_t max_data_frame = 16 * 1024;     // we split writes into frames of at most this
+    std::size_t max_data_frame = 16 * 1024;  // we split writes into frames of at most this
     // Stream writers wait while this much is queued, so fast writers cannot run memory up.
     std::size_t write_high_watermark = 1024 * 1024;
     // Bytes queued for a peer that does not read (control frames only wait for nothing); past
@@ -29,7 +29,7 @@ struct YamuxConfig {
 };
 
 class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
-public:
+  public:
     using InboundHandler = std::function<void(std::shared_ptr<YamuxStream>)>;
     using CloseHandler = std::function<void(error_code)>;
 
@@ -48,7 +48,7 @@ public:
     const YamuxConfig& config() const { return config_; }
     asio::any_io_executor get_executor() { return transport_->get_executor(); }
 
-private:
+  private:
     friend class YamuxStream;
 
     void send_frame(yamux::FrameType type, std::uint16_t flags, std::uint32_t stream_id,
@@ -81,7 +81,7 @@ private:
     asio::steady_timer drain_signal_;  // wakes stream writers when the queue shrinks
     std::unordered_map<std::uint32_t, std::shared_ptr<PendingPing>> pings_;
     std::uint32_t next_ping_ = 1;
-    bool closing_ = false;   // our GoAway is queued; hang up once it is written
+    bool closing_ = false;  // our GoAway is queued; hang up once it is written
     bool closed_ = false;
     bool remote_gone_away_ = false;
     error_code close_reason_;

@@ -20,7 +20,9 @@ YamuxStream::YamuxStream(std::shared_ptr<YamuxSession> session, std::uint32_t id
       read_signal_(session_->get_executor()),
       write_signal_(session_->get_executor()) {}
 
-asio::any_io_executor YamuxStream::get_executor() { return session_->get_executor(); }
+asio::any_io_executor YamuxStream::get_executor() {
+    return session_->get_executor();
+}
 
 awaitable<result<std::size_t>> YamuxStream::read_some(std::span<std::uint8_t> buffer) {
     co_await asio::this_coro::throw_if_cancelled(false);
@@ -67,7 +69,8 @@ awaitable<error_code> YamuxStream::write_all(BytesView data) {
             if (co_await cancelled()) co_return make_error_code(asio::error::operation_aborted);
             continue;
         }
-        std::size_t chunk = std::min({data.size(), std::size_t{send_window_}, config.max_data_frame});
+        std::size_t chunk =
+            std::min({data.size(), std::size_t{send_window_}, config.max_data_frame});
         if (session_->queued_bytes_ + chunk > config.write_high_watermark) {
             session_->drain_signal_.expires_at(Clock::time_point::max());
             co_await session_->drain_signal_.async_wait(use_result);

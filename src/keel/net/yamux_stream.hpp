@@ -10,7 +10,7 @@ namespace keel::net {
 class YamuxSession;
 
 class YamuxStream final : public ByteStream, public std::enable_shared_from_this<YamuxStream> {
-public:
+  public:
     YamuxStream(std::shared_ptr<YamuxSession> session, std::uint32_t id, bool inbound);
 
     awaitable<result<std::size_t>> read_some(std::span<std::uint8_t> buffer) override;
@@ -24,7 +24,7 @@ public:
     const std::string& protocol() const { return protocol_; }
     void set_protocol(std::string protocol) { protocol_ = std::move(protocol); }
 
-private:
+  private:
     friend class YamuxSession;
 
     // Called by the session.
@@ -42,12 +42,12 @@ private:
     std::string protocol_;
     Bytes buffer_;
     std::size_t buffer_pos_ = 0;
-    std::uint32_t receive_window_;   // what the peer may still send us
-    std::uint32_t consumed_ = 0;     // read by the user since our last window update
-    std::uint32_t send_window_;      // what we may still send
+    std::uint32_t receive_window_;  // what the peer may still send us
+    std::uint32_t consumed_ = 0;    // read by the user since our last window update
+    std::uint32_t send_window_;     // what we may still send
     bool local_closed_ = false;
     bool remote_closed_ = false;
-    error_code reset_reason_;        // set once reset, by either side or by the session ending
+    error_code reset_reason_;  // set once reset, by either side or by the session ending
     bool forgotten_ = false;
     asio::steady_timer read_signal_;
     asio::steady_timer write_signal_;

@@ -9,7 +9,9 @@
 namespace keel {
 namespace {
 
-Bytes hex(std::string_view h) { return *from_hex(h); }
+Bytes hex(std::string_view h) {
+    return *from_hex(h);
+}
 
 constexpr std::string_view peer_b58 = "QmcgpsyWgH8Y8ajJz1Cu72KnS5uo2Aa2LpzU7kinSupNKC";
 constexpr std::string_view peer_hex =
@@ -26,7 +28,9 @@ TEST(Multiaddr, TextBinaryPairs) {
         {"/ip4/127.0.0.1/udp/1234", "047f000001910204d2"},
         {"/ip4/127.0.0.1/tcp/5000", "047f000001061388"},
         {"/ip4/127.0.0.1/udp/1234/ip4/127.0.0.1/tcp/4321", "047f000001910204d2047f0000010610e1"},
-        {"/ip6/::1/tcp/1234", "2900000000000000000000000000000001" "0604d2"},
+        {"/ip6/::1/tcp/1234",
+         "2900000000000000000000000000000001"
+         "0604d2"},
         {"/ip6/2001:8a0:7ac5:4201:3ac9:86ff:fe31:7095", "29200108a07ac542013ac986fffe317095"},
         {"/dns4/example.com/tcp/443", "360b6578616d706c652e636f6d0601bb"},
         {"/dns/example.com", "350b6578616d706c652e636f6d"},
@@ -38,7 +42,9 @@ TEST(Multiaddr, TextBinaryPairs) {
         {"/ip4/1.2.3.4/tcp/443/tls/ws", "04010203040601bbc003dd03"},
         {"/ip4/1.2.3.4/tcp/80/http", "0401020304060050e003"},
         {"/ip4/1.2.3.4/tcp/1/p2p-circuit", "0401020304060001a202"},
-        {"/ip4/1.2.3.4/sctp/9", "0401020304840100" "09"},
+        {"/ip4/1.2.3.4/sctp/9",
+         "0401020304840100"
+         "09"},
         {"/ip4/1.2.3.4/dccp/9", "0401020304210009"},
         {"/ip4/0.0.0.0/tcp/0", "0400000000060000"},
         {"/ip4/255.255.255.255/tcp/65535", "04ffffffff06ffff"},
@@ -78,16 +84,16 @@ TEST(Multiaddr, CanonicalForms) {
 
 TEST(Multiaddr, P2pAcceptsCidV1) {
     // The peer ID of the ED25519 vector in tests/data/peer-ids.json, in both text forms.
-    auto a = Multiaddr::parse(
-        "/p2p/bafzaajaiaejcahwr5d5ofrfbis4l5d6uwr57hu5tjodrypfm6yaq6dsc2r2pzyt6");
+    auto a =
+        Multiaddr::parse("/p2p/bafzaajaiaejcahwr5d5ofrfbis4l5d6uwr57hu5tjodrypfm6yaq6dsc2r2pzyt6");
     auto b = Multiaddr::parse("/p2p/12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq");
     ASSERT_TRUE(a);
     ASSERT_TRUE(b);
     EXPECT_EQ(*a, *b);
     EXPECT_EQ(a->to_string(), "/p2p/12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq");
     // A CID with another codec is not a peer ID.
-    EXPECT_FALSE(Multiaddr::parse(
-        "/p2p/bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"));
+    EXPECT_FALSE(
+        Multiaddr::parse("/p2p/bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"));
 }
 
 TEST(Multiaddr, TextErrorsSayWhy) {

@@ -2,9 +2,9 @@
 #include <gtest/gtest.h>
 
 #include "keel/base/codec_errc.hpp"
+#include "keel/base/hex.hpp"
 #include "keel/base/multibase.hpp"
 #include "keel/base/sha256.hpp"
-#include "keel/base/hex.hpp"
 
 namespace keel {
 namespace {
@@ -38,8 +38,13 @@ TEST(Multibase, LeadingZerosSurvive) {
 TEST(Multibase, Base32Rfc4648) {
     // RFC 4648 section 10, lower-cased and unpadded.
     const std::pair<std::string_view, std::string_view> cases[] = {
-        {"", ""}, {"f", "my"}, {"fo", "mzxq"}, {"foo", "mzxw6"}, {"foob", "mzxw6yq"},
-        {"fooba", "mzxw6ytb"}, {"foobar", "mzxw6ytboi"},
+        {"", ""},
+        {"f", "my"},
+        {"fo", "mzxq"},
+        {"foo", "mzxw6"},
+        {"foob", "mzxw6yq"},
+        {"fooba", "mzxw6ytb"},
+        {"foobar", "mzxw6ytboi"},
     };
     for (const auto& [plain, encoded] : cases) {
         EXPECT_EQ(base32_encode(as_bytes(plain)), encoded);

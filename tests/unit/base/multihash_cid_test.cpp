@@ -12,7 +12,9 @@
 namespace keel {
 namespace {
 
-Bytes hex(std::string_view h) { return *from_hex(h); }
+Bytes hex(std::string_view h) {
+    return *from_hex(h);
+}
 
 TEST(Multihash, Sha256Encode) {
     // multiformats/multihash README: sha2-256 of "Merkle–Damgård".

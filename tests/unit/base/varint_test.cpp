@@ -8,13 +8,15 @@
 namespace keel {
 namespace {
 
-Bytes hex(std::string_view h) { return *from_hex(h); }
+Bytes hex(std::string_view h) {
+    return *from_hex(h);
+}
 
 TEST(Varint, SpecExamples) {
     // From the unsigned-varint spec README.
     const std::pair<std::uint64_t, std::string_view> cases[] = {
-        {1, "01"},       {127, "7f"},     {128, "8001"},   {255, "ff01"},
-        {300, "ac02"},   {16384, "808001"}, {0, "00"},
+        {1, "01"},     {127, "7f"},       {128, "8001"}, {255, "ff01"},
+        {300, "ac02"}, {16384, "808001"}, {0, "00"},
     };
     for (const auto& [value, h] : cases) {
         Bytes out;

@@ -16,7 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 
 class IdentityFile : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         dir_ = fs::temp_directory_path() /
                ("keel-identity-" + std::to_string(::getpid()) + "-" +
@@ -51,8 +51,7 @@ TEST_F(IdentityFile, SaveLoadRoundTripWithPrivateModes) {
     EXPECT_EQ(loaded->public_bytes(), key.public_bytes());
     EXPECT_EQ(loaded->marshal_private(), key.marshal_private());
     // Only the key file remains: the temporary file was renamed, not copied.
-    EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "a" / "b"), fs::directory_iterator{}),
-              1);
+    EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "a" / "b"), fs::directory_iterator{}), 1);
 
     // Overwriting replaces the key atomically.
     const auto other = Ed25519KeyPair::generate();

@@ -115,9 +115,11 @@ TEST(Keys, VerifySecp256k1) {
     unsigned char point[65];
     std::size_t len = 0;
     ASSERT_EQ(EVP_PKEY_set_utf8_string_param(priv.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
-                                             "uncompressed"), 1);
+                                             "uncompressed"),
+              1);
     ASSERT_EQ(EVP_PKEY_get_octet_string_param(priv.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
-                                              sizeof point, &len), 1);
+                                              sizeof point, &len),
+              1);
     ASSERT_EQ(len, 65u);
     const PublicKey uncompressed{KeyType::secp256k1, Bytes(point, point + 65)};
     EXPECT_TRUE(uncompressed.verify(message, sig));

@@ -13,8 +13,8 @@ namespace keel::test {
 
 struct KeyVector {
     std::string key_type;
-    Bytes private_key;  // protobuf PrivateKey
-    Bytes public_key;   // protobuf PublicKey
+    Bytes private_key;                                                      // protobuf PrivateKey
+    Bytes public_key;                                                       // protobuf PublicKey
     std::string peer_id_base58, peer_id_cid_base32, peer_id_multihash_hex;  // empty for ECDSA
 };
 

@@ -1,0 +1,85 @@
+#include "keel/net/memory_stream.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace keel::net {
+namespace {
+
+// The bytes flowing in one direction, shared by the writing and the reading end.
+struct Channel {
+    explicit Channel(asio::any_io_executor ex) : signal(ex) {}
+    Bytes data;
+    std::size_t pos = 0;
+    bool closed = false;  // writer half-closed
+    bool reset = false;
+    asio::steady_timer signal;
+};
+
+class MemoryStream final : public ByteStream {
+  public:
+    MemoryStream(asio::any_io_executor ex, std::shared_ptr<Channel> in,
+                 std::shared_ptr<Channel> out)
+        : executor_(std::move(ex)), in_(std::move(in)), out_(std::move(out)) {}
+    ~MemoryStream() override { reset(); }
+
+    awaitable<result<std::size_t>> read_some(std::span<std::uint8_t> buffer) override {
+        co_await asio::this_coro::throw_if_cancelled(false);
+        auto in = in_;
+        while (in->pos == in->data.size()) {
+            if (in->reset) co_return make_error_code(asio::error::connection_reset);
+            if (in->closed) co_return make_error_code(asio::error::eof);
+            in->signal.expires_at(Clock::time_point::max());
+            co_await in->signal.async_wait(use_result);
+            if (co_await cancelled()) co_return make_error_code(asio::error::operation_aborted);
+        }
+        std::size_t n = std::min(buffer.size(), in->data.size() - in->pos);
+        std::memcpy(buffer.data(), in->data.data() + in->pos, n);
+        in->pos += n;
+        if (in->pos == in->data.size()) {
+            in->data.clear();
+            in->pos = 0;
+        }
+        co_return n;
+    }
+
+    awaitable<error_code> write_all(BytesView data) override {
+        if (out_->reset || in_->reset) co_return make_error_code(asio::error::connection_reset);
+        if (out_->closed) co_return make_error_code(asio::error::broken_pipe);
+        out_->data.insert(out_->data.end(), data.begin(), data.end());
+        out_->signal.cancel();
+        co_return error_code{};
+    }
+
+    awaitable<error_code> close_write() override {
+        out_->closed = true;
+        out_->signal.cancel();
+        co_return error_code{};
+    }
+
+    void reset() override {
+        for (auto* c : {in_.get(), out_.get()}) {
+            c->reset = true;
+            c->signal.cancel();
+        }
+    }
+
+    asio::any_io_executor get_executor() override { return executor_; }
+
+  private:
+    asio::any_io_executor executor_;
+    std::shared_ptr<Channel> in_;
+    std::shared_ptr<Channel> out_;
+};
+
+}  // namespace
+
+std::pair<std::unique_ptr<ByteStream>, std::unique_ptr<ByteStream>> make_memory_stream_pair(
+    asio::any_io_executor executor) {
+    auto a_to_b = std::make_shared<Channel>(executor);
+    auto b_to_a = std::make_shared<Channel>(executor);
+    return {std::make_unique<MemoryStream>(executor, b_to_a, a_to_b),
+            std::make_unique<MemoryStream>(executor, a_to_b, b_to_a)};
+}
+
+}  // namespace keel::net
