@@ -1,4 +1,5 @@
-// keel node: run a libp2p node that serves identify and ping (and echo, for tests).
+// keel node / keel bootstrap: run a libp2p node with the Kademlia DHT. A bootstrap is always a DHT
+// server; a node is a client unless --dht-server.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <iostream>
@@ -7,40 +8,73 @@
 #include "commands.hpp"
 #include "keel/crypto/identity_file.hpp"
 #include "keel/host/host.hpp"
+#include "keel/kad/dht.hpp"
 #include "keel/protocols/echo.hpp"
+#include "node_options.hpp"
 
 namespace keel::cli {
 
 namespace asio = boost::asio;
 
-namespace {
+void add_node_options(CLI::App& cmd, NodeOptions& opts, bool is_bootstrap) {
+    cmd.add_option("--listen", opts.listen, "Multiaddr to listen on (repeatable)")
+        ->capture_default_str();
+    cmd.add_option("--bootstrap", opts.bootstrap,
+                   "Bootstrap peer multiaddr ending in /p2p/ID (repeatable)");
+    cmd.add_option("--data-dir", opts.data_dir,
+                   "State directory (default: $KEEL_DATA_DIR or ~/.local/share/keel)");
+    cmd.add_option("--identity", opts.identity, "Key file (default: DATA_DIR/identity.key)");
+    cmd.add_option("--profile", opts.profile, "Network profile: ipfs | chiral")
+        ->capture_default_str();
+    cmd.add_option("--kad-protocol", opts.kad_protocol, "Custom Kademlia protocol ID");
+    if (!is_bootstrap) cmd.add_flag("--dht-server", opts.dht_server, "Serve DHT requests");
+    cmd.add_flag("--no-inline-muxer", opts.no_inline_muxer,
+                 "Do not offer Yamux inside the Noise handshake (negotiate it afterwards)");
+    cmd.add_flag("--echo", opts.echo, "Serve /keel/echo/1.0.0 (for tests)");
+    cmd.add_flag("--json", opts.json, "Print events as JSON lines");
+    cmd.add_option("--log-level", opts.log_level, "trace|debug|info|warn|error|off")
+        ->capture_default_str();
+}
 
-struct NodeOptions {
-    std::vector<std::string> listen{"/ip4/127.0.0.1/tcp/4001"};
-    std::string data_dir;
-    std::string identity;
-    bool no_inline_muxer = false;
-    bool echo = false;
-    bool json = false;
-    std::string log_level = "info";
-};
-
-int run_node(const NodeOptions& opts) {
+int run_node(const NodeOptions& opts, bool is_bootstrap) {
     setup_logging(opts.log_level);
+    auto profile = kad::network_profile(opts.profile);
+    if (!profile) {
+        std::cerr << "keel: unknown --profile " << opts.profile << " (ipfs | chiral)\n";
+        return 2;
+    }
+    if (!opts.kad_protocol.empty()) profile->kad_protocol = opts.kad_protocol;
+    std::vector<Multiaddr> bootstrap;
+    for (const auto& text : opts.bootstrap) {
+        std::string why;
+        auto addr = Multiaddr::parse(text, &why);
+        if (!addr || !addr->find(proto_code::p2p)) {
+            std::cerr << "keel: --bootstrap " << text << ": "
+                      << (addr ? "must end in /p2p/PEER_ID" : why) << "\n";
+            return 2;
+        }
+        bootstrap.push_back(*addr);
+    }
     std::filesystem::path data_dir =
         opts.data_dir.empty() ? default_data_dir() : std::filesystem::path(opts.data_dir);
     std::filesystem::path key_path =
         opts.identity.empty() ? data_dir / "identity.key" : std::filesystem::path(opts.identity);
     auto key = load_or_create_identity(key_path);
     if (!key) {
-        std::cerr << "keel node: identity " << key_path << ": " << key.error().message() << "\n";
+        std::cerr << "keel: identity " << key_path << ": " << key.error().message() << "\n";
         return 1;
     }
 
     asio::io_context io;
     HostConfig config(*key);
     config.inline_muxer = !opts.no_inline_muxer;
+    config.protocol_version = profile->identify_protocol_version;
     Host host(io.get_executor(), std::move(config));
+    kad::DhtConfig dht_config;
+    dht_config.profile = *profile;
+    dht_config.server_mode = is_bootstrap || opts.dht_server;
+    kad::Dht dht(host, dht_config);
+    dht.start();
     if (opts.echo) {
         host.set_handler(std::string(protocols::echo_protocol_id),
                          [&host](std::shared_ptr<net::YamuxStream> stream,
@@ -55,12 +89,12 @@ int run_node(const NodeOptions& opts) {
         std::string why;
         auto addr = Multiaddr::parse(text, &why);
         if (!addr) {
-            std::cerr << "keel node: --listen " << text << ": " << why << "\n";
+            std::cerr << "keel: --listen " << text << ": " << why << "\n";
             return 2;
         }
         auto bound = host.listen(*addr);
         if (!bound) {
-            std::cerr << "keel node: cannot listen on " << text << ": " << bound.error().message()
+            std::cerr << "keel: cannot listen on " << text << ": " << bound.error().message()
                       << "\n";
             return 1;
         }
@@ -68,7 +102,11 @@ int run_node(const NodeOptions& opts) {
     }
 
     if (opts.json) {
-        emit({{"event", "listening"}, {"peer_id", host.peer_id().to_base58()}, {"addrs", addrs}});
+        emit({{"event", "listening"},
+              {"peer_id", host.peer_id().to_base58()},
+              {"addrs", addrs},
+              {"dht_mode", dht_config.server_mode ? "server" : "client"},
+              {"kad_protocol", profile->kad_protocol}});
         host.observe_connections([](const std::shared_ptr<Connection>& c, bool opened) {
             emit({{"event", opened ? "connection_opened" : "connection_closed"},
                   {"peer_id", c->peer.to_base58()},
@@ -77,15 +115,32 @@ int run_node(const NodeOptions& opts) {
                   {"muxer_inlined", c->muxer_inlined}});
         });
     } else {
-        std::cout << "Keel node " << host.peer_id().to_base58() << "\n";
+        std::cout << "Keel " << (is_bootstrap ? "bootstrap " : "node ")
+                  << host.peer_id().to_base58() << " (DHT "
+                  << (dht_config.server_mode ? "server" : "client") << ", " << profile->kad_protocol
+                  << ")\n";
         for (const auto& a : addrs) std::cout << "Listening on " << a.get<std::string>() << "\n";
         std::cout.flush();
+    }
+
+    if (!bootstrap.empty()) {
+        asio::co_spawn(
+            io,
+            [&]() -> net::awaitable<void> {
+                auto reached = co_await dht.bootstrap(bootstrap);
+                if (opts.json)
+                    emit({{"event", "bootstrapped"},
+                          {"reached", reached},
+                          {"routing_table_size", dht.routing_table().size()}});
+            },
+            asio::detached);
     }
 
     asio::signal_set signals(io, SIGINT, SIGTERM);
     asio::steady_timer shutdown_deadline(io);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;
+        dht.stop();
         host.stop();
         // Connections get a moment to say GoAway; then we leave regardless.
         shutdown_deadline.expires_after(std::chrono::seconds(3));
@@ -96,24 +151,16 @@ int run_node(const NodeOptions& opts) {
     return 0;
 }
 
-}  // namespace
-
 void add_node_command(CLI::App& app, int& exit_code) {
     auto opts = std::make_shared<NodeOptions>();
-    auto* cmd = app.add_subcommand("node", "Run a libp2p node (identify, ping)");
-    cmd->add_option("--listen", opts->listen, "Multiaddr to listen on (repeatable)")
-        ->capture_default_str();
-    cmd->add_option("--data-dir", opts->data_dir,
-                    "State directory (default: $KEEL_DATA_DIR or "
-                    "~/.local/share/keel)");
-    cmd->add_option("--identity", opts->identity, "Key file (default: DATA_DIR/identity.key)");
-    cmd->add_flag("--no-inline-muxer", opts->no_inline_muxer,
-                  "Do not offer Yamux inside the Noise handshake (negotiate it afterwards)");
-    cmd->add_flag("--echo", opts->echo, "Serve /keel/echo/1.0.0 (for tests)");
-    cmd->add_flag("--json", opts->json, "Print events as JSON lines");
-    cmd->add_option("--log-level", opts->log_level, "trace|debug|info|warn|error|off")
-        ->capture_default_str();
-    cmd->callback([opts, &exit_code]() { exit_code = run_node(*opts); });
+    auto* cmd = app.add_subcommand("node", "Run a libp2p node (DHT client unless --dht-server)");
+    add_node_options(*cmd, *opts, false);
+    cmd->callback([opts, &exit_code]() { exit_code = run_node(*opts, false); });
+
+    auto bopts = std::make_shared<NodeOptions>();
+    auto* boot = app.add_subcommand("bootstrap", "Run a bootstrap node (always a DHT server)");
+    add_node_options(*boot, *bopts, true);
+    boot->callback([bopts, &exit_code]() { exit_code = run_node(*bopts, true); });
 }
 
 }  // namespace keel::cli

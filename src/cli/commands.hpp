@@ -8,5 +8,6 @@ namespace keel::cli {
 void add_id_command(CLI::App& app, int& exit_code);
 void add_node_command(CLI::App& app, int& exit_code);
 void add_ping_command(CLI::App& app, int& exit_code);
+void add_dht_command(CLI::App& app, int& exit_code);
 
 }  // namespace keel::cli

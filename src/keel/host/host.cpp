@@ -87,6 +87,10 @@ void Host::observe_connections(ConnectionObserver observer) {
     observers_.push_back(std::move(observer));
 }
 
+void Host::observe_identified(std::function<void(const std::shared_ptr<Connection>&)> observer) {
+    identified_observers_.push_back(std::move(observer));
+}
+
 net::result<Multiaddr> Host::listen(const Multiaddr& addr) {
     auto endpoint = tcp_endpoint(addr);
     if (!endpoint) return make_error_code(net::net_errc::unsupported_address);
@@ -211,6 +215,28 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& a
     co_return add_connection(std::move(*upgraded), Direction::outbound, remote, local);
 }
 
+awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect_peer(
+    const PeerId& peer, std::vector<Multiaddr> addrs) {
+    auto open = connections_to(peer);
+    if (!open.empty()) co_return open.front();
+    if (addrs.empty())
+        if (auto info = peer_store_.get(peer)) addrs = info->addrs;
+    if (addrs.empty())
+        co_return Failure{Phase::dial, make_error_code(net::net_errc::no_addresses),
+                          peer.short_string()};
+    std::optional<Failure> last;
+    for (const auto& addr : addrs) {
+        auto full = addr.without(proto_code::p2p).with_component(proto_code::p2p, peer.bytes());
+        auto conn = co_await dial(full);
+        if (conn) co_return *conn;
+        last = conn.error();
+        // A peer-ID mismatch or a protocol failure will not improve on the next address; a dial
+        // failure might.
+        if (last->phase != Phase::dial) break;
+    }
+    co_return *last;
+}
+
 std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction direction, Multiaddr remote,
                                                  Multiaddr local) {
     auto conn = std::make_shared<Connection>(next_connection_id_++, up.peer, up.key, direction,
@@ -250,6 +276,7 @@ awaitable<void> Host::identify_remote(std::shared_ptr<Connection> conn) {
                        ec.message());
         } else {
             conn->identified = true;
+            for (auto& observer : identified_observers_) observer(conn);
         }
         conn->identify_signal.cancel();
     };

@@ -75,6 +75,10 @@ class Host {
     net::awaitable<HostResult<std::shared_ptr<Connection>>> connect(const Multiaddr& addr);
     // Always a new connection. `addr` may end in /p2p/ID: reaching another peer is an error.
     net::awaitable<HostResult<std::shared_ptr<Connection>>> dial(const Multiaddr& addr);
+    // An open connection to `peer`, or a dial of its addresses (the given ones, else those in the
+    // peer store) one after another until one works.
+    net::awaitable<HostResult<std::shared_ptr<Connection>>> connect_peer(
+        const PeerId& peer, std::vector<Multiaddr> addrs = {});
     net::awaitable<HostResult<void>> wait_identified(std::shared_ptr<Connection> connection);
     net::awaitable<HostResult<std::shared_ptr<net::YamuxStream>>> new_stream(
         std::shared_ptr<Connection> connection, std::vector<std::string> protocols);
@@ -84,6 +88,8 @@ class Host {
     PeerStore& peer_store() { return peer_store_; }
     const HostStats& stats() const { return stats_; }
     void observe_connections(ConnectionObserver observer);
+    // Called once identify of a connection succeeded (the peer store has the peer's protocols).
+    void observe_identified(std::function<void(const std::shared_ptr<Connection>&)> observer);
 
     // Stops listening and closes every connection (Yamux GoAway).
     void stop();
@@ -111,6 +117,7 @@ class Host {
     std::uint64_t next_connection_id_ = 1;
     std::size_t pending_inbound_ = 0;
     std::vector<ConnectionObserver> observers_;
+    std::vector<std::function<void(const std::shared_ptr<Connection>&)>> identified_observers_;
     PeerStore peer_store_;
     HostStats stats_;
     bool stopped_ = false;

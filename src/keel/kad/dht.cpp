@@ -1,0 +1,573 @@
+#include "keel/kad/dht.hpp"
+
+#include <sodium.h>
+#include <algorithm>
+#include <chrono>
+
+#include "keel/kad/kad_errc.hpp"
+#include "keel/net/deadline.hpp"
+#include "keel/net/framing.hpp"
+#include "keel/net/log.hpp"
+#include "keel/protocols/ping.hpp"
+
+namespace keel::kad {
+
+namespace asio = net::asio;
+using net::awaitable;
+
+Dht::Dht(Host& host, DhtConfig config)
+    : host_(host),
+      config_(std::move(config)),
+      table_(host.peer_id(),
+             [&] {
+                 auto t = config_.table;
+                 t.k = config_.k;
+                 return t;
+             }()),
+      providers_(config_.provider_limits),
+      alive_(std::make_shared<bool>(true)),
+      refresh_signal_(host.get_executor()) {}
+
+Dht::~Dht() {
+    *alive_ = false;
+}
+
+std::int64_t Dht::now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+void Dht::count(std::map<std::string, std::uint64_t>& counters, MessageType type,
+                std::string_view outcome) {
+    std::string key(message_type_name(type));
+    key += ' ';
+    key += outcome;
+    ++counters[key];
+}
+
+void Dht::start() {
+    if (config_.server_mode) {
+        host_.set_handler(config_.profile.kad_protocol,
+                          [this](std::shared_ptr<net::YamuxStream> stream,
+                                 std::shared_ptr<Connection> conn) -> awaitable<void> {
+                              co_await serve(std::move(stream), std::move(conn));
+                          });
+    }
+    auto alive = alive_;
+    host_.observe_identified([this, alive](const std::shared_ptr<Connection>& conn) {
+        if (*alive) consider_for_table(conn);
+    });
+    asio::co_spawn(host_.get_executor(), refresh_loop(), asio::detached);
+    log().info("event=dht_started mode={} protocol={} k={} alpha={}",
+               config_.server_mode ? "server" : "client", config_.profile.kad_protocol, config_.k,
+               config_.alpha);
+}
+
+void Dht::stop() {
+    *alive_ = false;
+    refresh_signal_.cancel();
+}
+
+// ---- routing table membership ------------------------------------------------------------
+
+void Dht::consider_for_table(const std::shared_ptr<Connection>& conn) {
+    auto info = host_.peer_store().get(conn->peer);
+    if (!info) return;
+    const auto& protocols = info->protocols;
+    // Only DHT servers of our own network: a client, or a server of another DHT, stays out.
+    if (std::find(protocols.begin(), protocols.end(), config_.profile.kad_protocol) ==
+        protocols.end())
+        return;
+    auto outcome = table_.add(conn->peer, conn->remote_addr);
+    switch (outcome.result) {
+        case AddResult::added:
+            log().debug("event=routing_table_add peer={} size={}", conn->peer.short_string(),
+                        table_.size());
+            if (persistence_.routing_changed) persistence_.routing_changed(conn->peer, true);
+            break;
+        case AddResult::bucket_full:
+            asio::co_spawn(host_.get_executor(),
+                           check_stale(*outcome.ping_candidate, conn->peer, conn->remote_addr),
+                           asio::detached);
+            break;
+        case AddResult::rejected_diversity:
+            log().debug("event=routing_table_reject peer={} reason=ip_diversity",
+                        conn->peer.short_string());
+            break;
+        default:
+            break;
+    }
+}
+
+awaitable<void> Dht::check_stale(PeerId candidate, PeerId newcomer, std::optional<Multiaddr> addr) {
+    auto alive = alive_;
+    bool answered = false;
+    auto conn = co_await net::with_deadline(
+        [&]() -> awaitable<net::result<std::shared_ptr<Connection>>> {
+            auto c = co_await host_.connect_peer(candidate);
+            if (!c) co_return c.error().error;
+            co_return *c;
+        }(),
+        config_.rpc_timeout);
+    if (conn) {
+        std::vector<std::string> wanted{std::string(protocols::ping_protocol_id)};
+        auto stream = co_await host_.new_stream(*conn, std::move(wanted));
+        if (stream) {
+            auto rtt =
+                co_await net::with_deadline(protocols::ping_once(**stream), config_.rpc_timeout);
+            answered = bool(rtt);
+            co_await (*stream)->close_write();
+        }
+    }
+    if (!*alive) co_return;
+    if (answered) {
+        table_.mark_seen(candidate);
+        co_return;
+    }
+    log().info("event=routing_table_evict peer={} reason=unresponsive replaced_by={}",
+               candidate.short_string(), newcomer.short_string());
+    table_.evict(candidate);
+    if (persistence_.routing_changed) persistence_.routing_changed(candidate, false);
+    table_.add(newcomer, addr);
+}
+
+void Dht::restore_routing_peer(const PeerId& peer) {
+    std::optional<Multiaddr> addr;
+    if (auto info = host_.peer_store().get(peer); info && !info->addrs.empty())
+        addr = info->addrs.front();
+    table_.add(peer, addr);
+}
+
+// ---- server side ---------------------------------------------------------------------------
+
+awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
+                           std::shared_ptr<Connection> conn) {
+    for (std::size_t i = 0; i < config_.max_rpcs_per_stream; ++i) {
+        auto bytes = co_await net::with_deadline(
+            net::read_length_prefixed(*stream, max_message_size), config_.stream_idle_timeout);
+        if (!bytes) {
+            if (bytes.error() != asio::error::eof) {
+                log().info("event=kad_bad_request peer={} error=\"{}\"", conn->peer.short_string(),
+                           bytes.error().message());
+                stream->reset();
+            }
+            co_return;
+        }
+        auto request = decode_message(*bytes);
+        if (!request) {
+            log().info("event=kad_bad_request peer={} error=\"{}\"", conn->peer.short_string(),
+                       request.error().message());
+            stream->reset();
+            co_return;
+        }
+        table_.mark_seen(conn->peer);
+        auto response = handle_request(*request, conn->peer);
+        if (response) {
+            if (auto ec = co_await net::write_length_prefixed(*stream, encode_message(*response)))
+                co_return;
+        }
+    }
+}
+
+std::vector<KadPeer> Dht::closer_peers(BytesView key, const PeerId& exclude) const {
+    std::vector<KadPeer> out;
+    for (const auto& id : table_.closest(kad_key(key), config_.k + 1)) {
+        if (id == exclude || out.size() >= config_.k) continue;
+        auto info = host_.peer_store().get(id);
+        if (!info || info->addrs.empty()) continue;
+        KadPeer peer{id, info->addrs, !host_.connections_to(id).empty()};
+        if (peer.addrs.size() > max_addrs_per_peer) peer.addrs.resize(max_addrs_per_peer);
+        out.push_back(std::move(peer));
+    }
+    return out;
+}
+
+std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerId& from) {
+    KadMessage resp;
+    resp.type = req.type;
+    resp.key = req.key;
+    switch (req.type) {
+        case MessageType::find_node:
+            resp.closer_peers = closer_peers(req.key, from);
+            count(stats_.served, req.type, "ok");
+            return resp;
+        case MessageType::get_providers:
+            for (auto& p : providers_.get(req.key, now_ms()))
+                resp.provider_peers.push_back(KadPeer{p.provider, p.addrs, false});
+            resp.closer_peers = closer_peers(req.key, from);
+            count(stats_.served, req.type, "ok");
+            return resp;
+        case MessageType::add_provider: {
+            bool stored = false;
+            for (const auto& p : req.provider_peers) {
+                if (p.id != from) {
+                    // Only a provider may announce itself: anything else is a forgery or a
+                    // relay we cannot verify.
+                    log().info(
+                        "event=kad_add_provider_rejected peer={} claimed={} reason=not_sender",
+                        from.short_string(), p.id.short_string());
+                    continue;
+                }
+                auto addrs = p.addrs;
+                if (addrs.empty())
+                    if (auto info = host_.peer_store().get(from)) addrs = info->addrs;
+                for (const auto& a : addrs) host_.peer_store().add_address(from, a);
+                store_provider(req.key,
+                               ProviderEntry{from, addrs, now_ms() + provider_validity_ms});
+                stored = true;
+            }
+            count(stats_.served, req.type, stored ? "ok" : "rejected");
+            return std::nullopt;  // ADD_PROVIDER has no response
+        }
+        case MessageType::get_value: {
+            if (auto it = records_.find(req.key); it != records_.end()) resp.record = it->second;
+            resp.closer_peers = closer_peers(req.key, from);
+            count(stats_.served, req.type, "ok");
+            return resp;
+        }
+        case MessageType::put_value: {
+            if (!req.record || req.record->key != req.key) {
+                count(stats_.served, req.type, "rejected");
+                return std::nullopt;
+            }
+            if (auto ec = validators_.validate(req.record->key, req.record->value)) {
+                log().info("event=kad_put_rejected peer={} error=\"{}\"", from.short_string(),
+                           ec.message());
+                count(stats_.served, req.type, "rejected");
+                return std::nullopt;
+            }
+            auto it = records_.find(req.key);
+            bool replace = it == records_.end();
+            if (!replace) {
+                std::vector<Bytes> values{it->second.value, req.record->value};
+                replace = validators_.select(req.key, values) == std::size_t{1};
+            }
+            if (replace && (it != records_.end() || records_.size() < config_.max_records)) {
+                Record r = *req.record;
+                r.time_received = std::to_string(now_ms());
+                records_[req.key] = r;
+                if (persistence_.record_stored) persistence_.record_stored(r);
+            }
+            count(stats_.served, req.type, "ok");
+            return req;  // the spec: echo the request back
+        }
+        case MessageType::ping:
+            count(stats_.served, req.type, "ok");
+            return resp;
+    }
+    return std::nullopt;
+}
+
+void Dht::store_provider(const Bytes& key, ProviderEntry entry) {
+    auto copy = entry;
+    if (!providers_.add(key, std::move(entry))) return;
+    if (persistence_.provider_added) persistence_.provider_added(key, copy, nullptr);
+}
+
+void Dht::restore_provider(const Bytes& key, ProviderEntry entry) {
+    for (const auto& a : entry.addrs) host_.peer_store().add_address(entry.provider, a);
+    providers_.add(key, std::move(entry));
+}
+
+void Dht::restore_record(Record record) {
+    records_[record.key] = std::move(record);
+}
+
+// ---- client side ---------------------------------------------------------------------------
+
+awaitable<net::result<KadMessage>> Dht::request(PeerId peer, KadMessage message,
+                                                std::vector<Multiaddr> addrs) {
+    auto type = message.type;
+    auto attempt = [&]() -> awaitable<net::result<KadMessage>> {
+        auto conn = co_await host_.connect_peer(peer, addrs);
+        if (!conn) co_return conn.error().error;
+        std::vector<std::string> wanted{config_.profile.kad_protocol};
+        auto stream = co_await host_.new_stream(*conn, std::move(wanted));
+        if (!stream) co_return stream.error().error;
+        if (auto ec = co_await net::write_length_prefixed(**stream, encode_message(message)))
+            co_return ec;
+        if (type == MessageType::add_provider) {
+            co_await (*stream)->close_write();
+            co_return KadMessage{};
+        }
+        auto bytes = co_await net::read_length_prefixed(**stream, max_message_size);
+        co_await (*stream)->close_write();
+        if (!bytes) co_return bytes.error();
+        auto response = decode_message(*bytes);
+        if (!response) co_return response.error();
+        if (response->type != type) co_return make_error_code(kad_errc::malformed_message);
+        co_return std::move(*response);
+    };
+    auto result = co_await net::with_deadline(attempt(), config_.rpc_timeout);
+    count(stats_.sent, type, result ? "ok" : "error");
+    if (result) table_.mark_seen(peer);
+    co_return result;
+}
+
+namespace {
+
+enum class QueryState { fresh, waiting, answered, failed };
+
+struct Candidate {
+    PeerId id;
+    KadKey distance{};
+    std::vector<Multiaddr> addrs;
+    QueryState state = QueryState::fresh;
+    int hop = 0;
+};
+
+struct LookupState {
+    explicit LookupState(asio::any_io_executor ex) : signal(ex) {}
+    std::map<KadKey, Candidate> by_distance;  // XOR distance orders the candidates
+    std::set<PeerId> seen;
+    std::size_t in_flight = 0;
+    bool stop = false;
+    asio::steady_timer signal;
+};
+
+}  // namespace
+
+awaitable<LookupResult> Dht::lookup(Bytes key, MessageType type, OnResponse on_response) {
+    ++stats_.lookups;
+    auto target = kad_key(key);
+    auto state = std::make_shared<LookupState>(host_.get_executor());
+    auto add_candidate = [&, target](const PeerId& id, std::vector<Multiaddr> addrs, int hop) {
+        if (id == host_.peer_id() || !state->seen.insert(id).second) return;
+        auto d = distance(target, kad_key(id));
+        state->by_distance.emplace(d, Candidate{id, d, std::move(addrs), QueryState::fresh, hop});
+    };
+    for (const auto& id : table_.closest(target, config_.k)) add_candidate(id, {}, 0);
+    if (state->by_distance.empty()) ++stats_.lookup_failures;
+
+    LookupResult result;
+    auto deadline = net::Clock::now() + config_.lookup_timeout;
+    while (!state->stop && *alive_) {
+        // Done when the k closest peers that did not fail have all answered.
+        bool settled = true;
+        std::vector<Candidate*> to_query;
+        std::size_t considered = 0;
+        for (auto& [d, c] : state->by_distance) {
+            if (c.state == QueryState::failed) continue;
+            if (considered++ >= config_.k) break;
+            if (c.state != QueryState::answered) settled = false;
+            if (c.state == QueryState::fresh && state->in_flight + to_query.size() < config_.alpha)
+                to_query.push_back(&c);
+        }
+        if (settled && state->in_flight == 0) break;
+        for (auto* c : to_query) {
+            c->state = QueryState::waiting;
+            ++state->in_flight;
+            KadMessage msg;
+            msg.type = type;
+            msg.key = key;
+            asio::co_spawn(
+                host_.get_executor(),
+                [this, state, c, msg, on_response, add_candidate, alive = alive_,
+                 &result]() -> awaitable<void> {
+                    auto response = co_await request(c->id, msg, c->addrs);
+                    --state->in_flight;
+                    state->signal.cancel();
+                    if (!*alive || state->stop) co_return;
+                    if (!response) {
+                        c->state = QueryState::failed;
+                        ++result.failed;
+                        co_return;
+                    }
+                    c->state = QueryState::answered;
+                    ++result.queried;
+                    result.hops = std::max(result.hops, c->hop + 1);
+                    for (const auto& p : response->closer_peers) {
+                        for (const auto& a : p.addrs) host_.peer_store().add_address(p.id, a);
+                        add_candidate(p.id, p.addrs, c->hop + 1);
+                    }
+                    if (on_response && on_response(c->id, *response)) state->stop = true;
+                },
+                asio::detached);
+        }
+        if (state->in_flight == 0) break;  // nothing left to ask
+        if (net::Clock::now() >= deadline) break;
+        state->signal.expires_at(deadline);
+        co_await state->signal.async_wait(net::use_result);
+    }
+    // Stop referencing `result` from queries still in flight: they may outlive this frame.
+    state->stop = true;
+    LookupResult out;
+    out.queried = result.queried;
+    out.failed = result.failed;
+    out.hops = result.hops;
+    for (const auto& [d, c] : state->by_distance) {
+        if (c.state == QueryState::answered && out.closest.size() < config_.k)
+            out.closest.push_back(c.id);
+    }
+    table_.mark_refreshed(std::min(common_prefix_length(table_.self_key(), target), 255));
+    co_return out;
+}
+
+awaitable<LookupResult> Dht::get_closest_peers(Bytes key) {
+    co_return co_await lookup(std::move(key), MessageType::find_node, {});
+}
+
+awaitable<net::result<std::vector<Multiaddr>>> Dht::find_peer(PeerId peer) {
+    if (!host_.connections_to(peer).empty())
+        if (auto info = host_.peer_store().get(peer)) co_return info->addrs;
+    std::vector<Multiaddr> found;
+    co_await lookup(peer.bytes(), MessageType::find_node,
+                    [&](const PeerId&, const KadMessage& resp) {
+                        for (const auto& p : resp.closer_peers) {
+                            if (p.id == peer && !p.addrs.empty()) {
+                                found = p.addrs;
+                                return true;
+                            }
+                        }
+                        return false;
+                    });
+    if (found.empty()) co_return make_error_code(kad_errc::not_found);
+    co_return found;
+}
+
+awaitable<net::result<std::size_t>> Dht::provide(Bytes key) {
+    if (config_.server_mode)
+        store_provider(key, ProviderEntry{host_.peer_id(), host_.listen_addrs(),
+                                          now_ms() + provider_validity_ms});
+    provided_[key] = now_ms();
+    auto closest = co_await lookup(key, MessageType::find_node, {});
+    if (closest.closest.empty()) co_return make_error_code(kad_errc::no_peers);
+    KadMessage msg;
+    msg.type = MessageType::add_provider;
+    msg.key = key;
+    msg.provider_peers.push_back(KadPeer{host_.peer_id(), host_.listen_addrs(), true});
+    std::size_t accepted = 0;
+    for (const auto& peer : closest.closest) {
+        auto r = co_await request(peer, msg);
+        if (r) ++accepted;
+    }
+    log().info("event=provided key_bytes={} peers={}", key.size(), accepted);
+    co_return accepted;
+}
+
+awaitable<std::vector<ProviderEntry>> Dht::find_providers(
+    Bytes key, std::size_t count, std::function<void(const ProviderEntry&)> on_found) {
+    std::vector<ProviderEntry> found;
+    std::set<PeerId> seen;
+    auto take = [&](const ProviderEntry& e) {
+        if (!seen.insert(e.provider).second) return;
+        found.push_back(e);
+        if (on_found) on_found(e);
+    };
+    for (const auto& e : providers_.get(key, now_ms(), count)) take(e);
+    if (found.size() >= count) co_return found;
+    co_await lookup(key, MessageType::get_providers, [&](const PeerId&, const KadMessage& resp) {
+        for (const auto& p : resp.provider_peers) {
+            for (const auto& a : p.addrs) host_.peer_store().add_address(p.id, a);
+            take(ProviderEntry{p.id, p.addrs, 0});
+        }
+        return found.size() >= count;
+    });
+    co_return found;
+}
+
+awaitable<net::result<std::size_t>> Dht::put_value(Bytes key, Bytes value, std::size_t quorum) {
+    if (auto ec = validators_.validate(key, value)) co_return ec;
+    Record record{key, value, std::to_string(now_ms())};
+    if (config_.server_mode) {
+        records_[key] = record;
+        if (persistence_.record_stored) persistence_.record_stored(record);
+    }
+    auto closest = co_await lookup(key, MessageType::find_node, {});
+    KadMessage msg;
+    msg.type = MessageType::put_value;
+    msg.key = key;
+    msg.record = record;
+    std::size_t stored = 0;
+    for (const auto& peer : closest.closest) {
+        auto r = co_await request(peer, msg);
+        if (r && r->record && r->record->value == value) ++stored;
+    }
+    if (stored < quorum) co_return make_error_code(kad_errc::quorum_failed);
+    co_return stored;
+}
+
+awaitable<net::result<Bytes>> Dht::get_value(Bytes key, std::size_t quorum) {
+    std::vector<Bytes> values;
+    if (auto it = records_.find(key); it != records_.end()) values.push_back(it->second.value);
+    co_await lookup(key, MessageType::get_value, [&](const PeerId& from, const KadMessage& resp) {
+        if (!resp.record || resp.record->key != key) return false;
+        if (auto ec = validators_.validate(key, resp.record->value)) {
+            log().info("event=kad_invalid_record_received peer={} error=\"{}\"",
+                       from.short_string(), ec.message());
+            return false;
+        }
+        values.push_back(resp.record->value);
+        return values.size() >= std::max<std::size_t>(quorum, 1) + 2;  // a few extra to compare
+    });
+    if (values.size() < quorum || values.empty()) co_return make_error_code(kad_errc::not_found);
+    auto best = validators_.select(key, values);
+    if (!best) co_return make_error_code(kad_errc::unknown_namespace);
+    co_return values[*best];
+}
+
+// ---- bootstrap and refresh -------------------------------------------------------------------
+
+awaitable<std::size_t> Dht::bootstrap(std::vector<Multiaddr> peers) {
+    bootstrap_peers_ = peers;
+    std::size_t reached = 0;
+    for (const auto& addr : peers) {
+        auto conn = co_await host_.connect(addr);
+        if (!conn) continue;
+        auto identified = co_await host_.wait_identified(*conn);
+        if (identified) ++reached;
+    }
+    co_await refresh();
+    co_return reached;
+}
+
+awaitable<void> Dht::refresh() {
+    last_refresh_ = net::Clock::now();
+    if (table_.size() == 0 && !bootstrap_peers_.empty()) {
+        for (const auto& addr : bootstrap_peers_) {
+            auto conn = co_await host_.connect(addr);
+            if (conn) co_await host_.wait_identified(*conn);
+        }
+    }
+    if (table_.size() == 0) co_return;
+    co_await lookup(host_.peer_id().bytes(), MessageType::find_node, {});
+    // Random keys landing in each stale bucket (SHA-256 cannot be inverted; trying random keys
+    // until one has the wanted prefix takes ~2^(cpl+1) hashes, which is why only shallow buckets
+    // are refreshed).
+    for (int cpl : table_.stale_buckets(last_refresh_ - config_.refresh_interval)) {
+        Bytes key(32);
+        for (int tries = 0; tries < (1 << 18); ++tries) {
+            randombytes_buf(key.data(), key.size());
+            if (common_prefix_length(table_.self_key(), kad_key(key)) == cpl) break;
+        }
+        co_await lookup(key, MessageType::find_node, {});
+        if (!*alive_) co_return;
+    }
+}
+
+awaitable<void> Dht::refresh_loop() {
+    auto alive = alive_;
+    while (*alive) {
+        refresh_signal_.expires_after(std::chrono::seconds(5));
+        co_await refresh_signal_.async_wait(net::use_result);
+        if (!*alive) co_return;
+        auto since = net::Clock::now() - last_refresh_;
+        bool due = since >= config_.refresh_interval;
+        bool starving = table_.size() < config_.refresh_threshold && !bootstrap_peers_.empty() &&
+                        since >= std::chrono::seconds(10);
+        if (due || starving) co_await refresh();
+        if (!*alive) co_return;
+        // Republish what we provide before the 48 h validity runs out.
+        auto now = now_ms();
+        for (auto& [key, at] : provided_) {
+            if (now - at < provider_republish_ms) continue;
+            at = now;
+            co_await provide(key);
+            if (!*alive) co_return;
+        }
+        providers_.remove_expired(now);
+    }
+}
+
+}  // namespace keel::kad

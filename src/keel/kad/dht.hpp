@@ -1,0 +1,131 @@
+#pragma once
+// The Kademlia DHT on top of a Host: server RPC handlers (in server mode), iterative lookups,
+// provider records and values, bootstrap and periodic refresh. Runs on the Host's executor.
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "keel/host/host.hpp"
+#include "keel/kad/kad_message.hpp"
+#include "keel/kad/network_profile.hpp"
+#include "keel/kad/provider_store.hpp"
+#include "keel/kad/record_validator.hpp"
+#include "keel/kad/routing_table.hpp"
+
+namespace keel::kad {
+
+struct DhtConfig {
+    NetworkProfile profile = *network_profile("ipfs");
+    bool server_mode = false;
+    std::size_t k = 20;
+    std::size_t alpha = 3;                    // parallel requests per lookup (spec, js)
+    net::Duration rpc_timeout{10'000};        // one request, dial included
+    net::Duration lookup_timeout{60'000};     // a whole iterative lookup
+    net::Duration refresh_interval{600'000};  // spec: 10 min
+    std::size_t refresh_threshold = 4;        // below this many peers, refresh at once
+    std::size_t max_rpcs_per_stream = 64;
+    net::Duration stream_idle_timeout{60'000};
+    std::size_t max_records = 100'000;
+    RoutingTableConfig table;
+    ProviderStoreLimits provider_limits;
+};
+
+// Counters for /metrics and health: requests we served and sent, by type and outcome.
+struct DhtStats {
+    std::map<std::string, std::uint64_t> served;  // "FIND_NODE ok", "ADD_PROVIDER rejected", …
+    std::map<std::string, std::uint64_t> sent;    // "FIND_NODE ok", "GET_VALUE error", …
+    std::uint64_t lookups = 0;
+    std::uint64_t lookup_failures = 0;
+};
+
+struct LookupResult {
+    std::vector<PeerId> closest;  // the k closest peers that answered
+    std::size_t queried = 0;
+    std::size_t failed = 0;
+    int hops = 0;  // longest chain of referrals that led to an answering peer
+};
+
+// Stored events the persistence layer subscribes to.
+struct DhtPersistence {
+    std::function<void(const Bytes& key, const ProviderEntry&, std::function<void(bool)> ack)>
+        provider_added;
+    std::function<void(const Record&)> record_stored;
+    std::function<void(const PeerId&, bool in_table)> routing_changed;
+};
+
+class Dht {
+  public:
+    Dht(Host& host, DhtConfig config);
+    ~Dht();
+
+    // Registers the server handler (server mode) and starts watching identify and the refresh loop.
+    void start();
+    void stop();
+
+    // Dials `peers` (each ending in /p2p/ID), then looks ourselves up. Returns peers reached.
+    net::awaitable<std::size_t> bootstrap(std::vector<Multiaddr> peers);
+    net::awaitable<LookupResult> get_closest_peers(Bytes key);
+    net::awaitable<net::result<std::vector<Multiaddr>>> find_peer(PeerId peer);
+    // Announces us as a provider of `key` to the k closest peers; returns how many took it.
+    net::awaitable<net::result<std::size_t>> provide(Bytes key);
+    // Providers of `key` until `count` are found or the lookup ends; `on_found` sees each one.
+    net::awaitable<std::vector<ProviderEntry>> find_providers(
+        Bytes key, std::size_t count, std::function<void(const ProviderEntry&)> on_found = {});
+    // Stores a value on the k closest peers; fails below `quorum` acknowledgements.
+    net::awaitable<net::result<std::size_t>> put_value(Bytes key, Bytes value,
+                                                       std::size_t quorum = 1);
+    // The best valid value seen from at least `quorum` peers (a local copy counts as one).
+    net::awaitable<net::result<Bytes>> get_value(Bytes key, std::size_t quorum = 1);
+
+    // One request to one peer (dialing it if needed), bounded by rpc_timeout.
+    net::awaitable<net::result<KadMessage>> request(PeerId peer, KadMessage message,
+                                                    std::vector<Multiaddr> addrs = {});
+
+    RoutingTable& routing_table() { return table_; }
+    ProviderStore& provider_store() { return providers_; }
+    ValidatorRegistry& validators() { return validators_; }
+    const DhtConfig& config() const { return config_; }
+    const DhtStats& stats() const { return stats_; }
+    Host& host() { return host_; }
+    void set_persistence(DhtPersistence persistence) { persistence_ = std::move(persistence); }
+    // Restores state loaded at startup (no persistence callbacks fire).
+    void restore_provider(const Bytes& key, ProviderEntry entry);
+    void restore_record(Record record);
+    void restore_routing_peer(const PeerId& peer);
+    std::size_t record_count() const { return records_.size(); }
+
+  private:
+    using OnResponse = std::function<bool(const PeerId& from, const KadMessage& response)>;
+
+    net::awaitable<void> serve(std::shared_ptr<net::YamuxStream> stream,
+                               std::shared_ptr<Connection> connection);
+    std::optional<KadMessage> handle_request(const KadMessage& request, const PeerId& from);
+    std::vector<KadPeer> closer_peers(BytesView key, const PeerId& exclude) const;
+    net::awaitable<LookupResult> lookup(Bytes key, MessageType type, OnResponse on_response);
+    void consider_for_table(const std::shared_ptr<Connection>& connection);
+    net::awaitable<void> check_stale(PeerId candidate, PeerId newcomer,
+                                     std::optional<Multiaddr> addr);
+    net::awaitable<void> refresh_loop();
+    net::awaitable<void> refresh();
+    void count(std::map<std::string, std::uint64_t>& counters, MessageType type,
+               std::string_view outcome);
+    void store_provider(const Bytes& key, ProviderEntry entry);
+    std::int64_t now_ms() const;
+
+    Host& host_;
+    DhtConfig config_;
+    RoutingTable table_;
+    ProviderStore providers_;
+    ValidatorRegistry validators_;
+    std::map<Bytes, Record> records_;
+    DhtStats stats_;
+    DhtPersistence persistence_;
+    std::vector<Multiaddr> bootstrap_peers_;
+    std::map<Bytes, std::int64_t> provided_;  // keys we provide -> last announcement (unix ms)
+    std::shared_ptr<bool> alive_;             // false once stopped; tasks check it
+    net::asio::steady_timer refresh_signal_;
+    net::Clock::time_point last_refresh_{};
+};
+
+}  // namespace keel::kad

@@ -1,0 +1,106 @@
+#include "keel/kad/kad_message.hpp"
+
+#include <keel/proto/kad.pb.h>
+
+#include "keel/kad/kad_errc.hpp"
+
+namespace keel::kad {
+
+std::string_view message_type_name(MessageType type) {
+    switch (type) {
+        case MessageType::put_value:
+            return "PUT_VALUE";
+        case MessageType::get_value:
+            return "GET_VALUE";
+        case MessageType::add_provider:
+            return "ADD_PROVIDER";
+        case MessageType::get_providers:
+            return "GET_PROVIDERS";
+        case MessageType::find_node:
+            return "FIND_NODE";
+        case MessageType::ping:
+            return "PING";
+    }
+    return "UNKNOWN";
+}
+
+namespace {
+
+void encode_peer(const KadPeer& peer, pb::Message::Peer* out) {
+    out->set_id(peer.id.bytes().data(), peer.id.bytes().size());
+    for (const auto& addr : peer.addrs) {
+        auto bytes = addr.to_bytes();
+        out->add_addrs(bytes.data(), bytes.size());
+    }
+    out->set_connection(peer.connected ? pb::Message::CONNECTED : pb::Message::NOT_CONNECTED);
+}
+
+template <class Peers>
+std::vector<KadPeer> decode_peers(const Peers& peers, std::size_t& dropped) {
+    std::vector<KadPeer> out;
+    for (const auto& p : peers) {
+        auto id = PeerId::from_bytes(as_bytes(p.id()));
+        if (!id) {
+            ++dropped;
+            continue;
+        }
+        KadPeer peer{*id, {}, p.connection() == pb::Message::CONNECTED};
+        for (const auto& raw : p.addrs()) {
+            if (peer.addrs.size() >= max_addrs_per_peer) {
+                ++dropped;
+                break;
+            }
+            if (auto addr = Multiaddr::from_bytes(as_bytes(raw)))
+                peer.addrs.push_back(*addr);
+            else
+                ++dropped;
+        }
+        out.push_back(std::move(peer));
+    }
+    return out;
+}
+
+}  // namespace
+
+Bytes encode_message(const KadMessage& message) {
+    pb::Message msg;
+    msg.set_type(static_cast<pb::Message::MessageType>(message.type));
+    msg.set_key(message.key.data(), message.key.size());
+    if (message.record) {
+        auto* r = msg.mutable_record();
+        r->set_key(message.record->key.data(), message.record->key.size());
+        r->set_value(message.record->value.data(), message.record->value.size());
+        r->set_timereceived(message.record->time_received);
+    }
+    for (const auto& p : message.closer_peers) encode_peer(p, msg.add_closerpeers());
+    for (const auto& p : message.provider_peers) encode_peer(p, msg.add_providerpeers());
+    return to_bytes(msg.SerializeAsString());
+}
+
+boost::system::result<KadMessage> decode_message(BytesView bytes) {
+    if (bytes.size() > max_message_size) return make_error_code(kad_errc::message_too_large);
+    pb::Message msg;
+    if (!msg.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+        return make_error_code(kad_errc::malformed_message);
+    if (msg.type() < pb::Message::PUT_VALUE || msg.type() > pb::Message::PING)
+        return make_error_code(kad_errc::malformed_message);
+    if (msg.key().size() > max_key_size ||
+        static_cast<std::size_t>(msg.closerpeers_size()) > max_peers_per_message ||
+        static_cast<std::size_t>(msg.providerpeers_size()) > max_peers_per_message)
+        return make_error_code(kad_errc::message_too_large);
+    KadMessage out;
+    out.type = static_cast<MessageType>(msg.type());
+    out.key = to_bytes(msg.key());
+    if (msg.has_record()) {
+        if (msg.record().key().size() > max_key_size ||
+            msg.record().value().size() > max_record_value_size)
+            return make_error_code(kad_errc::message_too_large);
+        out.record = Record{to_bytes(msg.record().key()), to_bytes(msg.record().value()),
+                            msg.record().timereceived()};
+    }
+    out.closer_peers = decode_peers(msg.closerpeers(), out.dropped_entries);
+    out.provider_peers = decode_peers(msg.providerpeers(), out.dropped_entries);
+    return out;
+}
+
+}  // namespace keel::kad

@@ -1,0 +1,57 @@
+#pragma once
+// Kademlia RPC messages as C++ values, converted from and to the protobuf with every count bounded.
+// Peers with unparseable IDs and addresses that do not parse are dropped (and counted), not fatal:
+// one bad entry in a response must not discard the good ones.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+#include "keel/crypto/peer_id.hpp"
+#include "keel/multiaddr/multiaddr.hpp"
+
+namespace keel::kad {
+
+// Bounds for what we accept from the wire.
+inline constexpr std::size_t max_message_size = 1024 * 1024;
+inline constexpr std::size_t max_peers_per_message = 64;  // closer + provider peers, each list
+inline constexpr std::size_t max_addrs_per_peer = 16;
+inline constexpr std::size_t max_key_size = 1024;
+inline constexpr std::size_t max_record_value_size = 64 * 1024;
+
+enum class MessageType {
+    put_value = 0,
+    get_value = 1,
+    add_provider = 2,
+    get_providers = 3,
+    find_node = 4,
+    ping = 5
+};
+std::string_view message_type_name(MessageType type);
+
+struct KadPeer {
+    PeerId id;
+    std::vector<Multiaddr> addrs;
+    bool connected = false;
+};
+
+struct Record {
+    Bytes key;
+    Bytes value;
+    std::string time_received;
+};
+
+struct KadMessage {
+    MessageType type = MessageType::ping;
+    Bytes key;
+    std::optional<Record> record;
+    std::vector<KadPeer> closer_peers;
+    std::vector<KadPeer> provider_peers;
+    std::size_t dropped_entries = 0;  // peers or addresses skipped while decoding
+};
+
+Bytes encode_message(const KadMessage& message);
+boost::system::result<KadMessage> decode_message(BytesView bytes);
+
+}  // namespace keel::kad
