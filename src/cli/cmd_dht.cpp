@@ -83,7 +83,10 @@ net::awaitable<json> run_op(kad::Dht& dht, const DhtOptions& o) {
         auto n = co_await dht.provide(cid.hash.encode());
         if (!n)
             co_return json{{"ok", false}, {"cid", cid.to_string()}, {"error", n.error().message()}};
-        co_return json{{"ok", true}, {"cid", cid.to_string()}, {"peers", *n}};
+        co_return json{{"ok", true},
+                       {"cid", cid.to_string()},
+                       {"peers", n->sent},
+                       {"acknowledged", n->acknowledged}};
     }
     if (o.op == "providers") {
         need(1);

@@ -6,6 +6,7 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "keel/app/dht_persistence.hpp"
 #include "keel/crypto/identity_file.hpp"
 #include "keel/host/host.hpp"
 #include "keel/kad/dht.hpp"
@@ -74,6 +75,16 @@ int run_node(const NodeOptions& opts, bool is_bootstrap) {
     dht_config.profile = *profile;
     dht_config.server_mode = is_bootstrap || opts.dht_server;
     kad::Dht dht(host, dht_config);
+    std::error_code mkdir_error;
+    std::filesystem::create_directories(data_dir, mkdir_error);
+    std::string why;
+    auto store = store::Store::open(data_dir / "keel.db", &why);
+    if (!store) {
+        std::cerr << "keel: state " << (data_dir / "keel.db") << ": " << store.error().message()
+                  << " " << why << "\n";
+        return 1;
+    }
+    auto restored = app::attach_store(dht, **store);
     dht.start();
     if (opts.echo) {
         host.set_handler(std::string(protocols::echo_protocol_id),
@@ -106,6 +117,11 @@ int run_node(const NodeOptions& opts, bool is_bootstrap) {
               {"peer_id", host.peer_id().to_base58()},
               {"addrs", addrs},
               {"dht_mode", dht_config.server_mode ? "server" : "client"},
+              {"restored",
+               {{"peers", restored.peers},
+                {"routing_table", restored.routing_peers},
+                {"providers", restored.providers},
+                {"records", restored.records}}},
               {"kad_protocol", profile->kad_protocol}});
         host.observe_connections([](const std::shared_ptr<Connection>& c, bool opened) {
             emit({{"event", opened ? "connection_opened" : "connection_closed"},
@@ -147,6 +163,7 @@ int run_node(const NodeOptions& opts, bool is_bootstrap) {
         shutdown_deadline.async_wait([&](const boost::system::error_code&) { io.stop(); });
     });
     io.run();
+    (*store)->flush();
     if (opts.json) emit({{"event", "stopped"}});
     return 0;
 }

@@ -141,6 +141,14 @@ void Dht::restore_routing_peer(const PeerId& peer) {
 
 // ---- server side ---------------------------------------------------------------------------
 
+// Completed (on the DHT's executor) when the persistence layer reports a provider record durable.
+struct Dht::DurableAck {
+    explicit DurableAck(asio::any_io_executor ex) : signal(ex) {}
+    bool expected = false;
+    bool done = false;
+    asio::steady_timer signal;
+};
+
 awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
                            std::shared_ptr<Connection> conn) {
     for (std::size_t i = 0; i < config_.max_rpcs_per_stream; ++i) {
@@ -162,7 +170,14 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
             co_return;
         }
         table_.mark_seen(conn->peer);
-        auto response = handle_request(*request, conn->peer);
+        auto ack = std::make_shared<DurableAck>(host_.get_executor());
+        auto response = handle_request(*request, conn->peer, ack);
+        if (ack->expected && !ack->done) {
+            // Read nothing more on this stream until the record is durable: the answer to the
+            // next request is the provider's acknowledgement.
+            ack->signal.expires_after(std::chrono::seconds(5));
+            co_await ack->signal.async_wait(net::use_result);
+        }
         if (response) {
             if (auto ec = co_await net::write_length_prefixed(*stream, encode_message(*response)))
                 co_return;
@@ -183,7 +198,8 @@ std::vector<KadPeer> Dht::closer_peers(BytesView key, const PeerId& exclude) con
     return out;
 }
 
-std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerId& from) {
+std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerId& from,
+                                              const std::shared_ptr<DurableAck>& ack) {
     KadMessage resp;
     resp.type = req.type;
     resp.key = req.key;
@@ -213,8 +229,8 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
                 if (addrs.empty())
                     if (auto info = host_.peer_store().get(from)) addrs = info->addrs;
                 for (const auto& a : addrs) host_.peer_store().add_address(from, a);
-                store_provider(req.key,
-                               ProviderEntry{from, addrs, now_ms() + provider_validity_ms});
+                store_provider(req.key, ProviderEntry{from, addrs, now_ms() + provider_validity_ms},
+                               ack);
                 stored = true;
             }
             count(stats_.served, req.type, stored ? "ok" : "rejected");
@@ -259,10 +275,22 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
     return std::nullopt;
 }
 
-void Dht::store_provider(const Bytes& key, ProviderEntry entry) {
+void Dht::store_provider(const Bytes& key, ProviderEntry entry,
+                         const std::shared_ptr<DurableAck>& ack) {
     auto copy = entry;
     if (!providers_.add(key, std::move(entry))) return;
-    if (persistence_.provider_added) persistence_.provider_added(key, copy, nullptr);
+    if (!persistence_.provider_added) return;
+    std::function<void(bool)> on_durable;
+    if (ack) {
+        ack->expected = true;
+        on_durable = [ack, ex = host_.get_executor()](bool) {
+            asio::post(ex, [ack]() {
+                ack->done = true;
+                ack->signal.cancel();
+            });
+        };
+    }
+    persistence_.provider_added(key, copy, std::move(on_durable));
 }
 
 void Dht::restore_provider(const Bytes& key, ProviderEntry entry) {
@@ -288,8 +316,20 @@ awaitable<net::result<KadMessage>> Dht::request(PeerId peer, KadMessage message,
         if (auto ec = co_await net::write_length_prefixed(**stream, encode_message(message)))
             co_return ec;
         if (type == MessageType::add_provider) {
+            // No response to ADD_PROVIDER; a PING after it is answered once it is durable
+            // (Keel servers). A server that does not answer PING still got the record.
+            KadMessage ping;
+            ping.type = MessageType::ping;
+            KadMessage sent;
+            sent.type = MessageType::add_provider;
+            if (co_await net::write_length_prefixed(**stream, encode_message(ping))) co_return sent;
+            auto bytes = co_await net::with_deadline(
+                net::read_length_prefixed(**stream, max_message_size), config_.rpc_timeout / 2);
             co_await (*stream)->close_write();
-            co_return KadMessage{};
+            if (!bytes) co_return sent;
+            auto answer = decode_message(*bytes);
+            if (answer && answer->type == MessageType::ping) co_return std::move(*answer);
+            co_return sent;
         }
         auto bytes = co_await net::read_length_prefixed(**stream, max_message_size);
         co_await (*stream)->close_write();
@@ -426,7 +466,7 @@ awaitable<net::result<std::vector<Multiaddr>>> Dht::find_peer(PeerId peer) {
     co_return found;
 }
 
-awaitable<net::result<std::size_t>> Dht::provide(Bytes key) {
+awaitable<net::result<Dht::ProvideResult>> Dht::provide(Bytes key) {
     if (config_.server_mode)
         store_provider(key, ProviderEntry{host_.peer_id(), host_.listen_addrs(),
                                           now_ms() + provider_validity_ms});
@@ -437,13 +477,16 @@ awaitable<net::result<std::size_t>> Dht::provide(Bytes key) {
     msg.type = MessageType::add_provider;
     msg.key = key;
     msg.provider_peers.push_back(KadPeer{host_.peer_id(), host_.listen_addrs(), true});
-    std::size_t accepted = 0;
+    ProvideResult result;
     for (const auto& peer : closest.closest) {
         auto r = co_await request(peer, msg);
-        if (r) ++accepted;
+        if (!r) continue;
+        ++result.sent;
+        if (r->type == MessageType::ping) ++result.acknowledged;
     }
-    log().info("event=provided key_bytes={} peers={}", key.size(), accepted);
-    co_return accepted;
+    log().info("event=provided key_bytes={} sent={} acknowledged={}", key.size(), result.sent,
+               result.acknowledged);
+    co_return result;
 }
 
 awaitable<std::vector<ProviderEntry>> Dht::find_providers(

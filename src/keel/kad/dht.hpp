@@ -46,7 +46,8 @@ struct LookupResult {
     int hops = 0;  // longest chain of referrals that led to an answering peer
 };
 
-// Stored events the persistence layer subscribes to.
+// Stored events the persistence layer subscribes to. `ack` may be called on any thread, once the
+// provider record is durable (true) or failed to persist (false).
 struct DhtPersistence {
     std::function<void(const Bytes& key, const ProviderEntry&, std::function<void(bool)> ack)>
         provider_added;
@@ -67,8 +68,14 @@ class Dht {
     net::awaitable<std::size_t> bootstrap(std::vector<Multiaddr> peers);
     net::awaitable<LookupResult> get_closest_peers(Bytes key);
     net::awaitable<net::result<std::vector<Multiaddr>>> find_peer(PeerId peer);
-    // Announces us as a provider of `key` to the k closest peers; returns how many took it.
-    net::awaitable<net::result<std::size_t>> provide(Bytes key);
+    // Announces us as a provider of `key` to the k closest peers. ADD_PROVIDER has no response,
+    // so each announcement is followed by a PING on the same stream: a Keel server answers it
+    // only once the provider record is durable, which makes the answer an acknowledgement.
+    struct ProvideResult {
+        std::size_t sent = 0;
+        std::size_t acknowledged = 0;
+    };
+    net::awaitable<net::result<ProvideResult>> provide(Bytes key);
     // Providers of `key` until `count` are found or the lookup ends; `on_found` sees each one.
     net::awaitable<std::vector<ProviderEntry>> find_providers(
         Bytes key, std::size_t count, std::function<void(const ProviderEntry&)> on_found = {});
@@ -100,7 +107,10 @@ class Dht {
 
     net::awaitable<void> serve(std::shared_ptr<net::YamuxStream> stream,
                                std::shared_ptr<Connection> connection);
-    std::optional<KadMessage> handle_request(const KadMessage& request, const PeerId& from);
+    struct DurableAck;
+    // `ack`, when given, is completed once a stored provider record is durable.
+    std::optional<KadMessage> handle_request(const KadMessage& request, const PeerId& from,
+                                             const std::shared_ptr<DurableAck>& ack);
     std::vector<KadPeer> closer_peers(BytesView key, const PeerId& exclude) const;
     net::awaitable<LookupResult> lookup(Bytes key, MessageType type, OnResponse on_response);
     void consider_for_table(const std::shared_ptr<Connection>& connection);
@@ -110,7 +120,8 @@ class Dht {
     net::awaitable<void> refresh();
     void count(std::map<std::string, std::uint64_t>& counters, MessageType type,
                std::string_view outcome);
-    void store_provider(const Bytes& key, ProviderEntry entry);
+    void store_provider(const Bytes& key, ProviderEntry entry,
+                        const std::shared_ptr<DurableAck>& ack = nullptr);
     std::int64_t now_ms() const;
 
     Host& host_;
