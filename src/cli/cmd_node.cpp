@@ -7,6 +7,7 @@
 #include "cli_support.hpp"
 #include "commands.hpp"
 #include "keel/app/dht_persistence.hpp"
+#include "keel/app/health_service.hpp"
 #include "keel/crypto/identity_file.hpp"
 #include "keel/host/host.hpp"
 #include "keel/kad/dht.hpp"
@@ -86,6 +87,7 @@ int run_node(const NodeOptions& opts, bool is_bootstrap) {
     }
     auto restored = app::attach_store(dht, **store);
     dht.start();
+    app::serve_health_protocol(dht);
     if (opts.echo) {
         host.set_handler(std::string(protocols::echo_protocol_id),
                          [&host](std::shared_ptr<net::YamuxStream> stream,

@@ -9,5 +9,6 @@ void add_id_command(CLI::App& app, int& exit_code);
 void add_node_command(CLI::App& app, int& exit_code);
 void add_ping_command(CLI::App& app, int& exit_code);
 void add_dht_command(CLI::App& app, int& exit_code);
+void add_health_command(CLI::App& app, int& exit_code);
 
 }  // namespace keel::cli

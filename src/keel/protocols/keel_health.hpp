@@ -1,0 +1,44 @@
+#pragma once
+// /keel/health/1.0.0: how a Keel node sees itself (peers, routing table, records). Other libp2p
+// implementations do not speak it; monitors then estimate these figures from a FIND_NODE.
+#include <map>
+#include <string>
+
+#include "keel/crypto/peer_id.hpp"
+#include "keel/net/byte_stream.hpp"
+
+namespace keel::protocols {
+
+inline constexpr std::string_view health_protocol_id = "/keel/health/1.0.0";
+inline constexpr std::size_t max_health_message = 4096;
+
+struct HealthStats {
+    std::uint64_t connected_peers = 0;
+    std::uint64_t routing_table_size = 0;
+    std::uint64_t provider_records = 0;
+    std::uint64_t stored_values = 0;
+    std::uint64_t uptime_seconds = 0;
+    std::string agent_version;
+    bool dht_server = false;
+};
+
+// Server side: read the request, answer with `stats`, close.
+net::awaitable<net::error_code> serve_health(net::ByteStream& stream, const HealthStats& stats);
+// Client side: ask and read the answer.
+net::awaitable<net::result<HealthStats>> request_health(net::ByteStream& stream);
+
+// At most one request per peer per `interval`, so that the stats cannot be used to make a node
+// spend its time answering. Remembers at most `max_peers` peers.
+class PerPeerRateLimiter {
+  public:
+    explicit PerPeerRateLimiter(net::Duration interval, std::size_t max_peers = 4096)
+        : interval_(interval), max_peers_(max_peers) {}
+    bool allow(const PeerId& peer, net::Clock::time_point now = net::Clock::now());
+
+  private:
+    net::Duration interval_;
+    std::size_t max_peers_;
+    std::map<PeerId, net::Clock::time_point> last_;
+};
+
+}  // namespace keel::protocols
