@@ -6,9 +6,11 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "health_json.hpp"
 #include "keel/app/dht_persistence.hpp"
 #include "keel/app/health_service.hpp"
 #include "keel/crypto/identity_file.hpp"
+#include "keel/health/health_monitor.hpp"
 #include "keel/host/host.hpp"
 #include "keel/kad/dht.hpp"
 #include "keel/protocols/echo.hpp"
@@ -68,6 +70,8 @@ int run_node(const NodeOptions& opts, bool is_bootstrap) {
     }
 
     asio::io_context io;
+    // Before anything is printed: a SIGTERM right after the "listening" line must stop us cleanly.
+    asio::signal_set signals(io, SIGINT, SIGTERM);
     HostConfig config(*key);
     config.inline_muxer = !opts.no_inline_muxer;
     config.protocol_version = profile->identify_protocol_version;
@@ -141,7 +145,21 @@ int run_node(const NodeOptions& opts, bool is_bootstrap) {
         std::cout.flush();
     }
 
+    health::HealthMonitor monitor(host, dht, bootstrap);
     if (!bootstrap.empty()) {
+        if (opts.json) {
+            monitor.on_change(
+                [&monitor](const health::MonitoredBootstrap& b, health::HealthState previous) {
+                    if (b.health.state == previous) return;
+                    auto j = health_to_json(b.health);
+                    j["event"] = "bootstrap_health";
+                    j["previous"] = health::state_name(previous);
+                    j["node_state"] = health::state_name(monitor.node_state());
+                    j["reconnect_attempt"] = b.reconnect.attempt;
+                    emit(j);
+                });
+        }
+        monitor.start();
         asio::co_spawn(
             io,
             [&]() -> net::awaitable<void> {
@@ -154,15 +172,24 @@ int run_node(const NodeOptions& opts, bool is_bootstrap) {
             asio::detached);
     }
 
-    asio::signal_set signals(io, SIGINT, SIGTERM);
     asio::steady_timer shutdown_deadline(io);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;
+        monitor.stop();
         dht.stop();
         host.stop();
-        // Connections get a moment to say GoAway; then we leave regardless.
-        shutdown_deadline.expires_after(std::chrono::seconds(3));
-        shutdown_deadline.async_wait([&](const boost::system::error_code&) { io.stop(); });
+        // Connections get a moment to say GoAway; we leave when they are gone, or after 3 s.
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+        asio::co_spawn(
+            io,
+            [&, deadline]() -> net::awaitable<void> {
+                while (!host.connections().empty() && std::chrono::steady_clock::now() < deadline) {
+                    shutdown_deadline.expires_after(std::chrono::milliseconds(20));
+                    co_await shutdown_deadline.async_wait(net::use_result);
+                }
+                io.stop();
+            },
+            asio::detached);
     });
     io.run();
     (*store)->flush();

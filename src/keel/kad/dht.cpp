@@ -3,7 +3,10 @@
 #include <sodium.h>
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 
+#include "keel/host/staggered_dial.hpp"
 #include "keel/kad/kad_errc.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/net/framing.hpp"
@@ -14,6 +17,25 @@ namespace keel::kad {
 
 namespace asio = net::asio;
 using net::awaitable;
+
+namespace {
+// Record.timeReceived: RFC 3339 in UTC with nanoseconds ("2006-01-02T15:04:05.999999999Z"), as the
+// spec says and go-libp2p and js-libp2p write it (js reads it with `new Date(...)`: a bare number
+// of milliseconds would be an Invalid Date there).
+std::string rfc3339_now() {
+    auto now = std::chrono::system_clock::now();
+    auto secs = std::chrono::floor<std::chrono::seconds>(now);
+    auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs).count();
+    std::time_t t = std::chrono::system_clock::to_time_t(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[80];  // 30 used; room for what -Wformat-truncation assumes of int fields
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<long long>(nanos));
+    return buf;
+}
+}  // namespace
 
 Dht::Dht(Host& host, DhtConfig config)
     : host_(host),
@@ -261,7 +283,7 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
             }
             if (replace && (it != records_.end() || records_.size() < config_.max_records)) {
                 Record r = *req.record;
-                r.time_received = std::to_string(now_ms());
+                r.time_received = rfc3339_now();
                 records_[req.key] = r;
                 if (persistence_.record_stored) persistence_.record_stored(r);
             }
@@ -512,7 +534,7 @@ awaitable<std::vector<ProviderEntry>> Dht::find_providers(
 
 awaitable<net::result<std::size_t>> Dht::put_value(Bytes key, Bytes value, std::size_t quorum) {
     if (auto ec = validators_.validate(key, value)) co_return ec;
-    Record record{key, value, std::to_string(now_ms())};
+    Record record{key, value, rfc3339_now()};
     if (config_.server_mode) {
         records_[key] = record;
         if (persistence_.record_stored) persistence_.record_stored(record);
@@ -554,13 +576,12 @@ awaitable<net::result<Bytes>> Dht::get_value(Bytes key, std::size_t quorum) {
 
 awaitable<std::size_t> Dht::bootstrap(std::vector<Multiaddr> peers) {
     bootstrap_peers_ = peers;
+    // Staggered, not one after another: a bootstrap that hangs costs the stagger, not a timeout.
+    auto race = co_await dial_staggered(host_, peers, config_.bootstrap_stagger);
     std::size_t reached = 0;
-    for (const auto& addr : peers) {
-        auto conn = co_await host_.connect(addr);
-        if (!conn) continue;
-        auto identified = co_await host_.wait_identified(*conn);
-        if (identified) ++reached;
-    }
+    if (race.connection && co_await host_.wait_identified(race.connection)) reached = 1;
+    for (const auto& failure : race.failures)
+        if (failure) log().info("event=bootstrap_dial_failed error=\"{}\"", failure->message());
     co_await refresh();
     co_return reached;
 }
@@ -568,10 +589,8 @@ awaitable<std::size_t> Dht::bootstrap(std::vector<Multiaddr> peers) {
 awaitable<void> Dht::refresh() {
     last_refresh_ = net::Clock::now();
     if (table_.size() == 0 && !bootstrap_peers_.empty()) {
-        for (const auto& addr : bootstrap_peers_) {
-            auto conn = co_await host_.connect(addr);
-            if (conn) co_await host_.wait_identified(*conn);
-        }
+        auto race = co_await dial_staggered(host_, bootstrap_peers_, config_.bootstrap_stagger);
+        if (race.connection) co_await host_.wait_identified(race.connection);
     }
     if (table_.size() == 0) co_return;
     co_await lookup(host_.peer_id().bytes(), MessageType::find_node, {});

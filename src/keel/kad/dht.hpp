@@ -24,6 +24,7 @@ struct DhtConfig {
     net::Duration lookup_timeout{60'000};     // a whole iterative lookup
     net::Duration refresh_interval{600'000};  // spec: 10 min
     std::size_t refresh_threshold = 4;        // below this many peers, refresh at once
+    net::Duration bootstrap_stagger{250};     // between parallel bootstrap dials
     std::size_t max_rpcs_per_stream = 64;
     net::Duration stream_idle_timeout{60'000};
     std::size_t max_records = 100'000;
@@ -64,7 +65,8 @@ class Dht {
     void start();
     void stop();
 
-    // Dials `peers` (each ending in /p2p/ID), then looks ourselves up. Returns peers reached.
+    // Dials `peers` (each ending in /p2p/ID) staggered in parallel; once the first answers, looks
+    // ourselves up. Returns 1 if a bootstrap was reached, else 0.
     net::awaitable<std::size_t> bootstrap(std::vector<Multiaddr> peers);
     net::awaitable<LookupResult> get_closest_peers(Bytes key);
     net::awaitable<net::result<std::vector<Multiaddr>>> find_peer(PeerId peer);

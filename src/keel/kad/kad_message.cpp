@@ -50,7 +50,8 @@ std::vector<KadPeer> decode_peers(const Peers& peers, std::size_t& dropped) {
                 ++dropped;
                 break;
             }
-            if (auto addr = Multiaddr::from_bytes(as_bytes(raw)))
+            // An empty multiaddr parses, but it is no address to dial or pass on.
+            if (auto addr = Multiaddr::from_bytes(as_bytes(raw)); addr && !addr->empty())
                 peer.addrs.push_back(*addr);
             else
                 ++dropped;

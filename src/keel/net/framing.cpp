@@ -6,7 +6,7 @@
 namespace keel::net {
 
 awaitable<result<std::uint64_t>> read_uvarint(ByteStream& stream) {
-    std::array<std::uint8_t, 10> bytes{};
+    std::array<std::uint8_t, max_uvarint_size> bytes{};
     for (std::size_t i = 0; i < bytes.size(); ++i) {
         if (auto ec = co_await read_exact(stream, std::span(bytes).subspan(i, 1))) co_return ec;
         if ((bytes[i] & 0x80) == 0) {

@@ -1,5 +1,6 @@
 #include "keel/net/yamux_session.hpp"
 
+#include "keel/net/log.hpp"
 #include "keel/net/net_errc.hpp"
 #include "keel/net/yamux_stream.hpp"
 
@@ -21,7 +22,8 @@ YamuxSession::YamuxSession(std::unique_ptr<ByteStream> transport, bool is_client
       config_(config),
       next_stream_id_(is_client ? 1 : 2),
       write_signal_(transport_->get_executor()),
-      drain_signal_(transport_->get_executor()) {}
+      drain_signal_(transport_->get_executor()),
+      linger_(transport_->get_executor()) {}
 
 YamuxSession::~YamuxSession() = default;
 
@@ -73,14 +75,21 @@ void YamuxSession::close() {
     send_frame(FrameType::go_away, 0, 0, static_cast<std::uint32_t>(yamux::GoAwayCode::normal));
     closing_ = true;
     write_signal_.cancel();
-    // If the peer never hangs up, end it ourselves.
+    arm_linger();  // if the peer never hangs up, end it ourselves
+}
+
+void YamuxSession::arm_linger() {
+    // Re-arming cancels the previous wait; cancelling (when the transport is already gone) ends
+    // it without action, so a finished session does not keep its executor busy.
+    linger_.expires_after(config_.close_linger);
     auto self = shared_from_this();
     asio::co_spawn(
         get_executor(),
         [self]() -> awaitable<void> {
-            asio::steady_timer linger(self->get_executor(), self->config_.close_linger);
-            co_await linger.async_wait(use_result);
+            auto [ec] = co_await self->linger_.async_wait(use_result);
+            if (ec) co_return;
             self->fail(make_error_code(net_errc::connection_closed), std::nullopt);
+            self->transport_->reset();
         },
         asio::detached);
 }
@@ -116,19 +125,12 @@ void YamuxSession::fail(error_code reason, std::optional<yamux::GoAwayCode> go_a
     for (auto& [id, ping] : pings_) ping->timer.cancel();
     drain_signal_.cancel();
     write_signal_.cancel();
-    if (!closing_) {
+    if (!closing_ || writer_done_) {
         transport_->reset();
+        linger_.cancel();
     } else {
         // The writer flushes the GoAway and then hangs up; a peer that does not read gets cut.
-        auto self = shared_from_this();
-        asio::co_spawn(
-            get_executor(),
-            [self]() -> awaitable<void> {
-                asio::steady_timer linger(self->get_executor(), self->config_.close_linger);
-                co_await linger.async_wait(use_result);
-                self->transport_->reset();
-            },
-            asio::detached);
+        arm_linger();
     }
     if (on_close_) {
         auto handler = std::move(on_close_);
@@ -173,8 +175,10 @@ awaitable<void> YamuxSession::write_loop() {
             co_return;
         }
     }
+    writer_done_ = true;
     if (closed_) {
         transport_->reset();
+        linger_.cancel();
     } else {
         co_await transport_->close_write();  // graceful: the reader ends when the peer hangs up
     }
@@ -191,6 +195,10 @@ awaitable<void> YamuxSession::read_loop() {
         }
         auto header = FrameHeader::decode(head);
         if (!header) {
+            keel::log().debug(
+                "event=yamux_bad_frame version={} type={} error=\"unknown version or "
+                "frame type\"",
+                head[0], head[1]);
             fail(make_error_code(net_errc::protocol_error), yamux::GoAwayCode::protocol_error);
             co_return;
         }
@@ -239,6 +247,8 @@ awaitable<error_code> YamuxSession::handle_frame(const FrameHeader& h) {
         bool remote_parity_ok = (h.stream_id % 2 == 1) != is_client_;
         if (stream || !remote_parity_ok) co_return make_error_code(net_errc::protocol_error);
         if (inbound_count_ >= config_.max_inbound_streams || closing_) {
+            keel::log().debug("event=yamux_stream_refused stream={} inbound={} limit={} closing={}",
+                              h.stream_id, inbound_count_, config_.max_inbound_streams, closing_);
             send_frame(FrameType::window_update, flag::rst, h.stream_id, 0);
             if (h.type == FrameType::data) co_return co_await discard(h.length);
             co_return error_code{};
@@ -252,17 +262,22 @@ awaitable<error_code> YamuxSession::handle_frame(const FrameHeader& h) {
 
     if (h.type == FrameType::data) {
         if (!stream) co_return co_await discard(h.length);  // a stream we already forgot
-        if (h.length > stream->receive_window_) co_return make_error_code(net_errc::protocol_error);
+        if (h.length > stream->receive_window_) {
+            keel::log().debug("event=yamux_window_exceeded stream={} length={} window={}",
+                              h.stream_id, h.length, stream->receive_window_);
+            co_return make_error_code(net_errc::protocol_error);
+        }
         if (h.length > 0) {
+            // Read the payload aside and only then append it: while read_exact is suspended, the
+            // stream's reader may run and must not see (or clear) a half-filled buffer.
+            Bytes payload(h.length);
+            if (auto ec = co_await read_exact(*transport_, payload)) co_return ec;
             Bytes& buf = stream->buffer_;
             if (stream->buffer_pos_ == buf.size()) {
                 buf.clear();
                 stream->buffer_pos_ = 0;
             }
-            std::size_t at = buf.size();
-            buf.resize(at + h.length);
-            if (auto ec = co_await read_exact(*transport_, std::span(buf).subspan(at)))
-                co_return ec;
+            buf.insert(buf.end(), payload.begin(), payload.end());
             stream->receive_window_ -= h.length;
             stream->wake_reader();
         }

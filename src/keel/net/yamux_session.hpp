@@ -55,6 +55,7 @@ class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
                     std::uint32_t length, BytesView payload = {});
     void fail(error_code reason, std::optional<yamux::GoAwayCode> go_away);
     void forget(std::uint32_t stream_id);
+    void arm_linger();
     awaitable<void> read_loop();
     awaitable<void> write_loop();
     awaitable<error_code> handle_frame(const yamux::FrameHeader& header);
@@ -79,10 +80,12 @@ class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
     std::size_t queued_bytes_ = 0;
     asio::steady_timer write_signal_;  // wakes the writer when a frame is queued
     asio::steady_timer drain_signal_;  // wakes stream writers when the queue shrinks
+    asio::steady_timer linger_;        // bounds how long a closing session waits for the peer
     std::unordered_map<std::uint32_t, std::shared_ptr<PendingPing>> pings_;
     std::uint32_t next_ping_ = 1;
     bool closing_ = false;  // our GoAway is queued; hang up once it is written
     bool closed_ = false;
+    bool writer_done_ = false;
     bool remote_gone_away_ = false;
     error_code close_reason_;
 };

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# A quick run of the Noise handshake benchmarks: the Google Benchmark table, then one line
+#   handshake: full X us, crypto-only Y us, ratio Z
+# (CPU time per handshake, both sides; computed inside the benchmark binary, so nothing beyond
+# the packages of scripts/setup is needed). Extra arguments go to the benchmark binary.
+# Usage: bench/run-short.sh BUILD_DIR [--benchmark_filter=...]
+# Meaningful numbers want an optimised build: cmake --preset release && bench/run-short.sh build/release
+set -euo pipefail
+
+if [ $# -lt 1 ]; then
+  echo "usage: $0 BUILD_DIR [benchmark flags...]" >&2
+  exit 2
+fi
+build="$1"
+shift
+bin="$build/bench/noise_handshake_bench"
+
+if [ ! -x "$bin" ]; then
+  echo "run-short: building noise_handshake_bench in $build" >&2
+  cmake --build "$build" --target noise_handshake_bench
+fi
+
+# Google Benchmark 1.7.1 takes --benchmark_min_time as a plain number of seconds.
+exec "$bin" --benchmark_min_time=0.2 "$@"

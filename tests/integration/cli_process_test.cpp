@@ -1,0 +1,387 @@
+// The keel binary across processes: `keel node` serving an in-process Host and `keel ping`, the
+// exit codes and JSON of `keel ping` for each failing phase, identity persistence across restarts,
+// and a clean exit on SIGTERM. All on 127.0.0.1.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "keel/protocols/ping.hpp"
+#include "test_support.hpp"
+
+extern char** environ;
+
+namespace keel::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A child process with its stdout on a pipe (stderr goes to a file, for post-mortems).
+class Child {
+  public:
+    Child(const std::vector<std::string>& args, const fs::path& stderr_file) {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) != 0) return;
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_file.c_str(),
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        std::vector<char*> argv;
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        pid_t pid = -1;
+        int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        close(fds[1]);
+        if (rc != 0) {
+            close(fds[0]);
+            return;
+        }
+        pid_ = pid;
+        out_fd_ = fds[0];
+        pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+    }
+    ~Child() {
+        if (running()) {
+            kill(pid_, SIGKILL);
+            int status = 0;
+            waitpid(pid_, &status, 0);
+        }
+        if (out_fd_ >= 0) close(out_fd_);
+        if (pidfd_ >= 0) close(pidfd_);
+    }
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+
+    bool started() const { return pid_ > 0; }
+    pid_t pid() const { return pid_; }
+    bool running() const { return pid_ > 0 && !status_; }
+
+    // One line of stdout (without the newline); nullopt on EOF or timeout.
+    std::optional<std::string> read_line(net::Duration timeout) {
+        auto deadline = net::Clock::now() + timeout;
+        while (true) {
+            if (auto nl = buffered_.find('\n'); nl != std::string::npos) {
+                std::string line = buffered_.substr(0, nl);
+                buffered_.erase(0, nl + 1);
+                return line;
+            }
+            if (!fill(deadline)) return std::nullopt;
+        }
+    }
+
+    // Everything up to EOF; nullopt if the child keeps stdout open past the deadline.
+    std::optional<std::string> read_all(net::Duration timeout) {
+        auto deadline = net::Clock::now() + timeout;
+        while (!eof_)
+            if (!fill(deadline) && !eof_) return std::nullopt;
+        return std::exchange(buffered_, {});
+    }
+
+    // The raw wait status once the child has exited; nullopt if it has not within `timeout`.
+    // Waits on a pidfd (readable when the child exits); polls waitpid where there is none.
+    // `tick` runs between checks when given, e.g. to drive an io_context meanwhile.
+    std::optional<int> wait_exit(net::Duration timeout, const std::function<void()>& tick = {}) {
+        auto deadline = net::Clock::now() + timeout;
+        while (!status_) {
+            int status = 0;
+            pid_t r = waitpid(pid_, &status, WNOHANG);
+            if (r == pid_) {
+                status_ = status;
+                break;
+            }
+            if (r < 0) return std::nullopt;
+            auto now = net::Clock::now();
+            if (now >= deadline) return std::nullopt;
+            if (tick) {
+                tick();
+            } else if (pidfd_ >= 0) {
+                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+                pollfd p{pidfd_, POLLIN, 0};
+                poll(&p, 1, static_cast<int>(left.count()) + 1);
+            } else {
+                poll_until([] { return false; }, 5ms);  // one polling interval
+            }
+        }
+        return status_;
+    }
+
+  private:
+    // Reads what is available before the deadline; false on EOF or timeout.
+    bool fill(net::Clock::time_point deadline) {
+        if (eof_ || out_fd_ < 0) return false;
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - net::Clock::now());
+        if (left.count() <= 0) return false;
+        pollfd p{out_fd_, POLLIN, 0};
+        int ready = poll(&p, 1, static_cast<int>(left.count()));
+        if (ready < 0 && errno == EINTR) return true;
+        if (ready <= 0) return false;
+        char chunk[4096];
+        ssize_t n = read(out_fd_, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) return true;
+        if (n <= 0) {
+            eof_ = true;
+            return false;
+        }
+        buffered_.append(chunk, static_cast<std::size_t>(n));
+        return true;
+    }
+
+    pid_t pid_ = -1;
+    int out_fd_ = -1;
+    int pidfd_ = -1;
+    std::string buffered_;
+    bool eof_ = false;
+    std::optional<int> status_;
+};
+
+struct NodeInfo {
+    std::string peer_id;
+    std::string addr;  // /ip4/127.0.0.1/tcp/PORT/p2p/ID
+};
+
+class CliProcess : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        static std::atomic<int> counter{0};
+        tmp_ = fs::temp_directory_path() /
+               ("keel-it-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
+        fs::remove_all(tmp_);
+        ASSERT_TRUE(fs::create_directories(tmp_));
+    }
+
+    void TearDown() override {
+        children_.clear();  // SIGKILLs and reaps whatever still runs
+        std::error_code ignored;
+        fs::remove_all(tmp_, ignored);
+    }
+
+    Child& spawn(std::vector<std::string> args) {
+        args.insert(args.begin(), KEEL_BINARY);
+        auto log = tmp_ / ("stderr-" + std::to_string(children_.size()) + ".log");
+        children_.push_back(std::make_unique<Child>(args, log));
+        return *children_.back();
+    }
+
+    // Starts `keel node` on an ephemeral port and reads its "listening" event.
+    void start_node(const fs::path& data_dir, Child*& child, NodeInfo& info) {
+        std::vector<std::string> args{"node",        "--listen",   "/ip4/127.0.0.1/tcp/0",
+                                      "--json",      "--data-dir", data_dir.string(),
+                                      "--log-level", "debug"};
+        child = &spawn(std::move(args));
+        ASSERT_TRUE(child->started()) << "cannot spawn " << KEEL_BINARY;
+        auto line = child->read_line(10s);
+        ASSERT_TRUE(line.has_value()) << "keel node printed nothing";
+        auto event = nlohmann::json::parse(*line, nullptr, false);
+        ASSERT_FALSE(event.is_discarded()) << *line;
+        ASSERT_EQ(event.value("event", ""), "listening") << *line;
+        ASSERT_TRUE(event.contains("addrs") && event["addrs"].is_array() && !event["addrs"].empty())
+            << *line;
+        info.peer_id = event.value("peer_id", "");
+        info.addr = event["addrs"][0].get<std::string>();
+        ASSERT_FALSE(info.peer_id.empty()) << *line;
+        ASSERT_TRUE(info.addr.starts_with("/ip4/127.0.0.1/tcp/")) << info.addr;
+        ASSERT_TRUE(info.addr.ends_with("/p2p/" + info.peer_id)) << info.addr;
+    }
+
+    // The node's event loop is running: a TCP client gets its multistream header.
+    void wait_until_serving(const NodeInfo& info) {
+        auto addr = Multiaddr::parse(info.addr);
+        ASSERT_TRUE(addr);
+        asio::io_context io;
+        auto raw = run_task(io, connect_raw(endpoint_of(*addr)), 5s);
+        ASSERT_TRUE(raw && *raw) << "cannot connect to " << info.addr;
+        std::array<std::uint8_t, 1> first{};
+        auto got = run_task(io, (**raw)->read_some(first), 5s);
+        ASSERT_TRUE(got.has_value()) << "keel node does not answer";
+        ASSERT_TRUE(got->has_value()) << got->error().message();
+    }
+
+    // Runs `keel ARGS...` to completion; returns its exit status and the last line of stdout.
+    struct Run {
+        int exit_code = -1;
+        nlohmann::json json;
+        net::Duration took{};
+    };
+    void run_keel(std::vector<std::string> args, net::Duration timeout, Run& out,
+                  const std::function<void()>& tick = {}) {
+        auto start = net::Clock::now();
+        Child& child = spawn(std::move(args));
+        ASSERT_TRUE(child.started());
+        auto status = child.wait_exit(timeout, tick);
+        out.took = std::chrono::duration_cast<net::Duration>(net::Clock::now() - start);
+        ASSERT_TRUE(status.has_value()) << "keel did not exit within " << timeout.count() << " ms";
+        ASSERT_TRUE(WIFEXITED(*status)) << "keel died with status " << *status;
+        out.exit_code = WEXITSTATUS(*status);
+        auto text = child.read_all(2s);
+        ASSERT_TRUE(text.has_value());
+        auto last = text->find_last_not_of('\n');
+        ASSERT_NE(last, std::string::npos) << "keel printed nothing";
+        auto begin = text->rfind('\n', last);
+        std::string line = text->substr(begin == std::string::npos ? 0 : begin + 1,
+                                        last + 1 - (begin == std::string::npos ? 0 : begin + 1));
+        out.json = nlohmann::json::parse(line, nullptr, false);
+        ASSERT_FALSE(out.json.is_discarded()) << line;
+    }
+
+    fs::path tmp_;
+    std::vector<std::unique_ptr<Child>> children_;
+};
+
+TEST_F(CliProcess, InProcessHostPingsKeelNode) {
+    Child* node = nullptr;
+    NodeInfo info;
+    ASSERT_NO_FATAL_FAILURE(start_node(tmp_ / "node", node, info));
+    auto addr = Multiaddr::parse(info.addr);
+    ASSERT_TRUE(addr) << info.addr;
+
+    asio::io_context io;
+    auto host = std::make_unique<Host>(io.get_executor(), test_config());
+    auto conn = run_task(io, host->dial(*addr), 10s);
+    std::string failure;
+    if (!conn)
+        failure = "dial did not finish";
+    else if (!*conn)
+        failure = conn->error().message();
+    if (failure.empty()) {
+        auto c = **conn;
+        EXPECT_EQ(c->peer.to_base58(), info.peer_id);
+        auto identified = run_task(io, host->wait_identified(c), 10s);
+        EXPECT_TRUE(identified && *identified);
+        auto peer = host->peer_store().get(c->peer);
+        EXPECT_TRUE(peer && peer->agent_version.starts_with("keel/"));
+        std::vector<std::string> wanted{std::string(protocols::ping_protocol_id)};
+        auto stream = run_task(io, host->new_stream(c, std::move(wanted)), 10s);
+        if (stream && *stream) {
+            auto rtt = run_task(io, protocols::ping_once(***stream), 10s);
+            EXPECT_TRUE(rtt && *rtt) << "ping failed";
+        } else {
+            ADD_FAILURE() << "cannot open a ping stream";
+        }
+    }
+    shut_down(io, {host.get()});
+    host.reset();
+    EXPECT_TRUE(failure.empty()) << failure;
+
+    // The node reported the connection on stdout.
+    auto line = node->read_line(5s);
+    ASSERT_TRUE(line.has_value());
+    auto event = nlohmann::json::parse(*line, nullptr, false);
+    EXPECT_EQ(event.value("event", ""), "connection_opened") << *line;
+}
+
+TEST_F(CliProcess, PingCommandSucceedsWithJson) {
+    Child* node = nullptr;
+    NodeInfo info;
+    ASSERT_NO_FATAL_FAILURE(start_node(tmp_ / "node", node, info));
+    std::vector<std::string> args{"ping", info.addr,    "--json", "--count",
+                                  "2",    "--interval", "100ms"};
+    Run run;
+    ASSERT_NO_FATAL_FAILURE(run_keel(std::move(args), 20s, run));
+    EXPECT_EQ(run.exit_code, 0) << run.json.dump();
+    EXPECT_EQ(run.json.value("ok", false), true) << run.json.dump();
+    EXPECT_EQ(run.json.value("peer_id", ""), info.peer_id);
+    EXPECT_TRUE(run.json.value("agent_version", "").starts_with("keel/")) << run.json.dump();
+    ASSERT_TRUE(run.json.contains("rtts_ms"));
+    EXPECT_EQ(run.json["rtts_ms"].size(), 2u) << run.json.dump();
+}
+
+TEST_F(CliProcess, PingClosedPortFailsInDialPhase) {
+    std::vector<std::string> args{"ping", "/ip4/127.0.0.1/tcp/" + std::to_string(closed_port()),
+                                  "--json", "--count", "1"};
+    Run run;
+    ASSERT_NO_FATAL_FAILURE(run_keel(std::move(args), 20s, run));
+    EXPECT_NE(run.exit_code, 0);
+    EXPECT_EQ(run.json.value("ok", true), false) << run.json.dump();
+    EXPECT_EQ(run.json.value("phase", ""), "dial") << run.json.dump();
+}
+
+// A TCP listener that accepts and never says a word: the handshake deadline must fire.
+TEST_F(CliProcess, PingSilentListenerFailsInSecurityPhaseWithinDeadline) {
+    asio::io_context io;
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    std::vector<tcp::socket> accepted;
+    std::function<void()> accept_next = [&] {
+        acceptor.async_accept([&](net::error_code ec, tcp::socket socket) {
+            if (ec) return;
+            accepted.push_back(std::move(socket));
+            accept_next();
+        });
+    };
+    accept_next();
+
+    std::vector<std::string> args{
+        "ping",   "/ip4/127.0.0.1/tcp/" + std::to_string(acceptor.local_endpoint().port()),
+        "--json", "--count",
+        "1",      "--timeout",
+        "1s"};
+    Run run;
+    // Drive the listener while waiting for the child.
+    ASSERT_NO_FATAL_FAILURE(run_keel(std::move(args), 10s, run, [&] {
+        if (io.stopped()) io.restart();
+        io.run_one_for(5ms);
+    }));
+    EXPECT_EQ(accepted.size(), 1u) << "keel ping never connected";
+    EXPECT_NE(run.exit_code, 0);
+    EXPECT_LT(run.took, 3s) << "took " << run.took.count() << " ms";
+    EXPECT_EQ(run.json.value("ok", true), false) << run.json.dump();
+    EXPECT_EQ(run.json.value("phase", ""), "security") << run.json.dump();
+    acceptor.close();
+    accepted.clear();
+}
+
+TEST_F(CliProcess, NodeKeepsPeerIdAcrossRestart) {
+    Child* first = nullptr;
+    NodeInfo before;
+    ASSERT_NO_FATAL_FAILURE(start_node(tmp_ / "node", first, before));
+    ASSERT_NO_FATAL_FAILURE(wait_until_serving(before));
+    ASSERT_EQ(kill(first->pid(), SIGTERM), 0);
+    auto status = first->wait_exit(5s);
+    ASSERT_TRUE(status.has_value()) << "first node did not stop";
+
+    Child* second = nullptr;
+    NodeInfo after;
+    ASSERT_NO_FATAL_FAILURE(start_node(tmp_ / "node", second, after));
+    EXPECT_EQ(after.peer_id, before.peer_id);
+    EXPECT_TRUE(fs::exists(tmp_ / "node" / "identity.key"));
+
+    // A different data dir is a different node.
+    Child* other = nullptr;
+    NodeInfo stranger;
+    ASSERT_NO_FATAL_FAILURE(start_node(tmp_ / "other", other, stranger));
+    EXPECT_NE(stranger.peer_id, before.peer_id);
+}
+
+TEST_F(CliProcess, SigtermStopsNodeWithExitZero) {
+    Child* node = nullptr;
+    NodeInfo info;
+    ASSERT_NO_FATAL_FAILURE(start_node(tmp_ / "node", node, info));
+    // `keel node` prints "listening" before it installs its SIGTERM handler (cmd_node.cpp), so a
+    // signal sent right after that line kills it with the default action. Once it answers on its
+    // port, its event loop runs and the handler is in place.
+    ASSERT_NO_FATAL_FAILURE(wait_until_serving(info));
+    auto start = net::Clock::now();
+    ASSERT_EQ(kill(node->pid(), SIGTERM), 0);
+    auto status = node->wait_exit(5s);
+    ASSERT_TRUE(status.has_value()) << "keel node still runs 5 s after SIGTERM";
+    EXPECT_LT(net::Clock::now() - start, 5s);
+    ASSERT_TRUE(WIFEXITED(*status)) << "status " << *status;
+    EXPECT_EQ(WEXITSTATUS(*status), 0);
+    // Its last words on stdout.
+    auto rest = node->read_all(2s);
+    ASSERT_TRUE(rest.has_value());
+    EXPECT_NE(rest->find("\"stopped\""), std::string::npos) << *rest;
+}
+
+}  // namespace
+}  // namespace keel::test

@@ -1,0 +1,264 @@
+// Two Keel hosts in one process, on one io_context, talking over 127.0.0.1: dial, identify, ping,
+// muxer negotiation (inlined in Noise or by multistream-select), bulk echo through Yamux flow
+// control, and the phase a failed dial reports.
+#include <algorithm>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "keel/net/net_errc.hpp"
+#include "keel/net/yamux_stream.hpp"
+#include "keel/protocols/echo.hpp"
+#include "keel/protocols/identify.hpp"
+#include "keel/protocols/ping.hpp"
+#include "test_support.hpp"
+
+namespace keel::test {
+namespace {
+
+bool contains(const std::vector<std::string>& list, std::string_view item) {
+    return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+Host::StreamHandler echo_handler(Host& host) {
+    return [&host](std::shared_ptr<net::YamuxStream> stream,
+                   std::shared_ptr<Connection>) -> net::awaitable<void> {
+        co_await protocols::serve_echo(*stream, host.config().stream_idle_timeout);
+    };
+}
+
+class KeelToKeel : public ::testing::Test {
+  protected:
+    void TearDown() override {
+        shut_down(io_, {client_.get(), server_.get()});
+        client_.reset();
+        server_.reset();
+    }
+
+    void start(bool client_inline, bool server_inline) {
+        server_ = std::make_unique<Host>(io_.get_executor(), test_config(server_inline));
+        client_ = std::make_unique<Host>(io_.get_executor(), test_config(client_inline));
+        auto bound = server_->listen(loopback_any_port());
+        ASSERT_TRUE(bound) << bound.error().message();
+        server_addr_ = with_peer(*bound, server_->peer_id());
+    }
+
+    std::shared_ptr<Connection> dial_server() {
+        auto conn = run_task(io_, client_->dial(server_addr_), 10s);
+        EXPECT_TRUE(conn.has_value()) << "dial did not finish";
+        if (!conn) return nullptr;
+        EXPECT_TRUE(conn->has_value()) << conn->error().message();
+        return conn->has_value() ? **conn : nullptr;
+    }
+
+    // The inbound side of the client's connection, once the server has it.
+    std::shared_ptr<Connection> server_side() {
+        bool ok = run_until(
+            io_, [&] { return !server_->connections().empty(); }, 5s);
+        EXPECT_TRUE(ok) << "server never registered the connection";
+        return ok ? server_->connections().front() : nullptr;
+    }
+
+    // Dial with /p2p, identify both ways, ping; checks how the muxer was chosen on both sides.
+    void dial_identify_ping(bool expect_inlined) {
+        auto conn = dial_server();
+        ASSERT_TRUE(conn);
+        EXPECT_EQ(conn->peer, server_->peer_id());
+        EXPECT_EQ(conn->direction, Direction::outbound);
+        EXPECT_EQ(conn->muxer, net::yamux_protocol_id);
+        EXPECT_EQ(conn->muxer_inlined, expect_inlined);
+
+        auto identified = run_task(io_, client_->wait_identified(conn), 10s);
+        ASSERT_TRUE(identified.has_value()) << "identify did not finish";
+        ASSERT_TRUE(identified->has_value()) << identified->error().message();
+        auto info = client_->peer_store().get(server_->peer_id());
+        ASSERT_TRUE(info.has_value());
+        EXPECT_TRUE(info->agent_version.starts_with("keel/")) << info->agent_version;
+        EXPECT_EQ(info->agent_version, server_->config().agent_version);
+        EXPECT_TRUE(contains(info->protocols, protocols::ping_protocol_id));
+        EXPECT_TRUE(contains(info->protocols, protocols::identify_protocol_id));
+        ASSERT_EQ(server_->listen_addrs().size(), 1u);
+        EXPECT_NE(std::find(info->addrs.begin(), info->addrs.end(), server_->listen_addrs()[0]),
+                  info->addrs.end());
+        ASSERT_TRUE(info->public_key.has_value());
+        EXPECT_TRUE(server_->peer_id().matches(*info->public_key));
+
+        std::vector<std::string> wanted{std::string(protocols::ping_protocol_id)};
+        auto stream = run_task(io_, client_->new_stream(conn, std::move(wanted)), 10s);
+        ASSERT_TRUE(stream.has_value()) << "negotiation did not finish";
+        ASSERT_TRUE(stream->has_value()) << stream->error().message();
+        EXPECT_EQ((**stream)->protocol(), protocols::ping_protocol_id);
+        for (int i = 0; i < 3; ++i) {
+            auto rtt = run_task(io_, protocols::ping_once(***stream), 10s);
+            ASSERT_TRUE(rtt.has_value()) << "ping did not finish";
+            ASSERT_TRUE(rtt->has_value()) << rtt->error().message();
+        }
+        auto closed = run_task(io_, (**stream)->close_write(), 5s);
+        EXPECT_TRUE(closed.has_value() && !*closed);
+
+        // The server saw the same connection, chose the muxer the same way, and identified us.
+        auto inbound = server_side();
+        ASSERT_TRUE(inbound);
+        EXPECT_EQ(inbound->peer, client_->peer_id());
+        EXPECT_EQ(inbound->direction, Direction::inbound);
+        EXPECT_EQ(inbound->muxer_inlined, expect_inlined);
+        EXPECT_TRUE(run_until(
+            io_,
+            [&] {
+                auto them = server_->peer_store().get(client_->peer_id());
+                return them && them->agent_version == client_->config().agent_version;
+            },
+            10s))
+            << "server never identified the client";
+    }
+
+    asio::io_context io_;
+    std::unique_ptr<Host> server_;
+    std::unique_ptr<Host> client_;
+    Multiaddr server_addr_;
+};
+
+TEST_F(KeelToKeel, DialIdentifyPingWithInlinedMuxer) {
+    ASSERT_NO_FATAL_FAILURE(start(true, true));
+    dial_identify_ping(true);
+}
+
+TEST_F(KeelToKeel, DialIdentifyPingWithMultistreamMuxer) {
+    ASSERT_NO_FATAL_FAILURE(start(false, false));
+    dial_identify_ping(false);
+}
+
+TEST_F(KeelToKeel, ServerWithoutInlineMuxerFallsBackToMultistream) {
+    ASSERT_NO_FATAL_FAILURE(start(true, false));
+    dial_identify_ping(false);
+}
+
+TEST_F(KeelToKeel, ClientWithoutInlineMuxerFallsBackToMultistream) {
+    ASSERT_NO_FATAL_FAILURE(start(false, true));
+    dial_identify_ping(false);
+}
+
+// --- Bulk echo ------------------------------------------------------------------------------
+
+constexpr std::size_t echo_streams = 64;
+constexpr std::size_t echo_size = 1024 * 1024;
+constexpr std::size_t echo_chunk = 64 * 1024;
+
+struct EchoTally {
+    std::size_t ok = 0;
+    std::vector<std::string> failures;
+    std::size_t finished() const { return ok + failures.size(); }
+};
+
+net::awaitable<net::error_code> write_pattern(std::shared_ptr<net::YamuxStream> stream,
+                                              std::uint64_t seed) {
+    ByteGen gen(seed);
+    Bytes chunk(echo_chunk);
+    for (std::size_t sent = 0; sent < echo_size; sent += chunk.size()) {
+        gen.fill(chunk);
+        if (auto ec = co_await stream->write_all(chunk)) co_return ec;
+    }
+    co_return co_await stream->close_write();
+}
+
+// Reads the echo back, compares it with the pattern, and expects the end of the stream after it.
+net::awaitable<net::error_code> check_pattern(std::shared_ptr<net::YamuxStream> stream,
+                                              std::uint64_t seed) {
+    ByteGen gen(seed);
+    Bytes got(echo_chunk), want(echo_chunk);
+    std::size_t received = 0;
+    while (true) {
+        auto n = co_await stream->read_some(got);
+        if (!n) {
+            if (n.error() != asio::error::eof) co_return n.error();
+            break;
+        }
+        if (received + *n > echo_size) co_return make_error_code(net::net_errc::malformed_message);
+        gen.fill(std::span(want).first(*n));
+        if (!std::equal(got.begin(), got.begin() + static_cast<std::ptrdiff_t>(*n), want.begin()))
+            co_return make_error_code(net::net_errc::malformed_message);
+        received += *n;
+    }
+    if (received != echo_size) co_return make_error_code(net::net_errc::malformed_message);
+    co_return net::error_code{};
+}
+
+// One stream: open, negotiate echo, then write 1 MiB and read it back concurrently.
+net::awaitable<void> echo_one(Host& host, std::shared_ptr<Connection> conn, std::uint64_t seed,
+                              std::shared_ptr<EchoTally> tally) {
+    using namespace asio::experimental::awaitable_operators;
+    std::vector<std::string> wanted{std::string(protocols::echo_protocol_id)};
+    auto stream = co_await host.new_stream(conn, std::move(wanted));
+    if (!stream) {
+        tally->failures.push_back("new_stream: " + stream.error().message());
+        co_return;
+    }
+    auto [write_ec, read_ec] =
+        co_await (write_pattern(*stream, seed) && check_pattern(*stream, seed));
+    if (write_ec || read_ec) {
+        tally->failures.push_back("seed " + std::to_string(seed) + ": write=" + write_ec.message() +
+                                  " read=" + read_ec.message());
+    } else {
+        ++tally->ok;
+    }
+}
+
+// Both sides open 64 streams at once on the one connection and push 1 MiB of distinct data
+// through each. Flow control: every stream's initial window is 256 KiB and a sender may never
+// have more than the window in flight, so moving 1 MiB requires the receiver's window updates
+// (at least three per stream, and the sender waiting on them whenever its window runs out).
+// If the sender ignored the window, the receiver would see a frame larger than its window and end
+// the session with a protocol error; if window updates were lost, the streams would stall and the
+// deadline below would fail the test.
+TEST_F(KeelToKeel, SixtyFourConcurrentEchoStreamsEachWayThroughFlowControl) {
+    ASSERT_NO_FATAL_FAILURE(start(true, true));
+    static_assert(echo_size > 256 * 1024, "the echo must outgrow the initial window");
+    ASSERT_EQ(server_->config().yamux.initial_window, 256u * 1024);
+    server_->set_handler(std::string(protocols::echo_protocol_id), echo_handler(*server_));
+    client_->set_handler(std::string(protocols::echo_protocol_id), echo_handler(*client_));
+
+    auto conn = dial_server();
+    ASSERT_TRUE(conn);
+    auto inbound = server_side();
+    ASSERT_TRUE(inbound);
+
+    auto tally = std::make_shared<EchoTally>();
+    for (std::size_t i = 0; i < echo_streams; ++i) {
+        asio::co_spawn(io_, echo_one(*client_, conn, 1000 + i, tally), asio::detached);
+        asio::co_spawn(io_, echo_one(*server_, inbound, 5000 + i, tally), asio::detached);
+    }
+    bool done = run_until(
+        io_, [&] { return tally->finished() == 2 * echo_streams; }, 45s);
+    for (const auto& why : tally->failures) ADD_FAILURE() << why;
+    ASSERT_TRUE(done) << "only " << tally->finished() << " of " << 2 * echo_streams
+                      << " echo streams finished";
+    EXPECT_EQ(tally->ok, 2 * echo_streams);
+    EXPECT_TRUE(conn->is_open());
+    EXPECT_TRUE(inbound->is_open());
+    EXPECT_EQ(client_->connections().size(), 1u);
+}
+
+TEST_F(KeelToKeel, DialWithWrongPeerIdFailsInSecurityPhase) {
+    ASSERT_NO_FATAL_FAILURE(start(true, true));
+    auto someone_else = PeerId::from_public_key(Ed25519KeyPair::generate().public_key());
+    auto wrong = with_peer(server_addr_, someone_else);
+    auto conn = run_task(io_, client_->dial(wrong), 10s);
+    ASSERT_TRUE(conn.has_value()) << "dial did not finish";
+    ASSERT_FALSE(conn->has_value()) << "connected to the wrong peer";
+    EXPECT_EQ(conn->error().phase, Phase::security);
+    EXPECT_EQ(conn->error().error, net::net_errc::peer_id_mismatch) << conn->error().message();
+    EXPECT_TRUE(client_->connections().empty());
+}
+
+TEST_F(KeelToKeel, DialToClosedPortFailsInDialPhase) {
+    ASSERT_NO_FATAL_FAILURE(start(true, true));
+    auto addr = Multiaddr::parse("/ip4/127.0.0.1/tcp/" + std::to_string(closed_port()));
+    ASSERT_TRUE(addr);
+    auto target = with_peer(*addr, server_->peer_id());
+    auto conn = run_task(io_, client_->dial(target), 10s);
+    ASSERT_TRUE(conn.has_value()) << "dial did not finish";
+    ASSERT_FALSE(conn->has_value());
+    EXPECT_EQ(conn->error().phase, Phase::dial) << conn->error().message();
+    EXPECT_EQ(conn->error().error, asio::error::connection_refused) << conn->error().message();
+}
+
+}  // namespace
+}  // namespace keel::test

@@ -1,0 +1,317 @@
+#include "keel/net/yamux_session.hpp"
+
+#include <deque>
+#include <functional>
+#include <memory>
+
+#include <gtest/gtest.h>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "keel/net/deadline.hpp"
+#include "keel/net/memory_stream.hpp"
+#include "keel/net/net_errc.hpp"
+#include "keel/net/yamux_stream.hpp"
+#include "net_test_util.hpp"
+
+namespace keel::net {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+using test::pause;
+using test::run;
+using test::wait_until;
+
+constexpr Duration io_limit{3000};
+
+// One end of a Yamux connection with its inbound streams queued for the test to take. The
+// session's handlers share the queue (not the Peer), so a test that stops early cannot leave
+// them pointing at a destroyed Peer.
+struct Peer {
+    struct Inbox {
+        std::deque<std::shared_ptr<YamuxStream>> streams;
+        bool closed = false;
+        error_code close_reason;
+    };
+    std::shared_ptr<YamuxSession> session;
+    std::shared_ptr<Inbox> inbox = std::make_shared<Inbox>();
+
+    void start() {
+        session->start(
+            [inbox = inbox](std::shared_ptr<YamuxStream> s) {
+                inbox->streams.push_back(std::move(s));
+            },
+            [inbox = inbox](error_code ec) {
+                inbox->closed = true;
+                inbox->close_reason = ec;
+            });
+    }
+
+    // nullptr if no stream arrived in time.
+    awaitable<std::shared_ptr<YamuxStream>> accept() {
+        auto box = inbox;
+        std::function<bool()> arrived = [box] { return !box->streams.empty(); };
+        bool ok = co_await wait_until(arrived, io_limit);
+        if (!ok) co_return nullptr;
+        auto s = std::move(box->streams.front());
+        box->streams.pop_front();
+        co_return s;
+    }
+};
+
+// A client and a server session over a memory pair; shutdown() closes both, so no stream or
+// session outlives the test.
+struct Connection {
+    Peer client;
+    Peer server;
+
+    explicit Connection(asio::any_io_executor ex, YamuxConfig config = {}) {
+        auto pair = make_memory_stream_pair(ex);
+        client.session = std::make_shared<YamuxSession>(std::move(pair.first), true, config);
+        server.session = std::make_shared<YamuxSession>(std::move(pair.second), false, config);
+        client.start();
+        server.start();
+    }
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    awaitable<bool> shutdown() {
+        client.session->close();
+        server.session->close();
+        std::function<bool()> both_closed = [this] {
+            return client.session->is_closed() && server.session->is_closed();
+        };
+        bool ok = co_await wait_until(both_closed, io_limit);
+        co_return ok;
+    }
+};
+
+awaitable<result<Bytes>> read_n(ByteStream& stream, std::size_t n) {
+    Bytes out(n);
+    if (auto ec = co_await with_deadline(read_exact(stream, out), io_limit)) co_return ec;
+    co_return out;
+}
+
+TEST(YamuxSession, OpenStreamAndEchoBothWays) {
+    run([]() -> awaitable<void> {
+        Connection c(co_await asio::this_coro::executor);
+        auto opened = c.client.session->open_stream();
+        KEEL_CO_ASSERT_OK(opened);
+        auto out = *opened;
+        EXPECT_EQ(out->id() % 2, 1u);  // client streams are odd
+        EXPECT_FALSE(out->inbound());
+
+        // The SYN goes out on open, before any data: the server sees the stream right away.
+        auto in = co_await c.server.accept();
+        KEEL_CO_ASSERT(in != nullptr);
+        EXPECT_EQ(in->id(), out->id());
+        EXPECT_TRUE(in->inbound());
+
+        Bytes request = test::pattern(100 * 1024, 1);  // several 16 KiB frames
+        KEEL_CO_ASSERT_NO_ERROR(co_await out->write_all(request));
+        auto got = co_await read_n(*in, request.size());
+        KEEL_CO_ASSERT_OK(got);
+        EXPECT_EQ(*got, request);
+
+        Bytes reply = test::pattern(70 * 1024, 2);
+        KEEL_CO_ASSERT_NO_ERROR(co_await in->write_all(reply));
+        auto back = co_await read_n(*out, reply.size());
+        KEEL_CO_ASSERT_OK(back);
+        EXPECT_EQ(*back, reply);
+
+        // The server opens one too (even ID) and the two streams do not mix.
+        auto server_opened = c.server.session->open_stream();
+        KEEL_CO_ASSERT_OK(server_opened);
+        EXPECT_EQ((*server_opened)->id() % 2, 0u);
+        auto client_in = co_await c.client.accept();
+        KEEL_CO_ASSERT(client_in != nullptr);
+        Bytes a = to_bytes("on the client's stream");
+        Bytes b = to_bytes("on the server's stream");
+        KEEL_CO_ASSERT_NO_ERROR(co_await out->write_all(a));
+        KEEL_CO_ASSERT_NO_ERROR(co_await (*server_opened)->write_all(b));
+        auto got_b = co_await read_n(*client_in, b.size());
+        KEEL_CO_ASSERT_OK(got_b);
+        EXPECT_EQ(*got_b, b);
+        auto got_a = co_await read_n(*in, a.size());
+        KEEL_CO_ASSERT_OK(got_a);
+        EXPECT_EQ(*got_a, a);
+
+        bool closed_cleanly = co_await c.shutdown();
+        EXPECT_TRUE(closed_cleanly);
+    });
+}
+
+TEST(YamuxSession, HalfCloseGivesEofOnTheOtherSide) {
+    run([]() -> awaitable<void> {
+        Connection c(co_await asio::this_coro::executor);
+        auto opened = c.client.session->open_stream();
+        KEEL_CO_ASSERT_OK(opened);
+        auto out = *opened;
+        auto in = co_await c.server.accept();
+        KEEL_CO_ASSERT(in != nullptr);
+
+        Bytes bye = to_bytes("bye");
+        KEEL_CO_ASSERT_NO_ERROR(co_await out->write_all(bye));
+        KEEL_CO_ASSERT_NO_ERROR(co_await out->close_write());
+        auto after_close = co_await out->write_all(bye);
+        EXPECT_EQ(after_close, asio::error::broken_pipe);
+
+        auto got = co_await read_n(*in, 3);
+        KEEL_CO_ASSERT_OK(got);
+        EXPECT_EQ(*got, bye);
+        std::array<std::uint8_t, 16> buf{};
+        auto eof = co_await with_deadline(in->read_some(buf), io_limit);
+        KEEL_CO_ASSERT(!eof);
+        EXPECT_EQ(eof.error(), asio::error::eof);
+
+        // Half-closed only: the other direction still works, then closes too.
+        Bytes still = to_bytes("still here");
+        KEEL_CO_ASSERT_NO_ERROR(co_await in->write_all(still));
+        KEEL_CO_ASSERT_NO_ERROR(co_await in->close_write());
+        auto back = co_await read_n(*out, still.size());
+        KEEL_CO_ASSERT_OK(back);
+        EXPECT_EQ(*back, still);
+        auto eof2 = co_await with_deadline(out->read_some(buf), io_limit);
+        KEEL_CO_ASSERT(!eof2);
+        EXPECT_EQ(eof2.error(), asio::error::eof);
+
+        // Closed both ways: both sessions forget the stream.
+        std::function<bool()> none_left = [&] {
+            return c.client.session->stream_count() == 0 && c.server.session->stream_count() == 0;
+        };
+        bool forgotten = co_await wait_until(none_left);
+        EXPECT_TRUE(forgotten);
+        bool closed_cleanly = co_await c.shutdown();
+        EXPECT_TRUE(closed_cleanly);
+    });
+}
+
+awaitable<void> reset_after(YamuxStream& stream, Duration delay) {
+    co_await pause(delay);
+    stream.reset();
+}
+
+TEST(YamuxSession, ResetGivesStreamResetOnTheOtherSide) {
+    run([]() -> awaitable<void> {
+        Connection c(co_await asio::this_coro::executor);
+        auto opened = c.client.session->open_stream();
+        KEEL_CO_ASSERT_OK(opened);
+        auto out = *opened;
+        auto in = co_await c.server.accept();
+        KEEL_CO_ASSERT(in != nullptr);
+
+        // The server is blocked in a read when the client resets.
+        std::array<std::uint8_t, 16> buf{};
+        auto pending = co_await (with_deadline(in->read_some(buf), io_limit) &&
+                                 reset_after(*out, Duration{20}));
+        KEEL_CO_ASSERT(!pending);
+        EXPECT_EQ(pending.error(), net_errc::stream_reset);
+
+        Bytes data = to_bytes("too late");
+        auto late_write = co_await in->write_all(data);
+        EXPECT_EQ(late_write, net_errc::stream_reset);
+        auto again = co_await in->read_some(buf);
+        KEEL_CO_ASSERT(!again);
+        EXPECT_EQ(again.error(), net_errc::stream_reset);
+        // The resetting side's own operations fail too, but as aborted, not as a remote reset.
+        auto own_write = co_await out->write_all(data);
+        EXPECT_EQ(own_write, asio::error::operation_aborted);
+
+        std::function<bool()> none_left = [&] {
+            return c.client.session->stream_count() == 0 && c.server.session->stream_count() == 0;
+        };
+        bool forgotten = co_await wait_until(none_left);
+        EXPECT_TRUE(forgotten);
+        // The session itself is unharmed.
+        auto next = c.client.session->open_stream();
+        KEEL_CO_ASSERT_OK(next);
+        auto next_in = co_await c.server.accept();
+        KEEL_CO_ASSERT(next_in != nullptr);
+        KEEL_CO_ASSERT_NO_ERROR(co_await (*next)->write_all(data));
+        auto got = co_await read_n(*next_in, data.size());
+        KEEL_CO_ASSERT_OK(got);
+        EXPECT_EQ(*got, data);
+        bool closed_cleanly = co_await c.shutdown();
+        EXPECT_TRUE(closed_cleanly);
+    });
+}
+
+TEST(YamuxSession, PingReturnsARoundTripTime) {
+    run([]() -> awaitable<void> {
+        Connection c(co_await asio::this_coro::executor);
+        auto rtt = co_await with_deadline(c.client.session->ping(), io_limit);
+        KEEL_CO_ASSERT_OK(rtt);
+        EXPECT_GE(rtt->count(), 0);
+        EXPECT_LT(*rtt, io_limit);
+        auto rtt2 = co_await with_deadline(c.server.session->ping(), io_limit);
+        KEEL_CO_ASSERT_OK(rtt2);
+        EXPECT_GE(rtt2->count(), 0);
+        bool closed_cleanly = co_await c.shutdown();
+        EXPECT_TRUE(closed_cleanly);
+        auto after = co_await c.client.session->ping();
+        KEEL_CO_ASSERT(!after);
+        EXPECT_EQ(after.error(), net_errc::connection_closed);
+    });
+}
+
+// Flow control: a peer that does not read gets exactly the initial 256 KiB window, then the
+// writer blocks until reads grant more. Written in 16 KiB chunks so progress is observable.
+TEST(YamuxSession, WriterStallsAtTheWindowUntilThePeerReads) {
+    run([]() -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        Connection c(ex);
+        const std::size_t window = c.client.session->config().initial_window;
+        KEEL_CO_ASSERT(window == 256 * 1024);
+        const std::size_t total = 1024 * 1024;
+        const std::size_t chunk = 16 * 1024;
+        auto data = std::make_shared<Bytes>(test::pattern(total, 3));
+
+        auto opened = c.client.session->open_stream();
+        KEEL_CO_ASSERT_OK(opened);
+        auto out = *opened;
+        auto in = co_await c.server.accept();
+        KEEL_CO_ASSERT(in != nullptr);
+
+        struct Progress {
+            std::size_t written = 0;
+            bool done = false;
+            error_code ec;
+        };
+        auto progress = std::make_shared<Progress>();
+        asio::co_spawn(
+            ex,
+            [out, data, progress, chunk]() -> awaitable<void> {
+                for (std::size_t at = 0; at < data->size(); at += chunk) {
+                    BytesView piece(data->data() + at, chunk);
+                    if (auto ec = co_await out->write_all(piece)) {
+                        progress->ec = ec;
+                        break;
+                    }
+                    progress->written += chunk;
+                }
+                progress->done = true;
+            },
+            asio::detached);
+
+        std::function<bool()> window_full = [&] { return progress->written >= window; };
+        bool filled = co_await wait_until(window_full, io_limit);
+        EXPECT_TRUE(filled);
+        co_await pause(Duration{100});  // give a broken window every chance to let more through
+        EXPECT_EQ(progress->written, window);
+        EXPECT_FALSE(progress->done);
+
+        // Reading resumes the writer; everything arrives intact and in order.
+        Bytes got(total);
+        KEEL_CO_ASSERT_NO_ERROR(co_await with_deadline(read_exact(*in, got), io_limit));
+        EXPECT_TRUE(got == *data);
+        std::function<bool()> writer_done = [&] { return progress->done; };
+        bool finished = co_await wait_until(writer_done, io_limit);
+        EXPECT_TRUE(finished);
+        EXPECT_EQ(progress->written, total);
+        EXPECT_FALSE(progress->ec);
+        bool closed_cleanly = co_await c.shutdown();
+        EXPECT_TRUE(closed_cleanly);
+    });
+}
+
+}  // namespace
+}  // namespace keel::net
