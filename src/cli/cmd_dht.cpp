@@ -8,6 +8,7 @@
 #include "keel/base/cid.hpp"
 #include "keel/base/hex.hpp"
 #include "keel/host/host.hpp"
+#include "keel/kad/content_key.hpp"
 #include "keel/kad/dht.hpp"
 
 namespace keel::cli {
@@ -28,13 +29,6 @@ struct DhtOptions {
     bool json = false;
     std::string log_level = "warn";
 };
-
-// A CID names content; any other text is hashed into a CIDv1 (raw, sha2-256) so that
-// "keel dht provide my-file-name" works too. The DHT key is the multihash, as js-libp2p expects.
-Cid content_key(const std::string& text) {
-    if (auto cid = Cid::parse(text)) return *cid;
-    return Cid{1, Cid::raw, Multihash::sha2_256(as_bytes(text))};
-}
 
 // "/pk/<peer id>" becomes "/pk/" + the peer ID's multihash bytes; other keys are used as text.
 Bytes record_key(const std::string& text) {
@@ -79,7 +73,7 @@ net::awaitable<json> run_op(kad::Dht& dht, const DhtOptions& o) {
     }
     if (o.op == "provide") {
         need(1);
-        auto cid = content_key(o.args[0]);
+        auto cid = kad::content_cid(o.args[0]);
         auto n = co_await dht.provide(cid.hash.encode());
         if (!n)
             co_return json{{"ok", false}, {"cid", cid.to_string()}, {"error", n.error().message()}};
@@ -90,7 +84,7 @@ net::awaitable<json> run_op(kad::Dht& dht, const DhtOptions& o) {
     }
     if (o.op == "providers") {
         need(1);
-        auto cid = content_key(o.args[0]);
+        auto cid = kad::content_cid(o.args[0]);
         auto found = co_await dht.find_providers(cid.hash.encode(), 20);
         json list = json::array();
         for (const auto& p : found) list.push_back(peer_json(p.provider, p.addrs));

@@ -5,7 +5,7 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
-#include "health_json.hpp"
+#include "keel/app/health_json.hpp"
 #include "keel/health/bootstrap_probe.hpp"
 
 namespace keel::cli {
@@ -69,7 +69,7 @@ int run_health(const HealthOptions& o) {
     int code = 0;
     json out = json::array();
     for (const auto& h : results) {
-        out.push_back(health_to_json(h));
+        out.push_back(app::health_to_json(h));
         if (h.state == health::HealthState::down)
             code = 2;
         else if (h.state != health::HealthState::healthy)

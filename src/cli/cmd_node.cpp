@@ -6,9 +6,10 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
-#include "health_json.hpp"
 #include "keel/app/dht_persistence.hpp"
+#include "keel/app/health_json.hpp"
 #include "keel/app/health_service.hpp"
+#include "keel/app/node_api.hpp"
 #include "keel/crypto/identity_file.hpp"
 #include "keel/health/health_monitor.hpp"
 #include "keel/host/host.hpp"
@@ -38,6 +39,9 @@ void add_node_options(CLI::App& cmd, NodeOptions& opts, bool is_bootstrap) {
     cmd.add_flag("--json", opts.json, "Print events as JSON lines");
     cmd.add_option("--log-level", opts.log_level, "trace|debug|info|warn|error|off")
         ->capture_default_str();
+    cmd.add_option("--api", opts.api, "HTTP API address HOST:PORT on this machine, or off")
+        ->capture_default_str();
+    cmd.add_option("--ui-dir", opts.ui_dir, "Directory of the web UI to serve at /");
 }
 
 int run_node(const NodeOptions& opts, bool is_bootstrap) {
@@ -118,11 +122,37 @@ int run_node(const NodeOptions& opts, bool is_bootstrap) {
         addrs.push_back(bound->to_string() + "/p2p/" + host.peer_id().to_base58());
     }
 
+    health::HealthMonitor monitor(host, dht, bootstrap);
+    api::EventBus events(io.get_executor());
+    api::HttpServer http(io.get_executor(), events);
+    app::NodeContext node{host, dht, monitor, events};
+    std::string api_url;
+    if (opts.api != "off") {
+        auto colon = opts.api.rfind(':');
+        net::error_code ec;
+        auto address = asio::ip::make_address(
+            colon == std::string::npos ? opts.api : opts.api.substr(0, colon), ec);
+        int port = colon == std::string::npos ? 0 : std::atoi(opts.api.c_str() + colon + 1);
+        if (ec || port < 0 || port > 65535) {
+            std::cerr << "keel: --api " << opts.api << ": expected HOST:PORT\n";
+            return 2;
+        }
+        app::install_node_api(http, node);
+        if (!opts.ui_dir.empty()) http.static_files(opts.ui_dir);
+        auto bound = http.listen({address, static_cast<std::uint16_t>(port)});
+        if (!bound) {
+            std::cerr << "keel: cannot serve the API on " << opts.api << ": "
+                      << bound.error().message() << "\n";
+            return 1;
+        }
+        api_url = "http://" + bound->address().to_string() + ":" + std::to_string(bound->port());
+    }
     if (opts.json) {
         emit({{"event", "listening"},
               {"peer_id", host.peer_id().to_base58()},
               {"addrs", addrs},
               {"dht_mode", dht_config.server_mode ? "server" : "client"},
+              {"api", api_url},
               {"restored",
                {{"peers", restored.peers},
                 {"routing_table", restored.routing_peers},
@@ -142,16 +172,16 @@ int run_node(const NodeOptions& opts, bool is_bootstrap) {
                   << (dht_config.server_mode ? "server" : "client") << ", " << profile->kad_protocol
                   << ")\n";
         for (const auto& a : addrs) std::cout << "Listening on " << a.get<std::string>() << "\n";
+        if (!api_url.empty()) std::cout << "API on " << api_url << "\n";
         std::cout.flush();
     }
 
-    health::HealthMonitor monitor(host, dht, bootstrap);
     if (!bootstrap.empty()) {
         if (opts.json) {
             monitor.on_change(
                 [&monitor](const health::MonitoredBootstrap& b, health::HealthState previous) {
                     if (b.health.state == previous) return;
-                    auto j = health_to_json(b.health);
+                    auto j = app::health_to_json(b.health);
                     j["event"] = "bootstrap_health";
                     j["previous"] = health::state_name(previous);
                     j["node_state"] = health::state_name(monitor.node_state());
@@ -176,6 +206,7 @@ int run_node(const NodeOptions& opts, bool is_bootstrap) {
     signals.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;
         monitor.stop();
+        http.stop();
         dht.stop();
         host.stop();
         // Connections get a moment to say GoAway; we leave when they are gone, or after 3 s.

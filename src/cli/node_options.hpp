@@ -18,6 +18,8 @@ struct NodeOptions {
     bool echo = false;
     bool json = false;
     std::string log_level = "info";
+    std::string api = "127.0.0.1:5080";  // host:port of the local HTTP API; "off" disables it
+    std::string ui_dir;                  // static files of the web UI, served at /
 };
 
 void add_node_options(CLI::App& cmd, NodeOptions& opts, bool is_bootstrap);

@@ -175,6 +175,7 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect(const Multiaddr
 awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& addr) {
     auto fail = [&](Phase phase, error_code ec) {
         ++stats_.dial_failures;
+        ++stats_.dial_failures_by_phase[std::string(phase_name(phase))];
         log().info("event=dial_failed addr={} phase={} error=\"{}\"", addr.to_string(),
                    phase_name(phase), ec.message());
         return Failure{phase, ec, addr.to_string()};

@@ -46,6 +46,7 @@ struct HostStats {
     std::uint64_t upgrades_ok = 0;
     std::uint64_t upgrade_failures = 0;
     std::uint64_t dial_failures = 0;
+    std::map<std::string, std::uint64_t> dial_failures_by_phase;  // "dial", "security", …
     std::uint64_t streams_refused = 0;  // protocol negotiation failed or no handler
 };
 

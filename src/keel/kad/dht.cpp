@@ -168,6 +168,7 @@ struct Dht::DurableAck {
     explicit DurableAck(asio::any_io_executor ex) : signal(ex) {}
     bool expected = false;
     bool done = false;
+    bool rejected = false;  // the request was refused: the stream is reset, not answered
     asio::steady_timer signal;
 };
 
@@ -194,6 +195,12 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
         table_.mark_seen(conn->peer);
         auto ack = std::make_shared<DurableAck>(host_.get_executor());
         auto response = handle_request(*request, conn->peer, ack);
+        if (ack->rejected) {
+            // A refusal must not look like an acknowledgement (ADD_PROVIDER is acknowledged by
+            // the answer to the next request) nor leave the sender waiting (PUT_VALUE).
+            stream->reset();
+            co_return;
+        }
         if (ack->expected && !ack->done) {
             // Read nothing more on this stream until the record is durable: the answer to the
             // next request is the provider's acknowledgement.
@@ -251,11 +258,12 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
                 if (addrs.empty())
                     if (auto info = host_.peer_store().get(from)) addrs = info->addrs;
                 for (const auto& a : addrs) host_.peer_store().add_address(from, a);
-                store_provider(req.key, ProviderEntry{from, addrs, now_ms() + provider_validity_ms},
-                               ack);
-                stored = true;
+                if (store_provider(
+                        req.key, ProviderEntry{from, addrs, now_ms() + provider_validity_ms}, ack))
+                    stored = true;
             }
             count(stats_.served, req.type, stored ? "ok" : "rejected");
+            if (!stored && ack) ack->rejected = true;
             return std::nullopt;  // ADD_PROVIDER has no response
         }
         case MessageType::get_value: {
@@ -267,12 +275,14 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
         case MessageType::put_value: {
             if (!req.record || req.record->key != req.key) {
                 count(stats_.served, req.type, "rejected");
+                if (ack) ack->rejected = true;
                 return std::nullopt;
             }
             if (auto ec = validators_.validate(req.record->key, req.record->value)) {
                 log().info("event=kad_put_rejected peer={} error=\"{}\"", from.short_string(),
                            ec.message());
                 count(stats_.served, req.type, "rejected");
+                if (ack) ack->rejected = true;
                 return std::nullopt;
             }
             auto it = records_.find(req.key);
@@ -297,11 +307,11 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
     return std::nullopt;
 }
 
-void Dht::store_provider(const Bytes& key, ProviderEntry entry,
+bool Dht::store_provider(const Bytes& key, ProviderEntry entry,
                          const std::shared_ptr<DurableAck>& ack) {
     auto copy = entry;
-    if (!providers_.add(key, std::move(entry))) return;
-    if (!persistence_.provider_added) return;
+    if (!providers_.add(key, std::move(entry))) return false;
+    if (!persistence_.provider_added) return true;
     std::function<void(bool)> on_durable;
     if (ack) {
         ack->expected = true;
@@ -313,6 +323,7 @@ void Dht::store_provider(const Bytes& key, ProviderEntry entry,
         };
     }
     persistence_.provider_added(key, copy, std::move(on_durable));
+    return true;
 }
 
 void Dht::restore_provider(const Bytes& key, ProviderEntry entry) {
@@ -394,6 +405,12 @@ awaitable<LookupResult> Dht::lookup(Bytes key, MessageType type, OnResponse on_r
     ++stats_.lookups;
     auto target = kad_key(key);
     auto state = std::make_shared<LookupState>(host_.get_executor());
+    // However this frame ends (a caller's deadline cancels it with an exception), queries still
+    // in flight must stop touching `result`, `add_candidate` and `on_response`'s captures.
+    struct StopOnExit {
+        std::shared_ptr<LookupState> state;
+        ~StopOnExit() { state->stop = true; }
+    } stop_on_exit{state};
     auto add_candidate = [&, target](const PeerId& id, std::vector<Multiaddr> addrs, int hop) {
         if (id == host_.peer_id() || !state->seen.insert(id).second) return;
         auto d = distance(target, kad_key(id));

@@ -122,7 +122,7 @@ class Dht {
     net::awaitable<void> refresh();
     void count(std::map<std::string, std::uint64_t>& counters, MessageType type,
                std::string_view outcome);
-    void store_provider(const Bytes& key, ProviderEntry entry,
+    bool store_provider(const Bytes& key, ProviderEntry entry,
                         const std::shared_ptr<DurableAck>& ack = nullptr);
     std::int64_t now_ms() const;
 

@@ -39,6 +39,9 @@ function noiseWithoutInlineMuxer (init) {
  * @param {number} [opts.pingInterval] connection monitor interval in ms (js default 10000)
  * @param {boolean} [opts.connectionMonitor] false disables js's periodic ping of every connection
  * @param {Uint8Array} [opts.privateKey] protobuf-encoded private key; default: a new Ed25519 key
+ * @param {object} [opts.services] extra services (e.g. `{ dht: kadDHT(...) }`), next to identify/ping
+ * @param {string} [opts.identifyProtocolVersion] identify protocolVersion (js: `${protocolPrefix}/0.1.0`,
+ *   and protocolPrefix also renames the identify protocols; no option sets it, so it is patched)
  * @param {object} [opts.libp2p] extra createLibp2p options, merged last (shallow)
  */
 export async function createJsPeer (opts = {}) {
@@ -48,7 +51,7 @@ export async function createJsPeer (opts = {}) {
   const listen = opts.listen === false ? [] : (opts.listen ?? ['/ip4/127.0.0.1/tcp/0'])
   const inline = opts.inlineMuxer ?? true
 
-  return createLibp2p({
+  const node = await createLibp2p({
     privateKey,
     addresses: { listen },
     transports: [tcp()],
@@ -67,10 +70,19 @@ export async function createJsPeer (opts = {}) {
     services: {
       identify: identify(),
       identifyPush: identifyPush(),
-      ping: ping()
+      ping: ping(),
+      ...opts.services
     },
-    ...opts.libp2p
+    ...opts.libp2p,
+    start: false
   })
+  if (opts.identifyProtocolVersion != null) {
+    // @libp2p/identify has no option for it: both services copy `host.protocolVersion` into the
+    // self peer record on start and send it in every identify (push) message.
+    for (const s of [node.services.identify, node.services.identifyPush]) s.host.protocolVersion = opts.identifyProtocolVersion
+  }
+  if (opts.libp2p?.start !== false) await node.start()
+  return node
 }
 
 export { multiaddr }

@@ -89,11 +89,12 @@ export async function killAll () {
 }
 
 /**
- * Starts `keel node --listen /ip4/127.0.0.1/tcp/0 --json [...extraArgs]` and waits for its
- * "listening" line. Returns { proc, peerId, addrs, addr (the 127.0.0.1 one, with /p2p/), stop() }.
+ * Starts `keel <command> --listen /ip4/127.0.0.1/tcp/0 --json [...extraArgs]` (command: `node`, or
+ * `bootstrap`) and waits for its "listening" line. Returns { proc, peerId, addrs, addr (the
+ * 127.0.0.1 one, with /p2p/), event (the listening line), stop() }.
  */
-export async function startKeelNode ({ args = [], ms = 15_000 } = {}) {
-  const proc = spawnKeel(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--json', ...args])
+export async function startKeelNode ({ command = 'node', args = [], ms = 15_000 } = {}) {
+  const proc = spawnKeel([command, '--listen', '/ip4/127.0.0.1/tcp/0', '--json', ...args])
   let ev
   try {
     ev = await nextJson(proc, ms, 'listening event')
@@ -103,33 +104,50 @@ export async function startKeelNode ({ args = [], ms = 15_000 } = {}) {
   }
   if (ev.event !== 'listening' || typeof ev.peer_id !== 'string' || !Array.isArray(ev.addrs)) {
     await stopProcess(proc, { signal: 'SIGKILL' })
-    throw new Error(`keel node: first JSON line is not a listening event: ${JSON.stringify(ev)}`)
+    throw new Error(`keel ${command}: first JSON line is not a listening event: ${JSON.stringify(ev)}`)
   }
   const addr = ev.addrs.find(a => a.startsWith('/ip4/127.0.0.1/tcp/'))
   if (addr == null || !addr.endsWith(`/p2p/${ev.peer_id}`)) {
     await stopProcess(proc, { signal: 'SIGKILL' })
-    throw new Error(`keel node: no /ip4/127.0.0.1/tcp/.../p2p/${ev.peer_id} address in ${JSON.stringify(ev.addrs)}`)
+    throw new Error(`keel ${command}: no /ip4/127.0.0.1/tcp/.../p2p/${ev.peer_id} address in ${JSON.stringify(ev.addrs)}`)
   }
-  return { proc, peerId: ev.peer_id, addrs: ev.addrs, addr, stop: (o) => stopProcess(proc, o) }
+  return { proc, peerId: ev.peer_id, addrs: ev.addrs, addr, event: ev, stop: (o) => stopProcess(proc, o) }
 }
 
 /**
- * Runs `keel ping ADDR --json ...args` to completion (killed after `ms`). Returns
- * { code, signal, result (its last JSON line), stdout, stderr }.
+ * Runs `keel ...args` to completion (killed after `ms`). Returns { code, signal, result (its last
+ * JSON line), stdout, stderr }.
  */
-export async function runKeelPing (addr, { args = [], ms = 30_000 } = {}) {
-  const proc = spawnKeel(['ping', addr, '--json', ...args])
+export async function runKeel (args, { ms = 30_000 } = {}) {
+  const proc = spawnKeel(args)
   let timer
   const ex = await Promise.race([proc.exited, new Promise(resolve => { timer = setTimeout(() => resolve(null), ms) })])
   clearTimeout(timer)
   const stdout = () => proc.lines.join('\n')
   if (ex == null) {
     await stopProcess(proc, { signal: 'SIGKILL' })
-    throw new Error(`keel ping ${addr} ${args.join(' ')}: still running after ${ms} ms; stdout:\n${stdout()}\nstderr:\n${proc.stderr()}`)
+    throw new Error(`keel ${args.join(' ')}: still running after ${ms} ms; stdout:\n${stdout()}\nstderr:\n${proc.stderr()}`)
   }
   // 'exit' can come before the last stdout data: wait (bounded) for stdout to close
   const until = Date.now() + 2000
   while (!proc.stdoutClosed && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 20))
   const jsons = proc.lines.map(parseJsonLine).filter(v => v !== undefined)
   return { code: ex.code, signal: ex.signal, result: jsons.at(-1) ?? null, stdout: stdout(), stderr: proc.stderr() }
+}
+
+/**
+ * Runs `keel ping ADDR --json ...args` to completion (killed after `ms`). Returns
+ * { code, signal, result (its last JSON line), stdout, stderr }.
+ */
+export function runKeelPing (addr, { args = [], ms = 30_000 } = {}) {
+  return runKeel(['ping', addr, '--json', ...args], { ms })
+}
+
+/**
+ * Runs `keel dht OP ...args --bootstrap B... --json [...extra]` (one DHT operation from a
+ * short-lived client node). Returns { code, result (its JSON object), stdout, stderr }.
+ */
+export function runKeelDht (op, args, { bootstrap = [], extra = [], ms = 30_000 } = {}) {
+  const boot = [bootstrap].flat().flatMap(b => ['--bootstrap', b])
+  return runKeel(['dht', op, ...args, ...boot, '--json', ...extra], { ms })
 }

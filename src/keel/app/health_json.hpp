@@ -4,7 +4,7 @@
 
 #include "keel/health/bootstrap_health.hpp"
 
-namespace keel::cli {
+namespace keel::app {
 
 inline nlohmann::json health_to_json(const health::BootstrapHealth& h) {
     nlohmann::json j;
@@ -29,4 +29,4 @@ inline nlohmann::json health_to_json(const health::BootstrapHealth& h) {
     return j;
 }
 
-}  // namespace keel::cli
+}  // namespace keel::app

@@ -1,0 +1,283 @@
+#include "keel/app/node_api.hpp"
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "keel/app/health_json.hpp"
+#include "keel/kad/content_key.hpp"
+#include "keel/net/deadline.hpp"
+#include "keel/protocols/ping.hpp"
+
+namespace keel::app {
+
+using api::HttpRequest;
+using api::HttpResponse;
+using api::HttpServer;
+using nlohmann::json;
+
+namespace {
+
+HttpResponse ok(const json& body, unsigned status = 200) {
+    return {status, "application/json", body.dump()};
+}
+
+json addrs_json(const std::vector<Multiaddr>& addrs) {
+    json out = json::array();
+    for (const auto& a : addrs) out.push_back(a.to_string());
+    return out;
+}
+
+json peer_json(NodeContext& node, const PeerInfo& info) {
+    auto conns = node.host.connections_to(info.id);
+    json j{{"peer_id", info.id.to_base58()},
+           {"addrs", addrs_json(info.addrs)},
+           {"agent_version", info.agent_version},
+           {"protocol_version", info.protocol_version},
+           {"protocols", info.protocols},
+           {"connected", !conns.empty()},
+           {"in_routing_table", node.dht.routing_table().contains(info.id)}};
+    if (!conns.empty())
+        j["direction"] = conns.front()->direction == Direction::inbound ? "inbound" : "outbound";
+    return j;
+}
+
+json health_snapshot(NodeContext& node) {
+    json list = json::array();
+    for (const auto& b : node.monitor.snapshot()) {
+        auto j = health_to_json(b.health);
+        j["reconnect"] = {{"active", b.reconnect.active},
+                          {"attempt", b.reconnect.attempt},
+                          {"next_attempt_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  b.reconnect.next_attempt.time_since_epoch())
+                                                  .count()}};
+        j["probes"] = b.probes;
+        list.push_back(j);
+    }
+    return {{"node_state", health::state_name(node.monitor.node_state())},
+            {"routing_table_size", node.dht.routing_table().size()},
+            {"bootstraps", list}};
+}
+
+std::optional<json> parse_body(const HttpRequest& req, std::string& why) {
+    if (req.body.empty()) return json::object();
+    try {
+        auto j = json::parse(req.body);
+        if (!j.is_object()) {
+            why = "body must be a JSON object";
+            return std::nullopt;
+        }
+        return j;
+    } catch (const json::parse_error& e) {
+        why = std::string("invalid JSON: ") + e.what();
+        return std::nullopt;
+    }
+}
+
+}  // namespace
+
+void install_node_api(HttpServer& server, NodeContext& node) {
+    auto* n = &node;
+    node.host.observe_connections([n](const std::shared_ptr<Connection>& c, bool opened) {
+        n->events.publish(
+            opened ? "peer_connected" : "peer_disconnected",
+            json{{"peer_id", c->peer.to_base58()},
+                 {"addr", c->remote_addr.to_string()},
+                 {"direction", c->direction == Direction::inbound ? "inbound" : "outbound"}}
+                .dump());
+    });
+    node.host.observe_identified([n](const std::shared_ptr<Connection>& c) {
+        if (auto info = n->host.peer_store().get(c->peer))
+            n->events.publish("peer_discovered", peer_json(*n, *info).dump());
+    });
+    node.monitor.on_change([n](const health::MonitoredBootstrap& b, health::HealthState previous) {
+        auto j = health_to_json(b.health);
+        j["previous"] = health::state_name(previous);
+        j["node_state"] = health::state_name(n->monitor.node_state());
+        j["reconnect_attempt"] = b.reconnect.attempt;
+        n->events.publish("health", j.dump());
+    });
+
+    server.events_at("/api/v1/events");
+
+    server.route("GET", "/api/v1/node", [n](HttpRequest) -> net::awaitable<HttpResponse> {
+        co_return ok({{"peer_id", n->host.peer_id().to_base58()},
+                      {"state", health::state_name(n->monitor.node_state())},
+                      {"listen_addrs", addrs_json(n->host.listen_addrs())},
+                      {"connections", n->host.connections().size()},
+                      {"routing_table_size", n->dht.routing_table().size()},
+                      {"dht_mode", n->dht.config().server_mode ? "server" : "client"},
+                      {"kad_protocol", n->dht.config().profile.kad_protocol},
+                      {"agent_version", n->host.config().agent_version},
+                      {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(
+                                       net::Clock::now() - n->started)
+                                       .count()}});
+    });
+
+    server.route(
+        "GET", "/api/v1/bootstrap/health",
+        [n](HttpRequest) -> net::awaitable<HttpResponse> { co_return ok(health_snapshot(*n)); });
+    server.route("POST", "/api/v1/bootstrap/health/check",
+                 [n](HttpRequest) -> net::awaitable<HttpResponse> {
+                     n->monitor.probe_now();
+                     co_return ok({{"ok", true}, {"probing", true}}, 202);
+                 });
+
+    server.route("POST", "/api/v1/connect", [n](HttpRequest req) -> net::awaitable<HttpResponse> {
+        std::string why;
+        auto body = parse_body(req, why);
+        if (!body) co_return HttpServer::json_error(400, why);
+        if (!body->contains("addr") || !(*body)["addr"].is_string())
+            co_return HttpServer::json_error(400, "missing \"addr\" (a multiaddr string)");
+        auto addr = Multiaddr::parse((*body)["addr"].get<std::string>(), &why);
+        if (!addr) co_return HttpServer::json_error(400, "bad addr: " + why);
+        auto start = net::Clock::now();
+        auto conn = co_await n->host.dial(*addr);
+        double ms = std::chrono::duration<double, std::milli>(net::Clock::now() - start).count();
+        if (!conn)
+            co_return ok({{"ok", false},
+                          {"phase", phase_name(conn.error().phase)},
+                          {"error", conn.error().message()},
+                          {"elapsed_ms", ms}});
+        co_return ok({{"ok", true},
+                      {"peer_id", (*conn)->peer.to_base58()},
+                      {"muxer_inlined", (*conn)->muxer_inlined},
+                      {"elapsed_ms", ms}});
+    });
+
+    server.route("GET", "/api/v1/peers", [n](HttpRequest) -> net::awaitable<HttpResponse> {
+        json list = json::array();
+        for (const auto& info : n->host.peer_store().all()) list.push_back(peer_json(*n, info));
+        co_return ok({{"count", list.size()}, {"peers", list}});
+    });
+
+    server.route(
+        "POST", "/api/v1/peers/{id}/verify", [n](HttpRequest req) -> net::awaitable<HttpResponse> {
+            auto peer = PeerId::parse(req.params["id"]);
+            if (!peer) co_return HttpServer::json_error(400, "bad peer ID");
+            if (!n->host.peer_store().get(*peer) && n->host.connections_to(*peer).empty())
+                co_return HttpServer::json_error(404, "unknown peer");
+            auto conn = co_await n->host.connect_peer(*peer);
+            if (!conn)
+                co_return ok({{"reachable", false},
+                              {"phase", phase_name(conn.error().phase)},
+                              {"error", conn.error().message()}});
+            std::vector<std::string> wanted{std::string(protocols::ping_protocol_id)};
+            auto stream = co_await n->host.new_stream(*conn, std::move(wanted));
+            if (!stream) co_return ok({{"reachable", false}, {"error", stream.error().message()}});
+            auto rtt = co_await net::with_deadline(protocols::ping_once(**stream),
+                                                   n->host.config().negotiate_timeout);
+            co_await (*stream)->close_write();
+            if (!rtt) co_return ok({{"reachable", false}, {"error", rtt.error().message()}});
+            co_return ok(
+                {{"reachable", true},
+                 {"latency_ms", std::chrono::duration<double, std::milli>(*rtt).count()},
+                 {"direction", (*conn)->direction == Direction::inbound ? "inbound" : "outbound"}});
+        });
+
+    server.route("GET", "/api/v1/dht/routing-table",
+                 [n](HttpRequest) -> net::awaitable<HttpResponse> {
+                     json list = json::array();
+                     const auto& self = n->dht.routing_table().self_key();
+                     for (const auto& e : n->dht.routing_table().entries()) {
+                         auto info = n->host.peer_store().get(e.id);
+                         list.push_back({{"peer_id", e.id.to_base58()},
+                                         {"bucket", kad::common_prefix_length(self, e.key)},
+                                         {"addrs", info ? addrs_json(info->addrs) : json::array()},
+                                         {"connected", !n->host.connections_to(e.id).empty()}});
+                     }
+                     co_return ok({{"size", list.size()}, {"peers", list}});
+                 });
+
+    server.route(
+        "GET", "/api/v1/providers/{key}", [n](HttpRequest req) -> net::awaitable<HttpResponse> {
+            auto cid = kad::content_cid(req.params["key"]);
+            auto start = net::Clock::now();
+            auto found = co_await n->dht.find_providers(cid.hash.encode(), 20);
+            json list = json::array();
+            for (const auto& p : found)
+                list.push_back(
+                    {{"peer_id", p.provider.to_base58()}, {"addrs", addrs_json(p.addrs)}});
+            co_return ok(
+                {{"cid", cid.to_string()},
+                 {"providers", list},
+                 {"elapsed_ms",
+                  std::chrono::duration<double, std::milli>(net::Clock::now() - start).count()}});
+        });
+
+    server.route("POST", "/api/v1/providers", [n](HttpRequest req) -> net::awaitable<HttpResponse> {
+        std::string why;
+        auto body = parse_body(req, why);
+        if (!body) co_return HttpServer::json_error(400, why);
+        if (!body->contains("key") || !(*body)["key"].is_string())
+            co_return HttpServer::json_error(400, "missing \"key\" (a CID or any text)");
+        auto cid = kad::content_cid((*body)["key"].get<std::string>());
+        auto result = co_await n->dht.provide(cid.hash.encode());
+        if (!result)
+            co_return ok(
+                {{"ok", false}, {"cid", cid.to_string()}, {"error", result.error().message()}});
+        n->events.publish("provided",
+                          json{{"cid", cid.to_string()}, {"peers", result->sent}}.dump());
+        co_return ok({{"ok", true},
+                      {"cid", cid.to_string()},
+                      {"sent", result->sent},
+                      {"acknowledged", result->acknowledged}});
+    });
+
+    server.route("GET", "/metrics", [n](HttpRequest) -> net::awaitable<HttpResponse> {
+        co_return HttpResponse{200, "text/plain; version=0.0.4", render_metrics(*n)};
+    });
+}
+
+std::string render_metrics(NodeContext& node) {
+    std::ostringstream out;
+    auto gauge = [&](std::string_view name, std::string_view help, auto value) {
+        out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n"
+            << name << ' ' << value << '\n';
+    };
+    auto counter = [&](std::string_view name, std::string_view help, auto value) {
+        out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n"
+            << name << ' ' << value << '\n';
+    };
+    const auto& hs = node.host.stats();
+    gauge("keel_connections", "Open libp2p connections", node.host.connections().size());
+    counter("keel_inbound_accepted_total", "Inbound TCP connections accepted", hs.inbound_accepted);
+    counter("keel_inbound_refused_total", "Inbound connections refused by limits",
+            hs.inbound_refused);
+    counter("keel_handshakes_total", "Completed connection upgrades", hs.upgrades_ok);
+    counter("keel_handshake_failures_total", "Failed connection upgrades", hs.upgrade_failures);
+    out << "# HELP keel_dial_failures_total Failed dials by phase\n"
+           "# TYPE keel_dial_failures_total counter\n";
+    for (const auto& [phase, count] : hs.dial_failures_by_phase)
+        out << "keel_dial_failures_total{phase=\"" << phase << "\"} " << count << '\n';
+    gauge("keel_routing_table_size", "Peers in the Kademlia routing table",
+          node.dht.routing_table().size());
+    gauge("keel_provider_records", "Provider records held",
+          node.dht.provider_store().record_count());
+    out << "# HELP keel_dht_requests_total DHT requests by direction, type and result\n"
+           "# TYPE keel_dht_requests_total counter\n";
+    auto rpc = [&](std::string_view direction, const std::map<std::string, std::uint64_t>& m) {
+        for (const auto& [key, count] : m) {
+            auto space = key.find(' ');
+            out << "keel_dht_requests_total{direction=\"" << direction << "\",type=\""
+                << key.substr(0, space) << "\",result=\"" << key.substr(space + 1) << "\"} "
+                << count << '\n';
+        }
+    };
+    rpc("served", node.dht.stats().served);
+    rpc("sent", node.dht.stats().sent);
+    auto state = node.monitor.node_state();
+    out << "# HELP keel_health_state Node health (1 for the current state)\n"
+           "# TYPE keel_health_state gauge\n";
+    for (auto s : {health::HealthState::connecting, health::HealthState::healthy,
+                   health::HealthState::degraded, health::HealthState::down})
+        out << "keel_health_state{state=\"" << health::state_name(s) << "\"} "
+            << (s == state ? 1 : 0) << '\n';
+    out << "# HELP keel_bootstrap_up Bootstrap health (1 healthy)\n"
+           "# TYPE keel_bootstrap_up gauge\n";
+    for (const auto& b : node.monitor.snapshot())
+        out << "keel_bootstrap_up{addr=\"" << b.health.addr.to_string() << "\"} "
+            << (b.health.state == health::HealthState::healthy ? 1 : 0) << '\n';
+    return out.str();
+}
+
+}  // namespace keel::app
