@@ -39,6 +39,8 @@ void add_node_options(CLI::App& cmd, NodeOptions& opts, bool is_bootstrap) {
     cmd.add_flag("--json", opts.json, "Print events as JSON lines");
     cmd.add_option("--log-level", opts.log_level, "trace|debug|info|warn|error|off")
         ->capture_default_str();
+    // A bootstrap serves no API unless asked (e.g. --api 127.0.0.1:9464 for Prometheus).
+    if (is_bootstrap) opts.api = "off";
     cmd.add_option("--api", opts.api, "HTTP API address HOST:PORT on this machine, or off")
         ->capture_default_str();
     cmd.add_option("--ui-dir", opts.ui_dir, "Directory of the web UI to serve at /");

@@ -177,7 +177,8 @@ class CliProcess : public ::testing::Test {
     void start_node(const fs::path& data_dir, Child*& child, NodeInfo& info) {
         std::vector<std::string> args{"node",        "--listen",   "/ip4/127.0.0.1/tcp/0",
                                       "--json",      "--data-dir", data_dir.string(),
-                                      "--log-level", "debug"};
+                                      "--log-level", "debug",      "--api",
+                                      "127.0.0.1:0"};
         child = &spawn(std::move(args));
         ASSERT_TRUE(child->started()) << "cannot spawn " << KEEL_BINARY;
         auto line = child->read_line(10s);

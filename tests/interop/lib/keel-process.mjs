@@ -94,7 +94,9 @@ export async function killAll () {
  * 127.0.0.1 one, with /p2p/), event (the listening line), stop() }.
  */
 export async function startKeelNode ({ command = 'node', args = [], ms = 15_000 } = {}) {
-  const proc = spawnKeel([command, '--listen', '/ip4/127.0.0.1/tcp/0', '--json', ...args])
+  // An ephemeral API port: several keel processes run side by side in these tests.
+  const api = args.includes('--api') ? [] : ['--api', '127.0.0.1:0']
+  const proc = spawnKeel([command, '--listen', '/ip4/127.0.0.1/tcp/0', '--json', ...api, ...args])
   let ev
   try {
     ev = await nextJson(proc, ms, 'listening event')
