@@ -12,6 +12,7 @@
 #include "keel/app/node_api.hpp"
 #include "keel/crypto/identity_file.hpp"
 #include "keel/health/health_monitor.hpp"
+#include "keel/host/dnsaddr.hpp"
 #include "keel/host/host.hpp"
 #include "keel/kad/dht.hpp"
 #include "keel/protocols/echo.hpp"
@@ -25,7 +26,8 @@ void add_node_options(CLI::App& cmd, NodeOptions& opts, bool is_bootstrap) {
     cmd.add_option("--listen", opts.listen, "Multiaddr to listen on (repeatable)")
         ->capture_default_str();
     cmd.add_option("--bootstrap", opts.bootstrap,
-                   "Bootstrap peer multiaddr ending in /p2p/ID (repeatable)");
+                   "Bootstrap peer multiaddr ending in /p2p/ID, or a /dnsaddr/HOST address "
+                   "(repeatable)");
     cmd.add_option("--data-dir", opts.data_dir,
                    "State directory (default: $KEEL_DATA_DIR or ~/.local/share/keel)");
     cmd.add_option("--identity", opts.identity, "Key file (default: DATA_DIR/identity.key)");
@@ -58,9 +60,10 @@ int run_node(const NodeOptions& opts, bool is_bootstrap) {
     for (const auto& text : opts.bootstrap) {
         std::string why;
         auto addr = Multiaddr::parse(text, &why);
-        if (!addr || !addr->find(proto_code::p2p)) {
+        // A /dnsaddr address may name its peers in its TXT records instead.
+        if (!addr || (!addr->find(proto_code::p2p) && !is_dnsaddr(*addr))) {
             std::cerr << "keel: --bootstrap " << text << ": "
-                      << (addr ? "must end in /p2p/PEER_ID" : why) << "\n";
+                      << (addr ? "must end in /p2p/PEER_ID or be a /dnsaddr address" : why) << "\n";
             return 2;
         }
         bootstrap.push_back(*addr);

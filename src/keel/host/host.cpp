@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <boost/asio/ip/v6_only.hpp>
 
+#include "keel/host/dnsaddr.hpp"
+#include "keel/host/staggered_dial.hpp"
 #include "keel/host/tcp_address.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/net/log.hpp"
@@ -186,6 +188,24 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& a
         auto peer = PeerId::from_bytes(p2p->value);
         if (!peer) co_return fail(Phase::dial, peer.error());
         expected = *peer;
+    }
+    if (is_dnsaddr(addr)) {
+        // TXT lookups (off this thread), then the addresses found, dialed staggered: the first at
+        // once, the next 250 ms later if the first has not connected yet, and so on.
+        auto resolved = co_await resolve_dnsaddr(addr, config_.dial_timeout);
+        if (!resolved) co_return fail(Phase::dial, resolved.error());
+        std::vector<Multiaddr> targets;
+        for (auto& a : *resolved)
+            if (is_tcp_dialable(a)) targets.push_back(std::move(a));
+        log().debug("event=dnsaddr_resolved addr={} found={} dialable={}", addr.to_string(),
+                    resolved->size(), targets.size());
+        if (targets.empty())
+            co_return fail(Phase::dial, make_error_code(net::net_errc::unsupported_address));
+        auto race = co_await dial_staggered(*this, std::move(targets), net::Duration{250});
+        if (race.connection) co_return race.connection;
+        for (auto& failure : race.failures)
+            if (failure) co_return std::move(*failure);
+        co_return fail(Phase::dial, make_error_code(net::net_errc::no_addresses));
     }
     auto endpoints = co_await net::with_deadline(resolve_tcp(addr), config_.dial_timeout);
     if (!endpoints) co_return fail(Phase::dial, endpoints.error());

@@ -1,5 +1,6 @@
 #include "keel/host/tcp_address.hpp"
 
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "keel/net/net_errc.hpp"
@@ -52,6 +53,17 @@ Multiaddr tcp_multiaddr(const tcp::endpoint& endpoint) {
     std::uint16_t port = endpoint.port();
     return out.with_component(proto_code::tcp, Bytes{static_cast<std::uint8_t>(port >> 8),
                                                      static_cast<std::uint8_t>(port & 0xff)});
+}
+
+bool is_tcp_dialable(const Multiaddr& addr) {
+    const auto& parts = addr.components();
+    if (parts.size() < 2 || parts[1].code != proto_code::tcp || !tcp_port(addr)) return false;
+    auto code = parts[0].code;
+    if (code != proto_code::ip4 && code != proto_code::ip6 && code != proto_code::dns &&
+        code != proto_code::dns4 && code != proto_code::dns6)
+        return false;
+    return std::all_of(parts.begin() + 2, parts.end(),
+                       [](const Multiaddr::Component& c) { return c.code == proto_code::p2p; });
 }
 
 net::awaitable<net::result<std::vector<tcp::endpoint>>> resolve_tcp(const Multiaddr& addr) {

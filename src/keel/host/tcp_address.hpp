@@ -12,8 +12,12 @@ namespace keel {
 // /ip4/A/tcp/P or /ip6/A/tcp/P (a trailing /p2p/ID is allowed); nullopt for anything else.
 std::optional<net::asio::ip::tcp::endpoint> tcp_endpoint(const Multiaddr& addr);
 Multiaddr tcp_multiaddr(const net::asio::ip::tcp::endpoint& endpoint);
+// True for what resolve_tcp and a plain TCP dial can use: /ip4, /ip6, /dns, /dns4 or /dns6, then
+// /tcp/P, then nothing but /p2p/ID (so no /ws, /tls, /quic-v1, ... on top).
+bool is_tcp_dialable(const Multiaddr& addr);
 // /dns/H/tcp/P, /dns4/... or /dns6/... resolved to endpoints of the matching family; ip
-// addresses pass through. /dnsaddr needs a TXT lookup and is refused here for now.
+// addresses pass through. /dnsaddr needs a TXT lookup and is refused here: Host::dial expands it
+// first (keel/host/dnsaddr.hpp).
 net::awaitable<net::result<std::vector<net::asio::ip::tcp::endpoint>>> resolve_tcp(
     const Multiaddr& addr);
 

@@ -2,15 +2,26 @@
 
 #include <keel/proto/health.pb.h>
 
+#include <cmath>
+
 #include "keel/net/framing.hpp"
 #include "keel/net/net_errc.hpp"
 
 namespace keel::protocols {
 
-net::awaitable<net::error_code> serve_health(net::ByteStream& stream, const HealthStats& stats) {
-    auto request = co_await net::read_length_prefixed(stream, max_health_message);
-    if (!request) co_return request.error();
+net::awaitable<net::error_code> serve_health(net::ByteStream& stream, const HealthStats& stats,
+                                             PingBack ping_back) {
+    auto bytes = co_await net::read_length_prefixed(stream, max_health_message);
+    if (!bytes) co_return bytes.error();
+    pb::HealthRequest request;
+    if (!request.ParseFromArray(bytes->data(), static_cast<int>(bytes->size())))
+        co_return make_error_code(net::net_errc::malformed_message);
     pb::HealthResponse response;
+    if (request.ping_back() && ping_back) {
+        auto rtt = co_await ping_back();
+        response.set_ping_back_ok(bool(rtt));
+        if (rtt) response.set_ping_back_ms(std::chrono::duration<double, std::milli>(*rtt).count());
+    }
     response.set_connected_peers(stats.connected_peers);
     response.set_routing_table_size(stats.routing_table_size);
     response.set_provider_records(stats.provider_records);
@@ -24,8 +35,9 @@ net::awaitable<net::error_code> serve_health(net::ByteStream& stream, const Heal
     co_return co_await stream.close_write();
 }
 
-net::awaitable<net::result<HealthStats>> request_health(net::ByteStream& stream) {
+net::awaitable<net::result<HealthStats>> request_health(net::ByteStream& stream, bool ping_back) {
     pb::HealthRequest request;
+    request.set_ping_back(ping_back);
     if (auto ec =
             co_await net::write_length_prefixed(stream, to_bytes(request.SerializeAsString())))
         co_return ec;
@@ -42,6 +54,10 @@ net::awaitable<net::result<HealthStats>> request_health(net::ByteStream& stream)
     stats.uptime_seconds = response.uptime_seconds();
     stats.agent_version = response.agent_version().substr(0, 256);
     stats.dht_server = response.dht_server();
+    stats.ping_back_ok = ping_back && response.ping_back_ok();
+    if (stats.ping_back_ok && std::isfinite(response.ping_back_ms()) &&
+        response.ping_back_ms() >= 0)
+        stats.ping_back_ms = response.ping_back_ms();
     co_return stats;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // /keel/health/1.0.0: how a Keel node sees itself (peers, routing table, records). Other libp2p
 // implementations do not speak it; monitors then estimate these figures from a FIND_NODE.
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "keel/crypto/peer_id.hpp"
@@ -20,12 +22,24 @@ struct HealthStats {
     std::uint64_t uptime_seconds = 0;
     std::string agent_version;
     bool dht_server = false;
+    // Set in an answer to a request that asked for a ping back: whether the node could ping the
+    // requester over a stream it opened itself, and the round trip.
+    bool ping_back_ok = false;
+    std::optional<double> ping_back_ms;
 };
 
-// Server side: read the request, answer with `stats`, close.
-net::awaitable<net::error_code> serve_health(net::ByteStream& stream, const HealthStats& stats);
-// Client side: ask and read the answer.
-net::awaitable<net::result<HealthStats>> request_health(net::ByteStream& stream);
+// Performs the ping back (opens a ping stream to the requester and pings once, under its own
+// deadline) and returns the round trip or why it failed.
+using PingBack = std::function<net::awaitable<net::result<net::Clock::duration>>()>;
+
+// Server side: read the request, run `ping_back` first when the request asks for it (without
+// one, such a request is answered with ping_back_ok false), answer with `stats`, close.
+net::awaitable<net::error_code> serve_health(net::ByteStream& stream, const HealthStats& stats,
+                                             PingBack ping_back = {});
+// Client side: ask (with `ping_back`, the node pings us back before it answers) and read the
+// answer.
+net::awaitable<net::result<HealthStats>> request_health(net::ByteStream& stream,
+                                                        bool ping_back = false);
 
 // At most one request per peer per `interval`, so that the stats cannot be used to make a node
 // spend its time answering. Remembers at most `max_peers` peers.

@@ -1,0 +1,511 @@
+#include "keel/health/discovery_verifier.hpp"
+
+#include <sodium.h>
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <optional>
+#include <set>
+
+#include "keel/base/cid.hpp"
+#include "keel/net/deadline.hpp"
+#include "keel/net/log.hpp"
+#include "keel/protocols/keel_health.hpp"
+#include "keel/protocols/ping.hpp"
+
+namespace keel::health {
+
+namespace asio = net::asio;
+using net::awaitable;
+using Outcome = DiscoveryVerifier::Outcome;
+
+namespace {
+
+struct StepInfo {
+    std::string_view id;
+    std::string_view title;
+    std::string_view remedy;  // when the step fails or times out
+};
+
+constexpr std::array<StepInfo, DiscoveryVerifier::step_count> step_info{{
+    {"routing_table", "routing table populated",
+     "No DHT peers: check that a bootstrap is reachable (keel health) and speaks the same DHT "
+     "protocol (--profile)"},
+    {"publish", "publish test record",
+     "No DHT server stored the record: the closest peers may be DHT clients, unreachable or "
+     "refusing /pk/ records; check that a server-mode bootstrap is reachable (keel health, keel "
+     "dht table)"},
+    {"fetch_remote", "fetch test record from another peer",
+     "The peers closest to the record do not return it: they dropped it (full store, restart "
+     "without persistence), answer too slowly, or are not the peers that stored it; try keel dht "
+     "get /pk/<our peer ID> from another machine"},
+    {"list_peers", "list discovered peers",
+     "No peer besides the bootstrap is known: nobody else has joined through it yet, or it does "
+     "not share the peers it knows (its FIND_NODE answers are empty); start a second node and "
+     "verify again"},
+    {"reachability", "bidirectional reachability",
+     "Discovered peers do not answer a ping or cannot reach us back: a NAT or firewall blocks "
+     "one direction; forward the listen port (or use a relay) and advertise a public address"},
+    {"provider_visible", "provider record visible",
+     "The closest peers do not list us as a provider: ADD_PROVIDER was refused or lost (servers "
+     "accept providers only from the announcing peer, with its addresses), or they are not the "
+     "peers we announced to; compare keel dht providers CID from another node"},
+}};
+
+double ms_between(net::Clock::time_point from, net::Clock::time_point to) {
+    return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+std::string format_ms(double ms) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", ms);
+    return buf;
+}
+
+std::string format_ms(net::Clock::duration d) {
+    return format_ms(std::chrono::duration<double, std::milli>(d).count());
+}
+
+std::string plural(std::size_t n, std::string_view one, std::string_view many) {
+    return std::to_string(n) + " " + std::string(n == 1 ? one : many);
+}
+
+Outcome pass(std::string detail) {
+    return Outcome{true, std::move(detail), {}};
+}
+
+Outcome fail(std::string detail, std::string_view remedy) {
+    return Outcome{false, std::move(detail), std::string(remedy)};
+}
+
+// ---- one request to many peers at once ------------------------------------------------------
+
+// Sees each answer (or failure) as it arrives; true stops the wait.
+using OnAnswer = std::function<bool(const PeerId&, const net::result<kad::KadMessage>&)>;
+
+struct AskState {
+    explicit AskState(asio::any_io_executor ex) : signal(ex) {}
+    std::size_t pending = 0;
+    bool stop = false;
+    OnAnswer on_answer;
+    asio::steady_timer signal;
+};
+
+// Once ask_peers returns (or is cancelled by its step's deadline) the requests still in flight
+// must not call back into the caller's frame.
+struct StopOnExit {
+    std::shared_ptr<AskState> state;
+    ~StopOnExit() {
+        state->stop = true;
+        state->on_answer = nullptr;
+    }
+};
+
+awaitable<void> ask_one(kad::Dht& dht, std::shared_ptr<AskState> state, PeerId peer,
+                        kad::KadMessage message) {
+    auto answer = co_await dht.request(peer, std::move(message));
+    --state->pending;
+    if (!state->stop && state->on_answer && state->on_answer(peer, answer)) state->stop = true;
+    state->signal.cancel();
+}
+
+// Sends `message` to every peer in parallel (each request bounded by the DHT's rpc_timeout) and
+// returns once all answered or failed, or `on_answer` asked to stop.
+awaitable<void> ask_peers(kad::Dht& dht, std::vector<PeerId> peers, kad::KadMessage message,
+                          OnAnswer on_answer) {
+    auto ex = co_await asio::this_coro::executor;
+    auto state = std::make_shared<AskState>(ex);
+    state->on_answer = std::move(on_answer);
+    state->pending = peers.size();
+    StopOnExit guard{state};
+    for (const auto& peer : peers)
+        asio::co_spawn(ex, ask_one(dht, state, peer, message), asio::detached);
+    while (state->pending > 0 && !state->stop) {
+        state->signal.expires_at(net::Clock::time_point::max());
+        co_await state->signal.async_wait(net::use_result);
+    }
+}
+
+// The k closest peers to `key` that answered a lookup, then the routing table's closest (in
+// case the lookup found fewer); never ourselves.
+awaitable<std::vector<PeerId>> closest_peers(kad::Dht& dht, Bytes key) {
+    auto lookup = co_await dht.get_closest_peers(key);
+    std::vector<PeerId> peers;
+    std::set<PeerId> seen{dht.host().peer_id()};
+    for (const auto& id : lookup.closest)
+        if (seen.insert(id).second) peers.push_back(id);
+    for (const auto& id : dht.routing_table().closest(kad::kad_key(key), dht.config().k))
+        if (peers.size() < dht.config().k && seen.insert(id).second) peers.push_back(id);
+    co_return peers;
+}
+
+// ---- reachability ---------------------------------------------------------------------------
+
+struct PingOutcome {
+    std::shared_ptr<Connection> connection;
+    net::Clock::duration rtt{};
+};
+
+awaitable<net::result<PingOutcome>> ping_peer(Host& host, PeerId peer) {
+    auto conn = co_await host.connect_peer(peer);
+    if (!conn) co_return conn.error().error;
+    std::vector<std::string> wanted{std::string(protocols::ping_protocol_id)};
+    auto stream = co_await host.new_stream(*conn, std::move(wanted));
+    if (!stream) co_return stream.error().error;
+    auto rtt = co_await protocols::ping_once(**stream);
+    co_await (*stream)->close_write();
+    if (!rtt) co_return rtt.error();
+    co_return PingOutcome{*conn, *rtt};
+}
+
+// Asks the peer over /keel/health to ping us back on a stream it opens itself.
+awaitable<net::result<protocols::HealthStats>> ask_ping_back(Host& host,
+                                                             std::shared_ptr<Connection> conn) {
+    std::vector<std::string> wanted{std::string(protocols::health_protocol_id)};
+    auto stream = co_await host.new_stream(conn, std::move(wanted));
+    if (!stream) co_return stream.error().error;
+    auto stats = co_await protocols::request_health(**stream, true);
+    if (!stats) (*stream)->reset();
+    co_return stats;
+}
+
+}  // namespace
+
+std::string_view status_name(VerificationStep::Status status) {
+    switch (status) {
+        case VerificationStep::Status::pending:
+            return "pending";
+        case VerificationStep::Status::running:
+            return "running";
+        case VerificationStep::Status::passed:
+            return "passed";
+        case VerificationStep::Status::failed:
+            return "failed";
+        case VerificationStep::Status::skipped:
+            return "skipped";
+    }
+    return "unknown";
+}
+
+DiscoveryVerifier::DiscoveryVerifier(Host& host, kad::Dht& dht, VerifierConfig config)
+    : host_(host), dht_(dht), config_(std::move(config)) {
+    record_key_ = to_bytes(std::string_view("/pk/"));
+    const auto& id = host_.peer_id().bytes();
+    record_key_.insert(record_key_.end(), id.begin(), id.end());
+    record_value_ = host_.config().identity.public_key().marshal();
+}
+
+bool DiscoveryVerifier::is_bootstrap(const PeerId& peer) const {
+    return std::find(config_.bootstrap_peers.begin(), config_.bootstrap_peers.end(), peer) !=
+           config_.bootstrap_peers.end();
+}
+
+awaitable<std::vector<VerificationStep>> DiscoveryVerifier::run(Progress on_progress) {
+    using Status = VerificationStep::Status;
+    std::vector<VerificationStep> steps(step_count);
+    for (std::size_t i = 0; i < step_count; ++i) {
+        steps[i].id = step_info[i].id;
+        steps[i].title = step_info[i].title;
+    }
+    auto report = [&](std::size_t i) {
+        if (on_progress) on_progress(steps[i], i);
+    };
+    for (std::size_t i = 0; i < step_count; ++i) {
+        auto& step = steps[i];
+        // 2, 3 and 6 need DHT peers; 3 needs the record of 2.
+        std::optional<std::size_t> blocker;
+        if ((i == 1 || i == 2 || i == 5) && steps[0].status != Status::passed)
+            blocker = 0;
+        else if (i == 2 && steps[1].status != Status::passed)
+            blocker = 1;
+        if (blocker) {
+            step.status = Status::skipped;
+            step.detail = "needs step " + std::to_string(*blocker + 1) + " (" +
+                          steps[*blocker].title + "), which did not pass";
+            step.remedy = steps[*blocker].remedy;
+            report(i);
+            continue;
+        }
+        step.status = Status::running;
+        report(i);
+        auto start = net::Clock::now();
+        auto outcome = co_await net::with_deadline(run_step(i), config_.step_timeout);
+        step.duration_ms = ms_between(start, net::Clock::now());
+        if (outcome) {
+            step.status = outcome->passed ? Status::passed : Status::failed;
+            step.detail = std::move(outcome->detail);
+            step.remedy = std::move(outcome->remedy);
+            if (step.status == Status::failed && step.remedy.empty())
+                step.remedy = step_info[i].remedy;
+        } else {
+            step.status = Status::failed;
+            step.detail =
+                outcome.error() == net::net_errc::timeout
+                    ? "timed out after " + std::to_string(config_.step_timeout.count()) + " ms"
+                    : outcome.error().message();
+            step.remedy = step_info[i].remedy;
+        }
+        log().info("event=verify_step step={} status={} duration_ms={:.1f} detail=\"{}\"", step.id,
+                   status_name(step.status), step.duration_ms, step.detail);
+        report(i);
+    }
+    co_return steps;
+}
+
+awaitable<net::result<Outcome>> DiscoveryVerifier::run_step(std::size_t index) {
+    switch (index) {
+        case 0:
+            co_return co_await check_routing_table();
+        case 1:
+            co_return co_await publish();
+        case 2:
+            co_return co_await fetch_remote();
+        case 3:
+            co_return co_await list_peers();
+        case 4:
+            co_return co_await reachability();
+        default:
+            co_return co_await provider_visible();
+    }
+}
+
+// ---- 1: routing table -------------------------------------------------------------------------
+
+awaitable<net::result<Outcome>> DiscoveryVerifier::check_routing_table() {
+    auto size = dht_.routing_table().size();
+    if (size > 0) co_return pass(plural(size, "peer", "peers"));
+    auto open = host_.connections().size();
+    std::string detail =
+        "the routing table is empty (" + plural(open, "open connection", "open connections");
+    if (open > 0) detail += ", none to a DHT server speaking " + dht_.config().profile.kad_protocol;
+    detail += ")";
+    co_return fail(std::move(detail), step_info[0].remedy);
+}
+
+// ---- 2: publish ---------------------------------------------------------------------------------
+
+awaitable<net::result<Outcome>> DiscoveryVerifier::publish() {
+    auto stored = co_await dht_.put_value(record_key_, record_value_, 1);
+    if (!stored)
+        co_return fail("no DHT server stored /pk/" + host_.peer_id().short_string() + " (" +
+                           stored.error().message() + ")",
+                       step_info[1].remedy);
+    co_return pass("/pk/" + host_.peer_id().short_string() + " stored by " +
+                   plural(*stored, "peer", "peers"));
+}
+
+// ---- 3: fetch it back from another peer -------------------------------------------------------
+
+awaitable<net::result<Outcome>> DiscoveryVerifier::fetch_remote() {
+    auto peers = co_await closest_peers(dht_, record_key_);
+    if (peers.empty()) co_return fail("no other peer to ask", step_info[2].remedy);
+    kad::KadMessage get;
+    get.type = kad::MessageType::get_value;
+    get.key = record_key_;
+    std::optional<PeerId> from;
+    std::size_t answered = 0;
+    std::size_t failed = 0;
+    OnAnswer on_answer = [&](const PeerId& peer, const net::result<kad::KadMessage>& answer) {
+        if (!answer) {
+            ++failed;
+            return false;
+        }
+        ++answered;
+        if (answer->record && answer->record->key == record_key_ &&
+            answer->record->value == record_value_) {
+            from = peer;
+            return true;
+        }
+        return false;
+    };
+    co_await ask_peers(dht_, peers, get, std::move(on_answer));
+    if (from)
+        co_return pass("returned by " + from->short_string() + " (asked " +
+                       plural(peers.size(), "peer", "peers") + " in parallel)");
+    co_return fail("none of " + plural(peers.size(), "peer", "peers") + " returned it (" +
+                       std::to_string(answered) + " answered without it, " +
+                       std::to_string(failed) + " failed)",
+                   step_info[2].remedy);
+}
+
+// ---- 4: list discovered peers -----------------------------------------------------------------
+
+awaitable<net::result<Outcome>> DiscoveryVerifier::list_peers() {
+    std::set<PeerId> known;
+    std::vector<PeerId> discovered;  // neither us nor a bootstrap, routing table first
+    auto consider = [&](const PeerId& id) {
+        if (id == host_.peer_id() || !known.insert(id).second) return;
+        if (!is_bootstrap(id)) discovered.push_back(id);
+    };
+    for (const auto& e : dht_.routing_table().entries()) consider(e.id);
+    for (const auto& info : host_.peer_store().all()) consider(info.id);
+    std::string detail = plural(known.size(), "peer", "peers");
+    if (!config_.bootstrap_peers.empty())
+        detail += " (" + std::to_string(discovered.size()) + " besides the bootstraps)";
+    if (!discovered.empty()) {
+        detail += ": ";
+        for (std::size_t i = 0; i < discovered.size() && i < config_.peers_shown; ++i)
+            detail += (i ? ", " : "") + discovered[i].short_string();
+        if (discovered.size() > config_.peers_shown) detail += ", …";
+        co_return pass(std::move(detail));
+    }
+    if (known.empty())
+        co_return fail(std::move(detail),
+                       "No peers known at all: check that a bootstrap is reachable (keel health "
+                       "ADDR) and that its address ends in the right /p2p/ID");
+    co_return fail(std::move(detail), step_info[3].remedy);
+}
+
+// ---- 5: bidirectional reachability ------------------------------------------------------------
+
+awaitable<net::result<Outcome>> DiscoveryVerifier::reachability() {
+    auto deadline = net::Clock::now() + config_.step_timeout;
+    auto remaining = [&] {
+        return std::chrono::duration_cast<net::Duration>(deadline - net::Clock::now());
+    };
+    // Ping a peer found through the DHT, not just the bootstrap we joined through. Without
+    // configured bootstraps, our oldest connection's peer stands in for it.
+    std::set<PeerId> avoid(config_.bootstrap_peers.begin(), config_.bootstrap_peers.end());
+    if (avoid.empty()) {
+        std::shared_ptr<Connection> oldest;
+        for (const auto& c : host_.connections())
+            if (c->is_open() && (!oldest || c->opened_at < oldest->opened_at)) oldest = c;
+        if (oldest) avoid.insert(oldest->peer);
+    }
+    std::vector<PeerId> preferred;
+    std::vector<PeerId> fallback;
+    std::set<PeerId> seen{host_.peer_id()};
+    auto consider = [&](const PeerId& id) {
+        if (!seen.insert(id).second) return;
+        (avoid.count(id) ? fallback : preferred).push_back(id);
+    };
+    for (const auto& id :
+         dht_.routing_table().closest(dht_.routing_table().self_key(), dht_.config().k))
+        consider(id);
+    for (const auto& c : host_.connections())
+        if (c->is_open()) consider(c->peer);
+    for (const auto& info : host_.peer_store().all())
+        if (!info.addrs.empty()) consider(info.id);
+    std::vector<PeerId> candidates = preferred;
+    candidates.insert(candidates.end(), fallback.begin(), fallback.end());
+    if (candidates.empty())
+        co_return fail("no peer to ping",
+                       "No peer known to ping: join the network first (a reachable bootstrap, "
+                       "see steps 1 and 4)");
+
+    // We reach them: one ping, trying a few peers, keeping half the time for the other direction.
+    std::optional<PingOutcome> forward;
+    PeerId target;
+    std::string tried;
+    auto attempt_timeout = config_.step_timeout / 4;
+    for (std::size_t i = 0; i < candidates.size() && i < config_.max_ping_candidates; ++i) {
+        if (i > 0 && remaining() < config_.step_timeout / 2) break;
+        auto budget = std::min(attempt_timeout, remaining());
+        auto result = co_await net::with_deadline(ping_peer(host_, candidates[i]), budget);
+        if (result) {
+            forward = *result;
+            target = candidates[i];
+            break;
+        }
+        tried += (tried.empty() ? "" : "; ") + candidates[i].short_string() + ": " +
+                 result.error().message();
+    }
+    if (!forward)
+        co_return fail("no answer to our ping (" + tried + ")",
+                       "Discovered peers do not answer a ping: they are offline, behind a NAT or "
+                       "firewall, or advertise addresses we cannot reach (check keel dht "
+                       "find-peer ID and keel ping ADDR)");
+    std::string detail = target.short_string();
+    if (avoid.count(target)) detail += " (a bootstrap: no other peer answered)";
+    detail += ": we ping it in " + format_ms(forward->rtt) + " ms";
+
+    // They reach us: a ping back over a stream they open (Keel), or a connection they opened.
+    std::string reverse_note;
+    auto info = host_.peer_store().get(target);
+    bool speaks_health = info && std::find(info->protocols.begin(), info->protocols.end(),
+                                           protocols::health_protocol_id) != info->protocols.end();
+    if (speaks_health) {
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            if (attempt == 1) {
+                // A refusal may be the peer's one-request-per-second limit: wait it out once.
+                if (remaining() < std::chrono::milliseconds(1500)) break;
+                asio::steady_timer pause(co_await asio::this_coro::executor,
+                                         std::chrono::milliseconds(1100));
+                co_await pause.async_wait(net::use_result);
+            }
+            auto budget = remaining() - std::chrono::milliseconds(50);
+            if (budget <= net::Duration::zero()) break;
+            auto stats =
+                co_await net::with_deadline(ask_ping_back(host_, forward->connection), budget);
+            if (stats) {
+                if (stats->ping_back_ok) {
+                    detail += ", it pings us back in " +
+                              format_ms(stats->ping_back_ms.value_or(0)) + " ms";
+                    co_return pass(std::move(detail));
+                }
+                reverse_note = "it did not ping us back over /keel/health";
+                break;
+            }
+            reverse_note = "/keel/health ping back: " + stats.error().message();
+            if (stats.error() == net::net_errc::timeout) break;
+        }
+    }
+    for (const auto& c : host_.connections_to(target)) {
+        if (c->direction == Direction::inbound && c->is_open()) {
+            detail += ", it opened a connection to us";
+            if (!reverse_note.empty()) detail += " (" + reverse_note + ")";
+            co_return pass(std::move(detail));
+        }
+    }
+    detail += "; it has not reached us: ";
+    detail += reverse_note.empty()
+                  ? "it does not speak /keel/health and never opened a connection to us"
+                  : reverse_note;
+    co_return fail(std::move(detail),
+                   "Peers cannot reach us: a NAT or firewall blocks inbound connections; forward "
+                   "the listen port (or use a relay), listen on a reachable address and "
+                   "advertise it");
+}
+
+// ---- 6: provider record visible from the closest peers ----------------------------------------
+
+awaitable<net::result<Outcome>> DiscoveryVerifier::provider_visible() {
+    Bytes random(32);
+    randombytes_buf(random.data(), random.size());
+    Cid cid{1, Cid::raw, Multihash::sha2_256(random)};
+    Bytes key = cid.hash.encode();
+    auto provided = co_await dht_.provide(key);
+    if (!provided)
+        co_return fail(
+            "provide " + cid.to_string() + " failed (" + provided.error().message() + ")",
+            step_info[5].remedy);
+    auto peers = co_await closest_peers(dht_, key);
+    if (peers.empty()) co_return fail("no peer to ask for " + cid.to_string(), step_info[5].remedy);
+    kad::KadMessage get;
+    get.type = kad::MessageType::get_providers;
+    get.key = key;
+    std::size_t listing = 0;
+    std::size_t answered = 0;
+    auto self = host_.peer_id();
+    OnAnswer on_answer = [&](const PeerId&, const net::result<kad::KadMessage>& answer) {
+        if (!answer) return false;
+        ++answered;
+        for (const auto& p : answer->provider_peers) {
+            if (p.id == self) {
+                ++listing;
+                break;
+            }
+        }
+        return false;
+    };
+    co_await ask_peers(dht_, peers, get, std::move(on_answer));
+    std::string detail =
+        "listed by " + std::to_string(listing) + " of " +
+        plural(peers.size(), "closest peer", "closest peers") + " asked (" +
+        std::to_string(answered) + " answered; announced to " + std::to_string(provided->sent) +
+        ", " + std::to_string(provided->acknowledged) + " acknowledged) for " + cid.to_string();
+    if (listing > 0) co_return pass(std::move(detail));
+    co_return fail(std::move(detail), step_info[5].remedy);
+}
+
+}  // namespace keel::health
