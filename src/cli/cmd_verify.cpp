@@ -9,6 +9,7 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "keel/app/health_json.hpp"
 #include "keel/health/discovery_verifier.hpp"
 #include "keel/host/host.hpp"
 #include "keel/kad/dht.hpp"
@@ -30,15 +31,6 @@ struct VerifyOptions {
     bool json = false;
     std::string log_level = "warn";
 };
-
-json step_json(const health::VerificationStep& s) {
-    return {{"id", s.id},
-            {"title", s.title},
-            {"status", std::string(health::status_name(s.status))},
-            {"duration_ms", s.duration_ms},
-            {"detail", s.detail},
-            {"remedy", s.remedy}};
-}
 
 void print_step(const health::VerificationStep& s, std::size_t index) {
     using Status = health::VerificationStep::Status;
@@ -110,7 +102,7 @@ int run_verify(const VerifyOptions& o) {
     health::DiscoveryVerifier::Progress progress = [&](const health::VerificationStep& s,
                                                        std::size_t index) {
         if (o.json) {
-            auto event = step_json(s);
+            auto event = app::step_to_json(s);
             event["event"] = "step";
             event["index"] = index + 1;
             event["total"] = health::DiscoveryVerifier::step_count;
@@ -142,7 +134,7 @@ int run_verify(const VerifyOptions& o) {
     json list = json::array();
     std::size_t passed = 0;
     for (const auto& s : steps) {
-        list.push_back(step_json(s));
+        list.push_back(app::step_to_json(s));
         if (s.status == health::VerificationStep::Status::passed)
             ++passed;
         else

@@ -1,8 +1,9 @@
 #pragma once
-// BootstrapHealth as JSON, the same shape for the CLI and (later) the HTTP API.
+// Health and verification results as JSON, the same shape for the CLI and the HTTP API.
 #include <nlohmann/json.hpp>
 
 #include "keel/health/bootstrap_health.hpp"
+#include "keel/health/discovery_verifier.hpp"
 
 namespace keel::app {
 
@@ -27,6 +28,15 @@ inline nlohmann::json health_to_json(const health::BootstrapHealth& h) {
         std::chrono::duration_cast<std::chrono::milliseconds>(h.checked_at.time_since_epoch())
             .count();
     return j;
+}
+
+inline nlohmann::json step_to_json(const health::VerificationStep& s) {
+    return {{"id", s.id},
+            {"title", s.title},
+            {"status", std::string(health::status_name(s.status))},
+            {"duration_ms", s.duration_ms},
+            {"detail", s.detail},
+            {"remedy", s.remedy}};
 }
 
 }  // namespace keel::app

@@ -223,6 +223,68 @@ void install_node_api(HttpServer& server, NodeContext& node) {
                       {"acknowledged", result->acknowledged}});
     });
 
+    // The brief's verifyDiscovery(): the six steps, progress on the event stream ("verification"
+    // events), the result kept for GET. One run at a time. ?wait=1 answers with the result.
+    struct Diagnostics {
+        std::uint64_t run_id = 0;
+        bool running = false;
+        json steps = json::array();
+    };
+    auto diagnostics = std::make_shared<Diagnostics>();
+    // Claimed synchronously by the POST handler, so two requests cannot both start a run.
+    auto claim = [diagnostics]() {
+        diagnostics->running = true;
+        diagnostics->steps = json::array();
+        return ++diagnostics->run_id;
+    };
+    auto run_diagnostics = [n, diagnostics](std::uint64_t run_id) -> net::awaitable<json> {
+        health::VerifierConfig config;
+        for (const auto& b : n->monitor.snapshot())
+            if (b.health.peer_id) config.bootstrap_peers.push_back(*b.health.peer_id);
+        auto verifier = std::make_shared<health::DiscoveryVerifier>(n->host, n->dht, config);
+        auto progress = [n, run_id](const health::VerificationStep& step, std::size_t index) {
+            auto j = step_to_json(step);
+            j["run_id"] = run_id;
+            j["index"] = index;
+            j["of"] = health::DiscoveryVerifier::step_count;
+            n->events.publish("verification", j.dump());
+        };
+        auto steps = co_await verifier->run(progress);
+        json list = json::array();
+        bool all_passed = true;
+        for (const auto& step : steps) {
+            list.push_back(step_to_json(step));
+            all_passed &= step.status == health::VerificationStep::Status::passed;
+        }
+        diagnostics->steps = list;
+        diagnostics->running = false;
+        json summary{{"run_id", run_id}, {"ok", all_passed}, {"steps", list}};
+        n->events.publish("verification_done", summary.dump());
+        co_return summary;
+    };
+    server.route(
+        "POST", "/api/v1/diagnostics",
+        [n, diagnostics, claim, run_diagnostics](HttpRequest req) -> net::awaitable<HttpResponse> {
+            if (diagnostics->running)
+                co_return HttpServer::json_error(409, "diagnostics already running");
+            auto run_id = claim();
+            if (req.query.find("wait=1") != std::string::npos) {
+                auto summary = co_await run_diagnostics(run_id);
+                co_return ok(summary);
+            }
+            auto task = [run_diagnostics, run_id]() -> net::awaitable<void> {
+                co_await run_diagnostics(run_id);
+            };
+            net::asio::co_spawn(n->host.get_executor(), task, net::asio::detached);
+            co_return ok({{"run_id", run_id}, {"events", "/api/v1/events"}}, 202);
+        });
+    server.route("GET", "/api/v1/diagnostics",
+                 [diagnostics](HttpRequest) -> net::awaitable<HttpResponse> {
+                     co_return ok({{"run_id", diagnostics->run_id},
+                                   {"running", diagnostics->running},
+                                   {"steps", diagnostics->steps}});
+                 });
+
     server.route("GET", "/metrics", [n](HttpRequest) -> net::awaitable<HttpResponse> {
         co_return HttpResponse{200, "text/plain; version=0.0.4", render_metrics(*n)};
     });
