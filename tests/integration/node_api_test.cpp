@@ -1,0 +1,238 @@
+// The node's HTTP API end to end: a bootstrap and a node in one process, the API on an ephemeral
+// port, and a plain HTTP/1.1 client over a TCP socket.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "keel/app/node_api.hpp"
+#include "keel/net/framing.hpp"
+#include "test_support.hpp"
+
+namespace keel::test {
+namespace {
+
+using nlohmann::json;
+
+struct HttpAnswer {
+    int status = 0;
+    std::string head;
+    std::string body;
+};
+
+class NodeApi : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        boot_host = std::make_unique<Host>(io.get_executor(), test_config());
+        kad::DhtConfig server_config;
+        server_config.server_mode = true;
+        boot_dht = std::make_unique<kad::Dht>(*boot_host, server_config);
+        boot_dht->start();
+        auto boot_addr = boot_host->listen(loopback_any_port());
+        ASSERT_TRUE(boot_addr);
+        bootstrap_addr = with_peer(*boot_addr, boot_host->peer_id());
+
+        host = std::make_unique<Host>(io.get_executor(), test_config());
+        ASSERT_TRUE(host->listen(loopback_any_port()));
+        dht = std::make_unique<kad::Dht>(*host, kad::DhtConfig{});
+        dht->start();
+        monitor = std::make_unique<health::HealthMonitor>(*host, *dht,
+                                                          std::vector<Multiaddr>{bootstrap_addr});
+        events = std::make_unique<api::EventBus>(io.get_executor());
+        server = std::make_unique<api::HttpServer>(io.get_executor(), *events);
+        context = std::make_unique<app::NodeContext>(
+            app::NodeContext{*host, *dht, *monitor, *events, net::Clock::now()});
+        app::install_node_api(*server, *context);
+        auto bound = server->listen({asio::ip::make_address("127.0.0.1"), 0});
+        ASSERT_TRUE(bound);
+        api = *bound;
+        monitor->start();
+        std::vector<Multiaddr> boots{bootstrap_addr};
+        auto joined = run_task(io, dht->bootstrap(boots), 10s);
+        ASSERT_TRUE(joined && *joined == 1u);
+        ASSERT_TRUE(run_until(
+            io, [&] { return dht->routing_table().size() > 0; }, 10s));
+    }
+
+    void TearDown() override {
+        if (monitor) monitor->stop();
+        if (server) server->stop();
+        if (dht) dht->stop();
+        if (boot_dht) boot_dht->stop();
+        std::vector<Host*> hosts;
+        if (host) hosts.push_back(host.get());
+        if (boot_host) hosts.push_back(boot_host.get());
+        shut_down(io, hosts);
+    }
+
+    HttpAnswer http(const std::string& method, const std::string& path,
+                    const std::string& body = "", const std::string& extra_headers = "") {
+        std::string request =
+            method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra_headers +
+            "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+            "\r\nConnection: close\r\n\r\n" + body;
+        auto seen = std::make_shared<Bytes>();
+        auto task = [](tcp::endpoint ep, std::string req,
+                       std::shared_ptr<Bytes> out) -> net::awaitable<bool> {
+            auto stream = co_await connect_raw(ep);
+            if (!stream) co_return false;
+            if (co_await (*stream)->write_all(as_bytes(req))) co_return false;
+            co_await read_until_closed(**stream, out);
+            co_return true;
+        };
+        auto done = run_task(io, task(api, request, seen), 20s);
+        EXPECT_TRUE(done && *done) << method << " " << path << " did not complete";
+        std::string text(seen->begin(), seen->end());
+        HttpAnswer answer;
+        auto split = text.find("\r\n\r\n");
+        if (text.size() < 12 || split == std::string::npos) return answer;
+        answer.status = std::stoi(text.substr(9, 3));
+        answer.head = text.substr(0, split);
+        answer.body = text.substr(split + 4);
+        return answer;
+    }
+
+    json get_json(const std::string& path, int expected = 200) {
+        auto a = http("GET", path);
+        EXPECT_EQ(a.status, expected) << path << ": " << a.body;
+        return json::parse(a.body, nullptr, false);
+    }
+
+    asio::io_context io;
+    std::unique_ptr<Host> boot_host, host;
+    std::unique_ptr<kad::Dht> boot_dht, dht;
+    std::unique_ptr<health::HealthMonitor> monitor;
+    std::unique_ptr<api::EventBus> events;
+    std::unique_ptr<api::HttpServer> server;
+    std::unique_ptr<app::NodeContext> context;
+    Multiaddr bootstrap_addr;
+    tcp::endpoint api;
+};
+
+TEST_F(NodeApi, NodeAndRoutingTableAndPeers) {
+    auto node = get_json("/api/v1/node");
+    EXPECT_EQ(node["peer_id"], host->peer_id().to_base58());
+    EXPECT_EQ(node["dht_mode"], "client");
+    auto table = get_json("/api/v1/dht/routing-table");
+    EXPECT_GE(table["size"].get<int>(), 1);
+    EXPECT_EQ(table["peers"][0]["peer_id"], boot_host->peer_id().to_base58());
+    auto peers = get_json("/api/v1/peers");
+    bool found = false;
+    for (const auto& p : peers["peers"]) found |= p["peer_id"] == boot_host->peer_id().to_base58();
+    EXPECT_TRUE(found) << peers.dump();
+}
+
+TEST_F(NodeApi, BootstrapHealthReportsEveryField) {
+    ASSERT_TRUE(run_until(
+        io, [&] { return monitor->snapshot()[0].health.state != health::HealthState::connecting; },
+        10s));
+    auto h = get_json("/api/v1/bootstrap/health");
+    ASSERT_EQ(h["bootstraps"].size(), 1u);
+    const auto& b = h["bootstraps"][0];
+    for (const char* field :
+         {"addr", "peer_id", "reachable", "latency_ms", "dht_ok", "find_node_ms", "peer_count",
+          "routing_table_size", "consecutive_failures", "last_error", "checked_at_ms", "state",
+          "reconnect"})
+        EXPECT_TRUE(b.contains(field)) << field;
+    EXPECT_EQ(b["reachable"], true);
+    // The bootstrap knows nobody but us: its FIND_NODE returns no peers, which is degraded.
+    EXPECT_EQ(b["state"], "degraded");
+    EXPECT_EQ(http("POST", "/api/v1/bootstrap/health/check").status, 202);
+}
+
+TEST_F(NodeApi, ConnectNamesThePhaseAndRejectsBadInput) {
+    EXPECT_EQ(http("POST", "/api/v1/connect", "{bad").status, 400);
+    EXPECT_EQ(http("POST", "/api/v1/connect", "{}").status, 400);
+    EXPECT_EQ(http("POST", "/api/v1/connect", R"({"addr":"/nope"})").status, 400);
+    auto closed =
+        http("POST", "/api/v1/connect",
+             json{{"addr", "/ip4/127.0.0.1/tcp/" + std::to_string(closed_port())}}.dump());
+    auto j = json::parse(closed.body);
+    EXPECT_EQ(j["ok"], false);
+    EXPECT_EQ(j["phase"], "dial");
+    auto good = http("POST", "/api/v1/connect", json{{"addr", bootstrap_addr.to_string()}}.dump());
+    EXPECT_EQ(json::parse(good.body)["ok"], true) << good.body;
+}
+
+TEST_F(NodeApi, ForeignOriginIsRefusedForStateChanges) {
+    auto a = http("POST", "/api/v1/connect", json{{"addr", bootstrap_addr.to_string()}}.dump(),
+                  "Origin: http://evil.example\r\n");
+    EXPECT_EQ(a.status, 403);
+    auto port = std::to_string(api.port());
+    auto own = http("POST", "/api/v1/bootstrap/health/check", "",
+                    "Origin: http://127.0.0.1:" + port + "\r\n");
+    EXPECT_EQ(own.status, 202);
+}
+
+TEST_F(NodeApi, VerifyPeerAnswers400404AndReachable) {
+    EXPECT_EQ(http("POST", "/api/v1/peers/not-a-peer/verify").status, 400);
+    auto stranger = PeerId::from_public_key(Ed25519KeyPair::generate().public_key());
+    EXPECT_EQ(http("POST", "/api/v1/peers/" + stranger.to_base58() + "/verify").status, 404);
+    auto ok = http("POST", "/api/v1/peers/" + boot_host->peer_id().to_base58() + "/verify");
+    EXPECT_EQ(ok.status, 200);
+    EXPECT_EQ(json::parse(ok.body)["reachable"], true) << ok.body;
+}
+
+TEST_F(NodeApi, ProvideThenFindProviders) {
+    auto p = http("POST", "/api/v1/providers", R"({"key":"a file"})");
+    auto provided = json::parse(p.body);
+    EXPECT_EQ(provided["ok"], true) << p.body;
+    EXPECT_GE(provided["acknowledged"].get<int>(), 1);
+    auto found = get_json("/api/v1/providers/a%20file");
+    EXPECT_EQ(found["cid"], provided["cid"]);
+    ASSERT_FALSE(found["providers"].empty()) << found.dump();
+    EXPECT_EQ(found["providers"][0]["peer_id"], host->peer_id().to_base58());
+}
+
+TEST_F(NodeApi, MetricsNotFoundMethodAndSizeLimits) {
+    auto m = http("GET", "/metrics");
+    EXPECT_EQ(m.status, 200);
+    EXPECT_NE(m.body.find("keel_connections "), std::string::npos);
+    EXPECT_NE(m.body.find("keel_health_state{state="), std::string::npos);
+    EXPECT_EQ(http("GET", "/api/v1/nothing").status, 404);
+    EXPECT_EQ(http("DELETE", "/api/v1/node").status, 405);
+    EXPECT_EQ(http("POST", "/api/v1/connect", std::string(70 * 1024, 'x')).status, 413);
+}
+
+TEST_F(NodeApi, DiagnosticsRunsTheSixSteps) {
+    auto a = http("POST", "/api/v1/diagnostics?wait=1");
+    ASSERT_EQ(a.status, 200) << a.body;
+    auto j = json::parse(a.body);
+    ASSERT_EQ(j["steps"].size(), 6u);
+    EXPECT_EQ(j["steps"][0]["id"], "routing_table");
+    EXPECT_EQ(j["steps"][0]["status"], "passed");
+    // Nobody but the bootstrap: step 4 fails with a remedy.
+    EXPECT_EQ(j["steps"][3]["status"], "failed");
+    EXPECT_FALSE(j["steps"][3]["remedy"].get<std::string>().empty());
+    auto last = get_json("/api/v1/diagnostics");
+    EXPECT_EQ(last["running"], false);
+    EXPECT_EQ(last["steps"].size(), 6u);
+}
+
+TEST_F(NodeApi, EventStreamDeliversPeerEvents) {
+    auto seen = std::make_shared<Bytes>();
+    auto reader = [](tcp::endpoint ep, std::shared_ptr<Bytes> out) -> net::awaitable<void> {
+        auto stream = co_await connect_raw(ep);
+        if (!stream) co_return;
+        std::string req = "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+        if (co_await (*stream)->write_all(as_bytes(req))) co_return;
+        co_await read_until_closed(**stream, out);
+    };
+    asio::co_spawn(io, reader(api, seen), asio::detached);
+    auto text = [&] { return std::string(seen->begin(), seen->end()); };
+    ASSERT_TRUE(run_until(
+        io, [&] { return text().find(": connected") != std::string::npos; }, 5s));
+    // A second client connecting to the node is a peer_connected event.
+    auto other = std::make_unique<Host>(io.get_executor(), test_config());
+    auto addr = with_peer(host->listen_addrs().front(), host->peer_id());
+    auto conn = run_task(io, other->dial(addr), 10s);
+    ASSERT_TRUE(conn && *conn);
+    EXPECT_TRUE(run_until(
+        io, [&] { return text().find("event: peer_connected") != std::string::npos; }, 5s))
+        << text();
+    EXPECT_NE(text().find("text/event-stream"), std::string::npos);
+    server->stop();
+    shut_down(io, {other.get()});
+}
+
+}  // namespace
+}  // namespace keel::test
