@@ -272,7 +272,13 @@ net::result<tcp::endpoint> HttpServer::listen(const tcp::endpoint& endpoint) {
                                impl->config.max_connections);
                     continue;  // the socket closes as it goes out of scope
                 }
-                asio::co_spawn(impl->executor, session(std::move(socket)), asio::detached);
+                // Spawned through a callable that owns a copy of `session`: a coroutine lambda's
+                // captures live in its closure, which must outlive the coroutine, and this
+                // accept loop may end (stop()) while sessions are still running.
+                asio::co_spawn(
+                    impl->executor,
+                    [session, s = std::move(socket)]() mutable { return session(std::move(s)); },
+                    asio::detached);
             }
         },
         asio::detached);
