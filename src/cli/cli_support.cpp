@@ -7,30 +7,6 @@
 
 namespace keel::cli {
 
-std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
-    std::size_t used = 0;
-    double value = 0;
-    try {
-        value = std::stod(text, &used);
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-    if (value < 0) return std::nullopt;
-    std::string unit = text.substr(used);
-    double ms = 0;
-    if (unit.empty() || unit == "s")
-        ms = value * 1000;
-    else if (unit == "ms")
-        ms = value;
-    else if (unit == "m")
-        ms = value * 60'000;
-    else if (unit == "h")
-        ms = value * 3'600'000;
-    else
-        return std::nullopt;
-    return std::chrono::milliseconds(static_cast<long long>(ms));
-}
-
 std::filesystem::path default_data_dir() {
     if (const char* dir = std::getenv("KEEL_DATA_DIR"); dir && *dir) return dir;
     if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg)

@@ -6,10 +6,11 @@
 #include <optional>
 #include <string>
 
+#include "keel/app/duration.hpp"
+
 namespace keel::cli {
 
-// "10s", "250ms", "2m", "1h"; a bare number is seconds. nullopt if malformed.
-std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
+using app::parse_duration;
 // $KEEL_DATA_DIR, else $XDG_DATA_HOME/keel, else ~/.local/share/keel.
 std::filesystem::path default_data_dir();
 // Registers the library's "keel" logger on stderr at `level` (trace..off).

@@ -7,6 +7,7 @@ namespace keel::cli {
 // Each returns the process exit code through `exit_code` once the command has run.
 void add_id_command(CLI::App& app, int& exit_code);
 void add_node_command(CLI::App& app, int& exit_code);
+void add_up_command(CLI::App& app, int& exit_code);
 void add_ping_command(CLI::App& app, int& exit_code);
 void add_dht_command(CLI::App& app, int& exit_code);
 void add_health_command(CLI::App& app, int& exit_code);

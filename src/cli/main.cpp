@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("keel ") + KEEL_VERSION);
     int exit_code = 0;
     keel::cli::add_id_command(app, exit_code);
+    keel::cli::add_up_command(app, exit_code);
     keel::cli::add_node_command(app, exit_code);
     keel::cli::add_ping_command(app, exit_code);
     keel::cli::add_dht_command(app, exit_code);

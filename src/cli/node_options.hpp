@@ -1,29 +1,31 @@
 #pragma once
-// Options shared by `keel node` and `keel bootstrap`, and how they become a running Host + DHT.
+// Flags shared by `keel node`, `keel bootstrap` and `keel up`, and how they combine with a TOML
+// config file: defaults < --config FILE < flags given on the command line.
 #include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "keel/app/node_runtime.hpp"
+
 namespace keel::cli {
 
-struct NodeOptions {
-    std::vector<std::string> listen{"/ip4/127.0.0.1/tcp/4001"};
-    std::vector<std::string> bootstrap;
-    std::string data_dir;
-    std::string identity;
-    std::string profile = "ipfs";
-    std::string kad_protocol;  // overrides the profile's
-    bool dht_server = false;
-    bool no_inline_muxer = false;
-    bool echo = false;
+struct NodeFlags {
+    app::NodeSettings values;  // what the flags parsed into
+    std::string config_file;
     bool json = false;
-    std::string log_level = "info";
-    std::string api = "127.0.0.1:5080";  // host:port of the local HTTP API; "off" disables it
-    std::string ui_dir;                  // static files of the web UI, served at /
+    bool echo = false;
+    // Copies a flag's value into settings, for each flag given on the command line.
+    std::vector<std::pair<CLI::Option*, std::function<void(app::NodeSettings&)>>> given;
+
+    // Defaults for `role`, then the config file, then the flags given. Throws app::ConfigError.
+    app::NodeSettings resolve(app::NodeRole role) const;
 };
 
-void add_node_options(CLI::App& cmd, NodeOptions& opts, bool is_bootstrap);
-// Runs until SIGINT/SIGTERM; returns the exit code.
-int run_node(const NodeOptions& opts, bool is_bootstrap);
+void add_node_flags(CLI::App& cmd, NodeFlags& flags, app::NodeRole role, bool embedded_network);
+// Runs the runtimes on one io_context until SIGINT/SIGTERM, then stops them gracefully (up to 3 s
+// for connections to close) and flushes their state.
+void run_until_signal(boost::asio::io_context& io, std::vector<app::NodeRuntime*> runtimes);
 
 }  // namespace keel::cli

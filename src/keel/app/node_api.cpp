@@ -237,19 +237,22 @@ void install_node_api(HttpServer& server, NodeContext& node) {
         diagnostics->steps = json::array();
         return ++diagnostics->run_id;
     };
-    auto run_diagnostics = [n, diagnostics](std::uint64_t run_id) -> net::awaitable<json> {
-        health::VerifierConfig config;
+    // `steps`: all six for diagnostics, the first three for the discovery test.
+    auto run_verification = [n, diagnostics](std::uint64_t run_id,
+                                             std::size_t steps_wanted) -> net::awaitable<json> {
+        health::VerifierConfig config = n->verifier;
         for (const auto& b : n->monitor.snapshot())
             if (b.health.peer_id) config.bootstrap_peers.push_back(*b.health.peer_id);
         auto verifier = std::make_shared<health::DiscoveryVerifier>(n->host, n->dht, config);
-        auto progress = [n, run_id](const health::VerificationStep& step, std::size_t index) {
+        auto progress = [n, run_id, steps_wanted](const health::VerificationStep& step,
+                                                  std::size_t index) {
             auto j = step_to_json(step);
             j["run_id"] = run_id;
             j["index"] = index;
-            j["of"] = health::DiscoveryVerifier::step_count;
+            j["of"] = steps_wanted;
             n->events.publish("verification", j.dump());
         };
-        auto steps = co_await verifier->run(progress);
+        auto steps = co_await verifier->run(progress, steps_wanted);
         json list = json::array();
         bool all_passed = true;
         for (const auto& step : steps) {
@@ -262,6 +265,20 @@ void install_node_api(HttpServer& server, NodeContext& node) {
         n->events.publish("verification_done", summary.dump());
         co_return summary;
     };
+    auto run_diagnostics = [run_verification](std::uint64_t run_id) {
+        return run_verification(run_id, health::DiscoveryVerifier::step_count);
+    };
+    // The brief's test_peer_discovery(): publish a test record and fetch it back from another
+    // peer (steps 1-3 of the verification), answered when done.
+    server.route(
+        "POST", "/api/v1/discovery/test",
+        [diagnostics, claim, run_verification](HttpRequest) -> net::awaitable<HttpResponse> {
+            if (diagnostics->running)
+                co_return HttpServer::json_error(409, "a verification is already running");
+            auto run_id = claim();
+            auto summary = co_await run_verification(run_id, 3);
+            co_return ok(summary);
+        });
     server.route(
         "POST", "/api/v1/diagnostics",
         [n, diagnostics, claim, run_diagnostics](HttpRequest req) -> net::awaitable<HttpResponse> {

@@ -3,6 +3,7 @@
 // over SSE and Prometheus metrics. Everything answers JSON.
 #include "keel/api/event_bus.hpp"
 #include "keel/api/http_server.hpp"
+#include "keel/health/discovery_verifier.hpp"
 #include "keel/health/health_monitor.hpp"
 #include "keel/kad/dht.hpp"
 
@@ -14,6 +15,7 @@ struct NodeContext {
     health::HealthMonitor& monitor;
     api::EventBus& events;
     net::Clock::time_point started = net::Clock::now();
+    health::VerifierConfig verifier{};  // bootstrap_peers are filled from the monitor per run
 };
 
 // Registers the routes and publishes host/DHT/health changes on the event bus.

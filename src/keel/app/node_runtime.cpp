@@ -1,0 +1,233 @@
+#include "keel/app/node_runtime.hpp"
+
+#include "keel/app/health_json.hpp"
+#include "keel/app/health_service.hpp"
+#include "keel/app/node_api.hpp"
+#include "keel/crypto/identity_file.hpp"
+#include "keel/host/dnsaddr.hpp"
+#include "keel/host/staggered_dial.hpp"
+#include "keel/net/log.hpp"
+
+namespace keel::app {
+
+namespace asio = net::asio;
+using nlohmann::json;
+
+// Declaration order is construction order: the Host outlives everything that uses it.
+struct NodeRuntime::Parts {
+    Parts(asio::any_io_executor ex, const NodeSettings& s, NodeRole role, Ed25519KeyPair key,
+          std::unique_ptr<store::Store> db, std::vector<Multiaddr> bootstrap)
+        : store(std::move(db)),
+          host(ex, s.host_config(std::move(key))),
+          dht(host, s.dht_config(role)),
+          monitor(host, dht, std::move(bootstrap), s.monitor_config()),
+          events(ex),
+          http(ex, events),
+          context{host, dht, monitor, events} {
+        context.verifier = s.verifier_config();
+    }
+
+    std::unique_ptr<store::Store> store;
+    Host host;
+    kad::Dht dht;
+    health::HealthMonitor monitor;
+    api::EventBus events;
+    api::HttpServer http;
+    NodeContext context;
+    std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+};
+
+namespace {
+
+std::vector<Multiaddr> parse_bootstrap_list(const std::vector<std::string>& texts) {
+    std::vector<Multiaddr> out;
+    for (const auto& text : texts) {
+        std::string why;
+        auto addr = Multiaddr::parse(text, &why);
+        // A /dnsaddr address may name its peers in its TXT records instead.
+        if (!addr || (!addr->find(proto_code::p2p) && !is_dnsaddr(*addr)))
+            throw ConfigError("bootstrap " + text + ": " +
+                              (addr ? "must end in /p2p/PEER_ID or be a /dnsaddr address" : why));
+        out.push_back(*addr);
+    }
+    return out;
+}
+
+asio::ip::tcp::endpoint parse_api_endpoint(const std::string& text) {
+    auto colon = text.rfind(':');
+    net::error_code ec;
+    auto host = text.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    auto address = asio::ip::make_address(host, ec);
+    int port = colon == std::string::npos ? -1 : std::atoi(text.c_str() + colon + 1);
+    if (ec || port < 0 || port > 65535)
+        throw ConfigError("api " + text + ": expected HOST:PORT (e.g. 127.0.0.1:5080) or off");
+    return {address, static_cast<std::uint16_t>(port)};
+}
+
+}  // namespace
+
+NodeRuntime::NodeRuntime(asio::any_io_executor executor, NodeSettings settings, NodeRole role,
+                         EventSink sink)
+    : settings_(std::move(settings)), role_(role), sink_(std::move(sink)) {
+    if (settings_.data_dir.empty()) throw ConfigError("no data directory");
+    bootstrap_ = parse_bootstrap_list(settings_.bootstrap);
+    std::filesystem::path data_dir(settings_.data_dir);
+    std::error_code mkdir_error;
+    std::filesystem::create_directories(data_dir, mkdir_error);
+    std::filesystem::path key_path = settings_.identity.empty()
+                                         ? data_dir / "identity.key"
+                                         : std::filesystem::path(settings_.identity);
+    auto key = load_or_create_identity(key_path);
+    if (!key) throw ConfigError("identity " + key_path.string() + ": " + key.error().message());
+    std::string why;
+    auto db = store::Store::open(data_dir / "keel.db", &why);
+    if (!db)
+        throw ConfigError("state " + (data_dir / "keel.db").string() + ": " + db.error().message() +
+                          " " + why);
+    parts_ = std::make_unique<Parts>(executor, settings_, role_, std::move(*key), std::move(*db),
+                                     bootstrap_);
+}
+
+NodeRuntime::~NodeRuntime() {
+    if (parts_) *parts_->alive = false;
+}
+
+Host& NodeRuntime::host() {
+    return parts_->host;
+}
+kad::Dht& NodeRuntime::dht() {
+    return parts_->dht;
+}
+health::HealthMonitor& NodeRuntime::monitor() {
+    return parts_->monitor;
+}
+
+void NodeRuntime::emit(const json& event) const {
+    if (sink_) sink_(event);
+}
+
+void NodeRuntime::start() {
+    auto& p = *parts_;
+    restored_ = attach_store(p.dht, *p.store);
+    p.dht.start();
+    serve_health_protocol(p.dht);
+
+    json addrs = json::array();
+    for (const auto& text : settings_.listen) {
+        std::string why;
+        auto addr = Multiaddr::parse(text, &why);
+        if (!addr) throw ConfigError("listen " + text + ": " + why);
+        auto bound = p.host.listen(*addr);
+        if (!bound) throw ConfigError("cannot listen on " + text + ": " + bound.error().message());
+        auto full = Multiaddr::parse(bound->to_string() + "/p2p/" + p.host.peer_id().to_base58());
+        listen_addrs_.push_back(*full);
+        addrs.push_back(full->to_string());
+    }
+
+    if (settings_.api != "off") {
+        auto endpoint = parse_api_endpoint(settings_.api);
+        install_node_api(p.http, p.context);
+        if (!settings_.ui_dir.empty()) p.http.static_files(settings_.ui_dir);
+        auto bound = p.http.listen(endpoint);
+        if (!bound)
+            throw ConfigError("cannot serve the API on " + settings_.api + ": " +
+                              bound.error().message());
+        api_url_ = "http://" + bound->address().to_string() + ":" + std::to_string(bound->port());
+    }
+
+    auto kad_config = p.dht.config();
+    emit({{"event", "listening"},
+          {"role", role_ == NodeRole::bootstrap ? "bootstrap" : "node"},
+          {"peer_id", p.host.peer_id().to_base58()},
+          {"addrs", addrs},
+          {"dht_mode", kad_config.server_mode ? "server" : "client"},
+          {"api", api_url_},
+          {"restored",
+           {{"peers", restored_.peers},
+            {"routing_table", restored_.routing_peers},
+            {"providers", restored_.providers},
+            {"records", restored_.records}}},
+          {"kad_protocol", kad_config.profile.kad_protocol}});
+    if (sink_) {
+        p.host.observe_connections([this](const std::shared_ptr<Connection>& c, bool opened) {
+            emit({{"event", opened ? "connection_opened" : "connection_closed"},
+                  {"peer_id", c->peer.to_base58()},
+                  {"addr", c->remote_addr.to_string()},
+                  {"direction", c->direction == Direction::inbound ? "inbound" : "outbound"},
+                  {"muxer_inlined", c->muxer_inlined}});
+        });
+    }
+}
+
+void NodeRuntime::join() {
+    if (bootstrap_.empty()) return;
+    auto& p = *parts_;
+    p.monitor.on_change([this](const health::MonitoredBootstrap& b, health::HealthState previous) {
+        if (b.health.state == previous) return;
+        auto j = health_to_json(b.health);
+        j["event"] = "bootstrap_health";
+        j["previous"] = health::state_name(previous);
+        j["node_state"] = health::state_name(parts_->monitor.node_state());
+        j["reconnect_attempt"] = b.reconnect.attempt;
+        emit(j);
+    });
+    auto alive = p.alive;
+    auto join_task = [this, alive]() -> net::awaitable<void> {
+        auto& parts = *parts_;
+        // The bootstrap list, staggered: a hanging first entry costs the stagger, not a timeout.
+        auto race = co_await dial_staggered(parts.host, bootstrap_, settings_.bootstrap_stagger);
+        if (!*alive) co_return;
+        std::vector<Multiaddr> order = bootstrap_;
+        if (race.connection) {
+            const auto& winner = bootstrap_[race.winner_index];
+            emit({{"event", "bootstrap_connected"},
+                  {"peer_id", race.connection->peer.to_base58()},
+                  {"addr", winner.to_string()},
+                  {"elapsed_ms", race.elapsed.count()}});
+            log().info("event=bootstrap_connected addr={} elapsed_ms={}", winner.to_string(),
+                       race.elapsed.count());
+            // The DHT joins through the connection we have (reused, not redialled).
+            std::rotate(order.begin(), order.begin() + static_cast<long>(race.winner_index),
+                        order.begin() + static_cast<long>(race.winner_index) + 1);
+        } else {
+            json failures = json::array();
+            for (std::size_t i = 0; i < race.failures.size(); ++i) {
+                if (!race.failures[i]) continue;
+                failures.push_back({{"addr", bootstrap_[i].to_string()},
+                                    {"phase", phase_name(race.failures[i]->phase)},
+                                    {"error", race.failures[i]->message()}});
+            }
+            emit({{"event", "bootstrap_failed"},
+                  {"elapsed_ms", race.elapsed.count()},
+                  {"failures", failures}});
+        }
+        auto reached = co_await parts.dht.bootstrap(order);
+        if (!*alive) co_return;
+        emit({{"event", "bootstrapped"},
+              {"reached", reached},
+              {"routing_table_size", parts.dht.routing_table().size()}});
+    };
+    p.monitor.start();
+    asio::co_spawn(p.host.get_executor(), join_task, asio::detached);
+}
+
+void NodeRuntime::stop() {
+    auto& p = *parts_;
+    *p.alive = false;
+    p.monitor.stop();
+    p.http.stop();
+    p.dht.stop();
+    p.host.stop();
+}
+
+bool NodeRuntime::idle() const {
+    return parts_->host.connections().empty();
+}
+
+void NodeRuntime::flush() {
+    parts_->store->flush();
+}
+
+}  // namespace keel::app

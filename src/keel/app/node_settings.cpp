@@ -1,0 +1,230 @@
+// The only translation unit that includes toml++ (it is header-only and heavy).
+#include "keel/app/node_settings.hpp"
+
+#include <toml++/toml.h>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "keel/app/duration.hpp"
+
+namespace keel::app {
+
+NodeSettings NodeSettings::defaults(NodeRole role) {
+    NodeSettings s;
+    // A bootstrap serves no API unless asked (e.g. api = "127.0.0.1:9464" for Prometheus).
+    if (role == NodeRole::bootstrap) s.api = "off";
+    return s;
+}
+
+HostConfig NodeSettings::host_config(Ed25519KeyPair identity_key) const {
+    HostConfig c(std::move(identity_key));
+    c.inline_muxer = inline_muxer;
+    c.dial_timeout = dial_timeout;
+    c.handshake_timeout = handshake_timeout;
+    c.identify_timeout = identify_timeout;
+    c.negotiate_timeout = negotiate_timeout;
+    if (auto p = kad::network_profile(profile)) c.protocol_version = p->identify_protocol_version;
+    return c;
+}
+
+kad::DhtConfig NodeSettings::dht_config(NodeRole role) const {
+    kad::DhtConfig c;
+    auto p = kad::network_profile(profile);
+    if (!p) throw ConfigError("unknown profile \"" + profile + "\" (ipfs | chiral)");
+    if (!kad_protocol.empty()) p->kad_protocol = kad_protocol;
+    c.profile = *p;
+    c.server_mode = role == NodeRole::bootstrap || dht_server;
+    c.k = k;
+    c.alpha = alpha;
+    c.rpc_timeout = rpc_timeout;
+    c.lookup_timeout = lookup_timeout;
+    c.refresh_interval = refresh_interval;
+    c.bootstrap_stagger = bootstrap_stagger;
+    return c;
+}
+
+health::MonitorConfig NodeSettings::monitor_config() const {
+    health::MonitorConfig c;
+    c.probe_interval = probe_interval;
+    c.probe.timeout = probe_timeout;
+    c.probe.thresholds.degraded_latency_ms = degraded_latency_ms;
+    c.backoff.initial = backoff_initial;
+    c.backoff.max = backoff_max;
+    c.backoff.jitter = backoff_jitter;
+    return c;
+}
+
+health::VerifierConfig NodeSettings::verifier_config() const {
+    health::VerifierConfig c;
+    c.step_timeout = step_timeout;
+    return c;
+}
+
+namespace {
+
+// One key's reader: takes the TOML node, stores into the settings, throws ConfigError(reason).
+using KeyReader = std::function<void(const toml::node&, NodeSettings&)>;
+
+std::string where(const toml::node& node, std::string_view source, std::string_view key) {
+    std::ostringstream out;
+    out << source << ":" << node.source().begin.line << ": " << key;
+    return out.str();
+}
+
+KeyReader text(std::string NodeSettings::*field) {
+    return [field](const toml::node& n, NodeSettings& s) {
+        auto v = n.value<std::string>();
+        if (!v) throw ConfigError("expected a string");
+        s.*field = *v;
+    };
+}
+
+KeyReader flag(bool NodeSettings::*field) {
+    return [field](const toml::node& n, NodeSettings& s) {
+        auto v = n.value<bool>();
+        if (!v) throw ConfigError("expected true or false");
+        s.*field = *v;
+    };
+}
+
+KeyReader text_list(std::vector<std::string> NodeSettings::*field) {
+    return [field](const toml::node& n, NodeSettings& s) {
+        const auto* array = n.as_array();
+        if (!array) throw ConfigError("expected an array of strings");
+        std::vector<std::string> out;
+        for (const auto& item : *array) {
+            auto v = item.value<std::string>();
+            if (!v) throw ConfigError("expected an array of strings");
+            out.push_back(*v);
+        }
+        s.*field = std::move(out);
+    };
+}
+
+KeyReader duration(net::Duration NodeSettings::*field, bool allow_zero = false) {
+    return [field, allow_zero](const toml::node& n, NodeSettings& s) {
+        auto v = n.value<std::string>();
+        std::optional<std::chrono::milliseconds> d;
+        if (v) d = parse_duration(*v);
+        if (!d) throw ConfigError("expected a duration such as \"250ms\", \"10s\" or \"2m\"");
+        if (d->count() == 0 && !allow_zero) throw ConfigError("must be greater than zero");
+        s.*field = *d;
+    };
+}
+
+KeyReader count(std::size_t NodeSettings::*field, std::int64_t min, std::int64_t max) {
+    return [field, min, max](const toml::node& n, NodeSettings& s) {
+        auto v = n.value_exact<std::int64_t>();
+        if (!v || *v < min || *v > max)
+            throw ConfigError("expected an integer from " + std::to_string(min) + " to " +
+                              std::to_string(max));
+        s.*field = static_cast<std::size_t>(*v);
+    };
+}
+
+KeyReader fraction(double NodeSettings::*field, double min, double max) {
+    return [field, min, max](const toml::node& n, NodeSettings& s) {
+        auto v = n.value<double>();
+        if (!v || *v < min || *v > max) {
+            std::ostringstream why;
+            why << "expected a number from " << min << " to " << max;
+            throw ConfigError(why.str());
+        }
+        s.*field = *v;
+    };
+}
+
+// Sets every phase of a dial at once.
+void connect_timeout(const toml::node& n, NodeSettings& s) {
+    duration (&NodeSettings::dial_timeout)(n, s);
+    s.handshake_timeout = s.identify_timeout = s.negotiate_timeout = s.dial_timeout;
+}
+
+const std::map<std::string, std::map<std::string, KeyReader>>& schema() {
+    using S = NodeSettings;
+    static const std::map<std::string, std::map<std::string, KeyReader>> table{
+        {"node",
+         {{"listen", text_list(&S::listen)},
+          {"bootstrap", text_list(&S::bootstrap)},
+          {"data_dir", text(&S::data_dir)},
+          {"identity", text(&S::identity)},
+          {"profile", text(&S::profile)},
+          {"kad_protocol", text(&S::kad_protocol)},
+          {"dht_server", flag(&S::dht_server)},
+          {"inline_muxer", flag(&S::inline_muxer)},
+          {"api", text(&S::api)},
+          {"ui_dir", text(&S::ui_dir)},
+          {"log_level", text(&S::log_level)}}},
+        {"connect",
+         {{"timeout", connect_timeout},
+          {"dial_timeout", duration(&S::dial_timeout)},
+          {"handshake_timeout", duration(&S::handshake_timeout)},
+          {"identify_timeout", duration(&S::identify_timeout)},
+          {"negotiate_timeout", duration(&S::negotiate_timeout)},
+          {"bootstrap_stagger", duration(&S::bootstrap_stagger, true)}}},
+        {"health",
+         {{"probe_interval", duration(&S::probe_interval)},
+          {"probe_timeout", duration(&S::probe_timeout)},
+          {"degraded_latency_ms", fraction(&S::degraded_latency_ms, 1, 600'000)},
+          {"backoff_initial", duration(&S::backoff_initial)},
+          {"backoff_max", duration(&S::backoff_max)},
+          {"backoff_jitter", fraction(&S::backoff_jitter, 0, 1)}}},
+        {"dht",
+         {{"k", count(&S::k, 1, 1000)},
+          {"alpha", count(&S::alpha, 1, 100)},
+          {"rpc_timeout", duration(&S::rpc_timeout)},
+          {"lookup_timeout", duration(&S::lookup_timeout)},
+          {"refresh_interval", duration(&S::refresh_interval)}}},
+        {"verify", {{"step_timeout", duration(&S::step_timeout)}}},
+    };
+    return table;
+}
+
+}  // namespace
+
+void apply_config_text(std::string_view toml_text, std::string_view source_name,
+                       NodeSettings& settings) {
+    toml::table doc;
+    try {
+        doc = toml::parse(toml_text, source_name);
+    } catch (const toml::parse_error& e) {
+        std::ostringstream out;
+        out << source_name << ":" << e.source().begin.line << ": " << e.description();
+        throw ConfigError(out.str());
+    }
+    const auto& sections = schema();
+    for (const auto& [section_key, section_node] : doc) {
+        std::string section(section_key.str());
+        auto known = sections.find(section);
+        if (known == sections.end())
+            throw ConfigError(where(section_node, source_name, section) + ": unknown section");
+        const auto* table = section_node.as_table();
+        if (!table) throw ConfigError(where(section_node, source_name, section) + ": not a table");
+        for (const auto& [key, value] : *table) {
+            std::string name = section + "." + std::string(key.str());
+            auto reader = known->second.find(std::string(key.str()));
+            if (reader == known->second.end())
+                throw ConfigError(where(value, source_name, name) + ": unknown key");
+            try {
+                reader->second(value, settings);
+            } catch (const ConfigError& e) {
+                throw ConfigError(where(value, source_name, name) + ": " + e.what());
+            }
+        }
+    }
+    if (settings.backoff_max < settings.backoff_initial)
+        throw ConfigError(std::string(source_name) +
+                          ": health.backoff_max is shorter than health.backoff_initial");
+}
+
+void apply_config_file(const std::filesystem::path& path, NodeSettings& settings) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ConfigError(path.string() + ": cannot read the file");
+    std::ostringstream text;
+    text << in.rdbuf();
+    apply_config_text(text.str(), path.string(), settings);
+}
+
+}  // namespace keel::app

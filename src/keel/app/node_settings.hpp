@@ -1,0 +1,81 @@
+#pragma once
+// Everything a running node can be told, with the defaults a user gets when they say nothing.
+// Sources, later ones winning: these defaults, a TOML file (`--config`, docs/configuration.md),
+// command-line flags. Every figure the health and failover logic uses is here.
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "keel/health/discovery_verifier.hpp"
+#include "keel/health/health_monitor.hpp"
+#include "keel/host/host.hpp"
+#include "keel/kad/dht.hpp"
+
+namespace keel::app {
+
+// A startup mistake: bad file, unknown key, wrong type, unusable value. The message names the
+// file, the line and the key.
+class ConfigError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+enum class NodeRole { node, bootstrap };
+
+struct NodeSettings {
+    // [node]
+    std::vector<std::string> listen{"/ip4/127.0.0.1/tcp/4001"};
+    std::vector<std::string> bootstrap;  // multiaddrs ending in /p2p/ID, or /dnsaddr/HOST
+    std::string data_dir;                // empty: $KEEL_DATA_DIR or ~/.local/share/keel
+    std::string identity;                // empty: DATA_DIR/identity.key
+    std::string profile = "ipfs";        // ipfs | chiral
+    std::string kad_protocol;            // overrides the profile's
+    bool dht_server = false;             // a bootstrap always serves
+    bool inline_muxer = true;            // offer Yamux inside the Noise handshake
+    std::string api = "127.0.0.1:5080";  // HOST:PORT of the HTTP API, or "off"
+    std::string ui_dir;                  // static files of the web UI, served at /
+    std::string log_level = "info";
+
+    // [connect]: each phase of a dial has its own deadline, so a hanging peer costs one of them.
+    net::Duration dial_timeout{10'000};       // TCP connect and DNS
+    net::Duration handshake_timeout{10'000};  // multistream + Noise + muxer
+    net::Duration identify_timeout{10'000};
+    net::Duration negotiate_timeout{10'000};  // protocol negotiation on a new stream
+    net::Duration bootstrap_stagger{250};     // between parallel dials of the bootstrap list
+
+    // [health]
+    net::Duration probe_interval{30'000};
+    net::Duration probe_timeout{10'000};  // ping, FIND_NODE and /keel/health, each
+    double degraded_latency_ms = 1000;
+    net::Duration backoff_initial{1000};
+    net::Duration backoff_max{60'000};
+    double backoff_jitter = 0.2;
+
+    // [dht]
+    std::size_t k = 20;
+    std::size_t alpha = 3;
+    net::Duration rpc_timeout{10'000};
+    net::Duration lookup_timeout{60'000};
+    net::Duration refresh_interval{600'000};
+
+    // [verify]
+    net::Duration step_timeout{10'000};
+
+    static NodeSettings defaults(NodeRole role);
+
+    // The pieces the library takes, built from the settings above.
+    HostConfig host_config(Ed25519KeyPair identity) const;
+    kad::DhtConfig dht_config(NodeRole role) const;  // throws ConfigError on an unknown profile
+    health::MonitorConfig monitor_config() const;
+    health::VerifierConfig verifier_config() const;
+};
+
+// Applies a TOML document over `settings`. Unknown sections and keys are errors (a typo must not
+// silently leave a default in place), as are wrong types and unparsable durations.
+void apply_config_text(std::string_view toml_text, std::string_view source_name,
+                       NodeSettings& settings);
+void apply_config_file(const std::filesystem::path& path, NodeSettings& settings);
+
+}  // namespace keel::app

@@ -1,0 +1,160 @@
+// TOML configuration: every key lands in its setting, flags' defaults stay when a key is absent,
+// and mistakes (unknown key, wrong type, bad duration) are errors that name the file, line and key.
+#include <gtest/gtest.h>
+
+#include "keel/app/duration.hpp"
+#include "keel/app/node_settings.hpp"
+
+namespace keel::app {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::string error_of(std::string_view text) {
+    auto s = NodeSettings::defaults(NodeRole::node);
+    try {
+        apply_config_text(text, "test.toml", s);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(Duration, ParsesUnitsAndFormatsBack) {
+    EXPECT_EQ(parse_duration("250ms"), milliseconds(250));
+    EXPECT_EQ(parse_duration("10s"), milliseconds(10'000));
+    EXPECT_EQ(parse_duration("1.5s"), milliseconds(1500));
+    EXPECT_EQ(parse_duration("2m"), milliseconds(120'000));
+    EXPECT_EQ(parse_duration("3"), milliseconds(3000));
+    EXPECT_FALSE(parse_duration("ten seconds"));
+    EXPECT_FALSE(parse_duration("-1s"));
+    EXPECT_FALSE(parse_duration("5 parsecs"));
+    EXPECT_EQ(format_duration(milliseconds(250)), "250ms");
+    EXPECT_EQ(format_duration(milliseconds(10'000)), "10s");
+    EXPECT_EQ(format_duration(milliseconds(600'000)), "10m");
+}
+
+TEST(NodeSettings, ExampleFileSpellsExactlyTheDefaults) {
+    auto s = NodeSettings::defaults(NodeRole::node);
+    s.listen.clear();
+    s.probe_interval = milliseconds(1);
+    apply_config_file(KEEL_TEST_DATA "/../../docs/keel.example.toml", s);
+    auto d = NodeSettings::defaults(NodeRole::node);
+    EXPECT_EQ(s.listen, d.listen);
+    EXPECT_EQ(s.api, d.api);
+    EXPECT_EQ(s.profile, d.profile);
+    EXPECT_EQ(s.inline_muxer, d.inline_muxer);
+    EXPECT_EQ(s.dial_timeout, d.dial_timeout);
+    EXPECT_EQ(s.handshake_timeout, d.handshake_timeout);
+    EXPECT_EQ(s.bootstrap_stagger, d.bootstrap_stagger);
+    EXPECT_EQ(s.probe_interval, d.probe_interval);
+    EXPECT_EQ(s.probe_timeout, d.probe_timeout);
+    EXPECT_EQ(s.backoff_initial, d.backoff_initial);
+    EXPECT_EQ(s.backoff_max, d.backoff_max);
+    EXPECT_DOUBLE_EQ(s.backoff_jitter, d.backoff_jitter);
+    EXPECT_EQ(s.k, d.k);
+    EXPECT_EQ(s.alpha, d.alpha);
+    EXPECT_EQ(s.rpc_timeout, d.rpc_timeout);
+    EXPECT_EQ(s.lookup_timeout, d.lookup_timeout);
+    EXPECT_EQ(s.refresh_interval, d.refresh_interval);
+    EXPECT_EQ(s.step_timeout, d.step_timeout);
+}
+
+TEST(NodeSettings, EveryKeyReachesTheLibraryConfigs) {
+    auto s = NodeSettings::defaults(NodeRole::node);
+    apply_config_text(R"(
+[node]
+listen = ["/ip4/127.0.0.1/tcp/0", "/ip6/::1/tcp/0"]
+bootstrap = ["/dnsaddr/bootstrap.example.org"]
+dht_server = true
+profile = "chiral"
+api = "off"
+[connect]
+timeout = "2s"
+bootstrap_stagger = "100ms"
+[health]
+probe_interval = "3s"
+probe_timeout = "1500ms"
+backoff_initial = "20ms"
+backoff_max = "320ms"
+backoff_jitter = 0.1
+[dht]
+k = 8
+alpha = 2
+rpc_timeout = "4s"
+[verify]
+step_timeout = "7s"
+)",
+                      "test.toml", s);
+    EXPECT_EQ(s.listen.size(), 2u);
+    EXPECT_EQ(s.bootstrap.front(), "/dnsaddr/bootstrap.example.org");
+    EXPECT_EQ(s.api, "off");
+
+    auto host = s.host_config(Ed25519KeyPair::generate());
+    EXPECT_EQ(host.dial_timeout, milliseconds(2000));
+    EXPECT_EQ(host.handshake_timeout, milliseconds(2000));
+    EXPECT_EQ(host.identify_timeout, milliseconds(2000));
+    EXPECT_EQ(host.negotiate_timeout, milliseconds(2000));
+
+    auto dht = s.dht_config(NodeRole::node);
+    EXPECT_TRUE(dht.server_mode);
+    EXPECT_EQ(dht.profile.name, "chiral");
+    EXPECT_EQ(dht.k, 8u);
+    EXPECT_EQ(dht.alpha, 2u);
+    EXPECT_EQ(dht.rpc_timeout, milliseconds(4000));
+    EXPECT_EQ(dht.bootstrap_stagger, milliseconds(100));
+
+    auto monitor = s.monitor_config();
+    EXPECT_EQ(monitor.probe_interval, milliseconds(3000));
+    EXPECT_EQ(monitor.probe.timeout, milliseconds(1500));
+    EXPECT_EQ(monitor.backoff.initial, milliseconds(20));
+    EXPECT_EQ(monitor.backoff.max, milliseconds(320));
+    EXPECT_DOUBLE_EQ(monitor.backoff.jitter, 0.1);
+    EXPECT_EQ(s.verifier_config().step_timeout, milliseconds(7000));
+}
+
+TEST(NodeSettings, ABootstrapServesNoApiByDefault) {
+    EXPECT_EQ(NodeSettings::defaults(NodeRole::bootstrap).api, "off");
+    EXPECT_TRUE(
+        NodeSettings::defaults(NodeRole::bootstrap).dht_config(NodeRole::bootstrap).server_mode);
+}
+
+TEST(NodeSettings, MistakesNameFileLineAndKey) {
+    EXPECT_EQ(error_of("[health]\nprobe_intervall = \"3s\"\n"),
+              "test.toml:2: health.probe_intervall: unknown key");
+    EXPECT_EQ(error_of("[helth]\nprobe_interval = \"3s\"\n"),
+              "test.toml:1: helth: unknown section");
+    EXPECT_NE(error_of("[health]\nprobe_interval = 3\n")
+                  .find("test.toml:2: health.probe_interval: "
+                        "expected a duration"),
+              std::string::npos);
+    EXPECT_NE(error_of("[health]\nprobe_interval = \"3 parsecs\"\n").find("expected a duration"),
+              std::string::npos);
+    EXPECT_NE(error_of("[health]\nprobe_interval = \"0s\"\n").find("greater than zero"),
+              std::string::npos);
+    EXPECT_NE(error_of("[dht]\nk = 0\n").find("dht.k: expected an integer from 1"),
+              std::string::npos);
+    EXPECT_NE(error_of("[dht]\nk = \"20\"\n").find("dht.k"), std::string::npos);
+    EXPECT_NE(error_of("[node]\nlisten = \"/ip4/127.0.0.1/tcp/1\"\n").find("array of strings"),
+              std::string::npos);
+    EXPECT_NE(error_of("[health]\nbackoff_jitter = 1.5\n").find("from 0 to 1"), std::string::npos);
+    EXPECT_NE(error_of("[health]\nbackoff_initial = \"2m\"\nbackoff_max = \"1m\"\n")
+                  .find("backoff_max is shorter"),
+              std::string::npos);
+    EXPECT_NE(error_of("[node\nlisten = []\n").find("test.toml:1"), std::string::npos);
+    EXPECT_EQ(error_of("node = 3\n"), "test.toml:1: node: not a table");
+}
+
+TEST(NodeSettings, UnknownProfileIsAConfigError) {
+    auto s = NodeSettings::defaults(NodeRole::node);
+    s.profile = "gnutella";
+    EXPECT_THROW(s.dht_config(NodeRole::node), ConfigError);
+}
+
+TEST(NodeSettings, MissingFileIsAConfigError) {
+    auto s = NodeSettings::defaults(NodeRole::node);
+    EXPECT_THROW(apply_config_file("/nonexistent/keel.toml", s), ConfigError);
+}
+
+}  // namespace
+}  // namespace keel::app
