@@ -1,11 +1,13 @@
-// keel health ADDR...: probe bootstraps functionally (connect, ping, FIND_NODE, Keel stats) and
-// print one BootstrapHealth each. Exit code: 0 all healthy, 1 some degraded, 2 some down.
+// keel health [ADDR...]: probe bootstraps functionally (connect, ping, FIND_NODE, Keel stats) and
+// print one BootstrapHealth each; without ADDR, the bootstrap list of --config. Exit code: 0 all
+// healthy, 1 some degraded, 2 some down, 3 bad arguments.
 #include <boost/asio/io_context.hpp>
 #include <iostream>
 
 #include "cli_support.hpp"
 #include "commands.hpp"
 #include "keel/app/health_json.hpp"
+#include "keel/app/node_settings.hpp"
 #include "keel/health/bootstrap_probe.hpp"
 
 namespace keel::cli {
@@ -17,6 +19,7 @@ namespace {
 
 struct HealthOptions {
     std::vector<std::string> addrs;
+    std::string config_file;
     std::string timeout = "10s";
     std::string profile = "ipfs";
     bool json = false;
@@ -31,8 +34,24 @@ int run_health(const HealthOptions& o) {
         std::cerr << "keel health: bad --timeout or --profile\n";
         return 3;
     }
+    auto texts = o.addrs;
+    if (texts.empty() && !o.config_file.empty()) {
+        auto settings = app::NodeSettings::defaults(app::NodeRole::node);
+        try {
+            app::apply_config_file(o.config_file, settings);
+        } catch (const app::ConfigError& e) {
+            std::cerr << "keel health: " << e.what() << "\n";
+            return 3;
+        }
+        texts = settings.bootstrap;
+    }
+    if (texts.empty()) {
+        std::cerr
+            << "keel health: give bootstrap addresses, or --config FILE with node.bootstrap\n";
+        return 3;
+    }
     std::vector<Multiaddr> addrs;
-    for (const auto& text : o.addrs) {
+    for (const auto& text : texts) {
         std::string why;
         auto addr = Multiaddr::parse(text, &why);
         if (!addr) {
@@ -95,7 +114,9 @@ void add_health_command(CLI::App& app, int& exit_code) {
     auto* cmd = app.add_subcommand(
         "health",
         "Probe bootstraps: connect, ping, FIND_NODE (exit 0 healthy, 1 degraded, 2 down)");
-    cmd->add_option("addrs", o->addrs, "Bootstrap multiaddrs ending in /p2p/ID")->required();
+    cmd->add_option("addrs", o->addrs, "Bootstrap multiaddrs ending in /p2p/ID");
+    cmd->add_option("--config", o->config_file, "Probe the node.bootstrap list of this TOML file")
+        ->check(CLI::ExistingFile);
     cmd->add_option("--timeout", o->timeout, "Deadline for each phase")->capture_default_str();
     cmd->add_option("--profile", o->profile, "ipfs | chiral")->capture_default_str();
     cmd->add_flag("--json", o->json, "Print a JSON array");

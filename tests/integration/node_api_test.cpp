@@ -208,6 +208,21 @@ TEST_F(NodeApi, DiagnosticsRunsTheSixSteps) {
     EXPECT_EQ(last["steps"].size(), 6u);
 }
 
+TEST_F(NodeApi, DiscoveryTestPublishesAndFetchesBackRemotely) {
+    auto a = http("POST", "/api/v1/discovery/test");
+    ASSERT_EQ(a.status, 200) << a.body;
+    auto j = json::parse(a.body);
+    EXPECT_EQ(j["ok"], true) << a.body;
+    ASSERT_EQ(j["steps"].size(), 3u);
+    EXPECT_EQ(j["steps"][1]["id"], "publish");
+    EXPECT_EQ(j["steps"][1]["status"], "passed");
+    EXPECT_EQ(j["steps"][2]["id"], "fetch_remote");
+    EXPECT_EQ(j["steps"][2]["status"], "passed");
+    // The bootstrap is the only other DHT server: it is the one that returned the record.
+    EXPECT_NE(j["steps"][2]["detail"].get<std::string>().find("returned by"), std::string::npos);
+    EXPECT_EQ(http("GET", "/api/v1/discovery/test").status, 405);
+}
+
 TEST_F(NodeApi, EventStreamDeliversPeerEvents) {
     auto seen = std::make_shared<Bytes>();
     auto reader = [](tcp::endpoint ep, std::shared_ptr<Bytes> out) -> net::awaitable<void> {
