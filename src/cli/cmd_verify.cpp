@@ -3,7 +3,8 @@
 // the bootstraps, waits (bounded by --timeout) until its routing table has a peer, then runs
 // health::DiscoveryVerifier and prints each step as it ends (text) or every progress event (one
 // JSON object per line with --json) followed by a summary {"ok", "steps"}.
-// Exit code: 0 when every step passed, 1 otherwise, 2 on bad arguments.
+// Exit code, like keel health's: 0 every step passed (healthy), 1 some failed (degraded), 2 the
+// routing table stayed empty, so nothing could be checked (down), 3 bad arguments.
 #include <boost/asio/io_context.hpp>
 #include <iostream>
 
@@ -54,7 +55,7 @@ int run_verify(const VerifyOptions& o) {
     auto listen = Multiaddr::parse(o.listen);
     if (!timeout || !profile || !listen) {
         std::cerr << "keel verify: bad --timeout, --profile or --listen\n";
-        return 2;
+        return 3;
     }
     if (!o.kad_protocol.empty()) profile->kad_protocol = o.kad_protocol;
     std::vector<Multiaddr> bootstrap;
@@ -68,7 +69,7 @@ int run_verify(const VerifyOptions& o) {
         if (!addr || !id) {
             std::cerr << "keel verify: --bootstrap " << text << ": "
                       << (why.empty() ? "must end in /p2p/ID" : why) << "\n";
-            return 2;
+            return 3;
         }
         bootstrap.push_back(*addr);
         bootstrap_ids.push_back(*id);
@@ -85,7 +86,7 @@ int run_verify(const VerifyOptions& o) {
     if (auto bound = host.listen(*listen); !bound) {
         std::cerr << "keel verify: cannot listen on " << o.listen << ": " << bound.error().message()
                   << "\n";
-        return 2;
+        return 3;
     }
     kad::DhtConfig dht_config;
     dht_config.profile = *profile;
@@ -146,7 +147,9 @@ int run_verify(const VerifyOptions& o) {
         std::cout << (ok ? "discovery verified" : "discovery NOT verified") << ": " << passed << '/'
                   << health::DiscoveryVerifier::step_count << " steps passed" << std::endl;
     }
-    return ok ? 0 : 1;
+    if (ok) return 0;
+    bool joined = !steps.empty() && steps[0].status == health::VerificationStep::Status::passed;
+    return joined ? 1 : 2;
 }
 
 }  // namespace
@@ -156,7 +159,8 @@ void add_verify_command(CLI::App& app, int& exit_code) {
     auto* cmd = app.add_subcommand(
         "verify",
         "Verify peer discovery in six steps: routing table, publish, fetch from another peer, "
-        "discovered peers, bidirectional reachability, provider visibility (exit 0 all passed)");
+        "discovered peers, bidirectional reachability, provider visibility (exit 0 all passed, 1 "
+        "some failed, 2 not joined)");
     cmd->add_option("--bootstrap", o->bootstrap,
                     "Bootstrap multiaddr ending in /p2p/ID (repeatable)")
         ->required();
