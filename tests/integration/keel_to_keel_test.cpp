@@ -260,5 +260,155 @@ TEST_F(KeelToKeel, DialToClosedPortFailsInDialPhase) {
     EXPECT_EQ(conn->error().error, asio::error::connection_refused) << conn->error().message();
 }
 
+// --- Concurrent connects to one peer ---------------------------------------------------------
+
+using ConnectResult = HostResult<std::shared_ptr<Connection>>;
+
+// A connect running on the io_context; `result` is set once it returns (not if it threw).
+struct RunningConnect {
+    std::shared_ptr<std::optional<ConnectResult>> result =
+        std::make_shared<std::optional<ConnectResult>>();
+    std::shared_ptr<bool> finished = std::make_shared<bool>(false);
+    std::shared_ptr<asio::cancellation_signal> cancel =
+        std::make_shared<asio::cancellation_signal>();
+};
+
+RunningConnect spawn_connect(asio::io_context& io, net::awaitable<ConnectResult> task) {
+    RunningConnect running;
+    asio::co_spawn(io, std::move(task),
+                   asio::bind_cancellation_slot(
+                       running.cancel->slot(),
+                       [result = running.result, finished = running.finished,
+                        cancel = running.cancel](std::exception_ptr e, ConnectResult r) {
+                           *finished = true;
+                           if (!e) result->emplace(std::move(r));
+                       }));
+    return running;
+}
+
+bool all_finished(const std::vector<RunningConnect>& running) {
+    return std::all_of(running.begin(), running.end(),
+                       [](const RunningConnect& r) { return *r.finished; });
+}
+
+// Accepts TCP connections and holds them without a byte of answer: a dial hangs in its upgrade.
+struct SilentListener {
+    explicit SilentListener(asio::io_context& io)
+        : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {}
+    ~SilentListener() { close(); }
+    void close() {
+        net::error_code ignored;
+        acceptor.close(ignored);
+        for (auto& s : held) s.close(ignored);
+    }
+    Multiaddr addr(const PeerId& peer) const {
+        auto port = std::to_string(acceptor.local_endpoint().port());
+        return with_peer(Multiaddr::parse("/ip4/127.0.0.1/tcp/" + port).value(), peer);
+    }
+    tcp::acceptor acceptor;
+    std::vector<tcp::socket> held;
+    std::size_t accepted = 0;
+};
+
+net::awaitable<void> hold_connections(std::shared_ptr<SilentListener> listener) {
+    while (listener->acceptor.is_open()) {
+        auto [ec, socket] = co_await listener->acceptor.async_accept(net::use_result);
+        if (ec) co_return;
+        ++listener->accepted;
+        listener->held.push_back(std::move(socket));
+    }
+}
+
+TEST_F(KeelToKeel, ConcurrentConnectsToOnePeerShareOneConnection) {
+    ASSERT_NO_FATAL_FAILURE(start(true, true));
+    const PeerId& server = server_->peer_id();
+    std::vector<Multiaddr> addrs{server_addr_.without(proto_code::p2p)};
+    // Started together, before any of them has connected: two connects to the address, and two
+    // connect_peers (one with the address, one finding it in the peer store).
+    client_->peer_store().add_address(server, addrs.front());
+    std::vector<RunningConnect> running;
+    running.push_back(spawn_connect(io_, client_->connect(server_addr_)));
+    running.push_back(spawn_connect(io_, client_->connect(server_addr_)));
+    running.push_back(spawn_connect(io_, client_->connect_peer(server, addrs)));
+    running.push_back(spawn_connect(io_, client_->connect_peer(server)));
+    ASSERT_TRUE(run_until(
+        io_, [&] { return all_finished(running); }, 10s))
+        << "the connects did not finish";
+    std::shared_ptr<Connection> first;
+    for (std::size_t i = 0; i < running.size(); ++i) {
+        const auto& result = *running[i].result;
+        ASSERT_TRUE(result.has_value()) << i << " threw";
+        ASSERT_TRUE(result->has_value()) << i << ": " << result->error().message();
+        if (!first) first = **result;
+        EXPECT_EQ((**result)->id, first->id) << i << " got another connection";
+    }
+    EXPECT_EQ(client_->connections_to(server).size(), 1u);
+    EXPECT_EQ(client_->connections().size(), 1u);
+    EXPECT_EQ(client_->stats().upgrades_ok, 1u);
+    // The server saw one TCP connection: every upgrade on the client side has finished, so a
+    // second dial would have been accepted by now.
+    ASSERT_TRUE(server_side());
+    EXPECT_EQ(server_->stats().inbound_accepted, 1u);
+}
+
+TEST_F(KeelToKeel, ConcurrentConnectsToAHangingPeerShareOneAttempt) {
+    ASSERT_NO_FATAL_FAILURE(start(true, true));
+    auto config = test_config();
+    config.handshake_timeout = 500ms;
+    client_ = std::make_unique<Host>(io_.get_executor(), std::move(config));
+    auto silent = std::make_shared<SilentListener>(io_);
+    asio::co_spawn(io_, hold_connections(silent), asio::detached);
+    const auto target = silent->addr(server_->peer_id());
+
+    auto t0 = net::Clock::now();
+    std::vector<RunningConnect> running;
+    running.push_back(spawn_connect(io_, client_->connect(target)));
+    running.push_back(spawn_connect(io_, client_->connect(target)));
+    ASSERT_TRUE(run_until(
+        io_, [&] { return all_finished(running); }, 10s))
+        << "the connects did not finish";
+    double took = std::chrono::duration<double>(net::Clock::now() - t0).count();
+    for (std::size_t i = 0; i < running.size(); ++i) {
+        const auto& result = *running[i].result;
+        ASSERT_TRUE(result.has_value()) << i << " threw";
+        ASSERT_FALSE(result->has_value()) << i << " connected to a silent listener";
+        EXPECT_EQ(result->error().phase, Phase::security) << result->error().message();
+        EXPECT_EQ(result->error().error, net::net_errc::timeout) << result->error().message();
+    }
+    EXPECT_EQ(silent->accepted, 1u);  // the second waited for the first's answer
+    EXPECT_LT(took, 2.0);             // one handshake timeout, not two in a row
+    silent->close();
+}
+
+TEST_F(KeelToKeel, ACancelledDialLeavesTheConnectWaitingForItToDialItself) {
+    ASSERT_NO_FATAL_FAILURE(start(true, true));
+    auto config = test_config();
+    config.handshake_timeout = 500ms;
+    client_ = std::make_unique<Host>(io_.get_executor(), std::move(config));
+    auto silent = std::make_shared<SilentListener>(io_);
+    asio::co_spawn(io_, hold_connections(silent), asio::detached);
+    const auto target = silent->addr(server_->peer_id());
+
+    // The second waits for the first's dial; the first's caller gives up on it: that says nothing
+    // about the peer, so the second dials on its own.
+    std::vector<RunningConnect> running;
+    running.push_back(spawn_connect(io_, client_->connect(target)));
+    running.push_back(spawn_connect(io_, client_->connect(target)));
+    ASSERT_TRUE(run_until(
+        io_, [&] { return silent->accepted == 1; }, 5s));
+    running[0].cancel->emit(asio::cancellation_type::all);
+    ASSERT_TRUE(run_until(
+        io_, [&] { return all_finished(running); }, 10s))
+        << "the connects did not finish";
+    EXPECT_EQ(silent->accepted, 2u);
+    const auto& second = *running[1].result;
+    ASSERT_TRUE(second.has_value()) << "the waiting connect threw";
+    ASSERT_FALSE(second->has_value());
+    // Its own attempt timed out in the handshake; it was not failed by the first's cancellation.
+    EXPECT_EQ(second->error().phase, Phase::security) << second->error().message();
+    EXPECT_EQ(second->error().error, net::net_errc::timeout) << second->error().message();
+    silent->close();
+}
+
 }  // namespace
 }  // namespace keel::test

@@ -21,7 +21,74 @@ using asio::ip::tcp;
 using net::awaitable;
 using net::error_code;
 
+namespace detail {
+
+// A dial to a known peer in progress. Connects to that peer that would dial the same thing wait
+// for it instead (see Host::dial_shared and Host::connect_peer).
+struct PendingDial {
+    PendingDial(asio::any_io_executor ex, std::optional<Multiaddr> addr)
+        : addr(std::move(addr)), signal(ex, net::Clock::time_point::max()) {}
+    std::optional<Multiaddr> addr;  // nullopt: a connect_peer, over one address after another
+    bool done = false;
+    bool abandoned = false;  // its caller gave up before it ended: no answer for the others
+    std::shared_ptr<Connection> connection;
+    std::optional<Failure> failure;
+    asio::steady_timer signal;  // never expires; cancelled once done, which wakes every waiter
+};
+
+}  // namespace detail
+
 namespace {
+
+using ConnectionResult = HostResult<std::shared_ptr<Connection>>;
+
+// Keeps a dial registered while it runs. However it ends (a result, or an exception once its
+// caller is cancelled), it is unregistered and its waiters are woken. Holds the table itself, not
+// the Host, so that a frame destroyed late (with its io_context) touches nothing freed.
+class DialRegistration {
+  public:
+    DialRegistration(std::shared_ptr<detail::PendingDials> table, PeerId peer,
+                     std::shared_ptr<detail::PendingDial> dial)
+        : table_(std::move(table)), peer_(std::move(peer)), dial_(std::move(dial)) {
+        table_->emplace(peer_, dial_);
+    }
+    ~DialRegistration() { finish(); }
+    DialRegistration(const DialRegistration&) = delete;
+    DialRegistration& operator=(const DialRegistration&) = delete;
+
+    // `cancelled`: the dialing caller was cancelled, so a failure says nothing about the peer.
+    void complete(const ConnectionResult& result, bool cancelled) {
+        if (result)
+            dial_->connection = *result;
+        else if (!cancelled)
+            dial_->failure = result.error();
+        finish();
+    }
+
+  private:
+    void finish() {
+        if (dial_->done) return;
+        dial_->done = true;
+        dial_->abandoned = !dial_->connection && !dial_->failure;
+        auto [first, last] = table_->equal_range(peer_);
+        for (auto it = first; it != last; ++it) {
+            if (it->second == dial_) {
+                table_->erase(it);
+                break;
+            }
+        }
+        dial_->signal.cancel();
+    }
+
+    std::shared_ptr<detail::PendingDials> table_;
+    PeerId peer_;
+    std::shared_ptr<detail::PendingDial> dial_;
+};
+
+awaitable<error_code> wait_until_done(std::shared_ptr<detail::PendingDial> dial) {
+    if (!dial->done) co_await dial->signal.async_wait(net::use_result);
+    co_return error_code{};
+}
 
 awaitable<error_code> connect_socket(tcp::socket& socket, tcp::endpoint endpoint) {
     auto [ec] = co_await socket.async_connect(endpoint, net::use_result);
@@ -166,12 +233,80 @@ awaitable<void> Host::handle_inbound(tcp::socket socket) {
 
 awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect(const Multiaddr& addr) {
     if (const auto* p2p = addr.find(proto_code::p2p)) {
-        if (auto peer = PeerId::from_bytes(p2p->value)) {
-            auto open = connections_to(*peer);
-            if (!open.empty()) co_return open.front();
-        }
+        if (auto peer = PeerId::from_bytes(p2p->value))
+            co_return co_await dial_shared(addr, std::move(*peer));
     }
     co_return co_await dial(addr);
+}
+
+// ---- concurrent dials of one peer share one connection -------------------------------------
+//
+// A second connect to a peer while a dial of it is in progress (a staggered bootstrap dial and a
+// health probe at the same moment, two DHT requests to one peer) waits for that dial instead of
+// opening a second connection. connect(addr) joins a dial of the same address only: a staggered
+// race over several addresses of one peer dials them in parallel on purpose.
+
+net::Clock::time_point Host::join_deadline() const {
+    // The longest one dial of one address takes: resolving, connecting, the upgrade.
+    return net::Clock::now() + 2 * config_.dial_timeout + config_.handshake_timeout;
+}
+
+std::shared_ptr<detail::PendingDial> Host::find_dial(const PeerId& peer,
+                                                     const Multiaddr* addr) const {
+    std::shared_ptr<detail::PendingDial> any;
+    auto [first, last] = dialing_->equal_range(peer);
+    for (auto it = first; it != last; ++it) {
+        const auto& dial = it->second;
+        if (addr) {
+            if (dial->addr && *dial->addr == *addr) return dial;
+        } else {
+            if (!dial->addr) return dial;  // a connect_peer covers the most
+            if (!any) any = dial;
+        }
+    }
+    return any;
+}
+
+awaitable<std::optional<HostResult<std::shared_ptr<Connection>>>> Host::join_dial(
+    std::shared_ptr<detail::PendingDial> dial, net::Clock::time_point deadline) {
+    auto left = std::chrono::duration_cast<net::Duration>(deadline - net::Clock::now());
+    if (!dial->done && left > net::Duration::zero())
+        co_await net::with_deadline(wait_until_done(dial), left);
+    std::optional<ConnectionResult> out;
+    if (!dial->done) {
+        Failure timeout{Phase::dial, make_error_code(net::net_errc::timeout),
+                        dial->addr ? dial->addr->to_string() : std::string()};
+        out.emplace(std::move(timeout));
+    } else if (dial->connection) {
+        if (dial->connection->is_open()) out.emplace(dial->connection);
+    } else if (dial->failure) {
+        out.emplace(*dial->failure);
+    }
+    co_return out;
+}
+
+awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial_shared(Multiaddr addr, PeerId peer) {
+    auto deadline = join_deadline();
+    // A few rounds at most: a joined dial that was abandoned, or whose connection closed at once,
+    // sends us looking again.
+    for (int round = 0; round < 4; ++round) {
+        auto open = connections_to(peer);
+        if (!open.empty()) co_return open.front();
+        auto pending = find_dial(peer, &addr);
+        if (!pending) break;
+        log().debug("event=dial_joined peer={} addr={}", peer.short_string(), addr.to_string());
+        auto joined = co_await join_dial(pending, deadline);
+        if (joined) co_return std::move(*joined);
+    }
+    auto open = connections_to(peer);
+    if (!open.empty()) co_return open.front();
+    DialRegistration registration(dialing_, peer,
+                                  std::make_shared<detail::PendingDial>(executor_, addr));
+    auto result = co_await dial(addr);
+    // Read directly: awaiting another coroutine here would throw once we are cancelled.
+    auto cancellation = co_await asio::this_coro::cancellation_state;
+    registration.complete(result, cancellation.cancelled() != asio::cancellation_type::none);
+    co_return result;
 }
 
 awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& addr) {
@@ -238,6 +373,19 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& a
 
 awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect_peer(
     const PeerId& peer, std::vector<Multiaddr> addrs) {
+    auto deadline = join_deadline();
+    for (int round = 0; round < 8; ++round) {
+        auto open = connections_to(peer);
+        if (!open.empty()) co_return open.front();
+        auto pending = find_dial(peer, nullptr);
+        if (!pending) break;
+        // Another connect_peer's answer is ours; a connect() of one address that failed says
+        // nothing about the other addresses.
+        bool whole = !pending->addr;
+        log().debug("event=dial_joined peer={}", peer.short_string());
+        auto joined = co_await join_dial(pending, deadline);
+        if (joined && (*joined || whole)) co_return std::move(*joined);
+    }
     auto open = connections_to(peer);
     if (!open.empty()) co_return open.front();
     if (addrs.empty())
@@ -245,17 +393,21 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect_peer(
     if (addrs.empty())
         co_return Failure{Phase::dial, make_error_code(net::net_errc::no_addresses),
                           peer.short_string()};
-    std::optional<Failure> last;
+    DialRegistration registration(dialing_, peer,
+                                  std::make_shared<detail::PendingDial>(executor_, std::nullopt));
+    std::optional<ConnectionResult> outcome;
     for (const auto& addr : addrs) {
         auto full = addr.without(proto_code::p2p).with_component(proto_code::p2p, peer.bytes());
-        auto conn = co_await dial(full);
-        if (conn) co_return *conn;
-        last = conn.error();
+        auto conn = co_await dial_shared(std::move(full), peer);
         // A peer-ID mismatch or a protocol failure will not improve on the next address; a dial
         // failure might.
-        if (last->phase != Phase::dial) break;
+        bool last = conn || conn.error().phase != Phase::dial;
+        outcome = std::move(conn);
+        if (last) break;
     }
-    co_return *last;
+    auto cancellation = co_await asio::this_coro::cancellation_state;
+    registration.complete(*outcome, cancellation.cancelled() != asio::cancellation_type::none);
+    co_return std::move(*outcome);
 }
 
 std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction direction, Multiaddr remote,

@@ -23,6 +23,11 @@
 
 namespace keel {
 
+namespace detail {
+struct PendingDial;
+using PendingDials = std::multimap<PeerId, std::shared_ptr<PendingDial>>;
+}  // namespace detail
+
 struct HostConfig {
     explicit HostConfig(Ed25519KeyPair key) : identity(std::move(key)) {}
 
@@ -72,12 +77,15 @@ class Host {
     void set_handler(std::string protocol, StreamHandler handler);
     std::vector<std::string> protocols() const;
 
-    // Reuses an open connection to the /p2p peer in `addr` when there is one.
+    // Reuses an open connection to the /p2p peer in `addr` when there is one, and joins a dial of
+    // that peer at the same address already in progress instead of dialing again.
     net::awaitable<HostResult<std::shared_ptr<Connection>>> connect(const Multiaddr& addr);
     // Always a new connection. `addr` may end in /p2p/ID: reaching another peer is an error.
     net::awaitable<HostResult<std::shared_ptr<Connection>>> dial(const Multiaddr& addr);
     // An open connection to `peer`, or a dial of its addresses (the given ones, else those in the
-    // peer store) one after another until one works.
+    // peer store) one after another until one works. While another connect_peer to `peer` is in
+    // progress, waits for its result instead; while a connect() to one of its addresses is, waits
+    // for that first.
     net::awaitable<HostResult<std::shared_ptr<Connection>>> connect_peer(
         const PeerId& peer, std::vector<Multiaddr> addrs = {});
     net::awaitable<HostResult<void>> wait_identified(std::shared_ptr<Connection> connection);
@@ -96,6 +104,18 @@ class Host {
     void stop();
 
   private:
+    // Dials `addr` (ending in /p2p/`peer`) unless an open connection or a dial of the same address
+    // already in progress gives the answer.
+    net::awaitable<HostResult<std::shared_ptr<Connection>>> dial_shared(Multiaddr addr,
+                                                                        PeerId peer);
+    // Waits (until `deadline`) for a dial in progress: its connection or failure, or nullopt when
+    // it was abandoned (its caller gave up) or its connection is already closed.
+    net::awaitable<std::optional<HostResult<std::shared_ptr<Connection>>>> join_dial(
+        std::shared_ptr<detail::PendingDial> dial, net::Clock::time_point deadline);
+    // The dial of `peer` in progress at `addr` (any address: connect_peer's first).
+    std::shared_ptr<detail::PendingDial> find_dial(const PeerId& peer, const Multiaddr* addr) const;
+    net::Clock::time_point join_deadline() const;
+
     net::awaitable<void> accept_loop(std::shared_ptr<net::asio::ip::tcp::acceptor> acceptor);
     net::awaitable<void> handle_inbound(net::asio::ip::tcp::socket socket);
     std::shared_ptr<Connection> add_connection(Upgraded upgraded, Direction direction,
@@ -120,6 +140,9 @@ class Host {
     std::vector<ConnectionObserver> observers_;
     std::vector<std::function<void(const std::shared_ptr<Connection>&)>> identified_observers_;
     PeerStore peer_store_;
+    // Dials in progress to known peers. Shared with the dials, which unregister themselves even if
+    // their frame outlives the Host.
+    std::shared_ptr<detail::PendingDials> dialing_ = std::make_shared<detail::PendingDials>();
     HostStats stats_;
     bool stopped_ = false;
 };

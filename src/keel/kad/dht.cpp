@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 #include <algorithm>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -48,7 +49,8 @@ Dht::Dht(Host& host, DhtConfig config)
              }()),
       providers_(config_.provider_limits),
       alive_(std::make_shared<bool>(true)),
-      refresh_signal_(host.get_executor()) {}
+      refresh_signal_(host.get_executor()),
+      stopped_signal_(host.get_executor(), net::Clock::time_point::max()) {}
 
 Dht::~Dht() {
     *alive_ = false;
@@ -89,6 +91,8 @@ void Dht::start() {
 void Dht::stop() {
     *alive_ = false;
     refresh_signal_.cancel();
+    // Wakes the waits on it now, and any started later completes at once.
+    stopped_signal_.expires_at(net::Clock::now());
 }
 
 // ---- routing table membership ------------------------------------------------------------
@@ -483,6 +487,66 @@ awaitable<LookupResult> Dht::lookup(Bytes key, MessageType type, OnResponse on_r
     co_return out;
 }
 
+// ---- fan-out: one message to many peers at once ----------------------------------------------
+
+// Shared by send_to_all and the requests it spawns, which may outlive it by a few handlers.
+struct Dht::FanOut {
+    FanOut(asio::any_io_executor ex, net::Clock::time_point deadline, std::size_t n)
+        : signal(ex), cancel(ex, deadline), answers(n) {}
+    asio::steady_timer signal;  // cancelled by each request that ends
+    asio::steady_timer cancel;  // fires at the deadline, or is cancelled: every request ends
+    std::vector<std::optional<KadMessage>> answers;
+    std::size_t pending = 0;
+    bool finished = false;  // send_to_all returned: answers are no longer read
+};
+
+awaitable<void> Dht::send_one(std::shared_ptr<FanOut> fan_out, std::size_t index, PeerId peer,
+                              KadMessage message) {
+    // The request against the overall deadline and against stop(); the losers are cancelled.
+    // Named first: GCC 12 mishandles temporaries inside a co_await expression.
+    using namespace asio::experimental::awaitable_operators;
+    auto race = request(std::move(peer), std::move(message)) ||
+                fan_out->cancel.async_wait(net::use_result) ||
+                stopped_signal_.async_wait(net::use_result);
+    auto winner = co_await std::move(race);
+    --fan_out->pending;
+    fan_out->signal.cancel();
+    if (fan_out->finished || winner.index() != 0) co_return;
+    auto& response = std::get<0>(winner);
+    if (response) fan_out->answers[index] = std::move(*response);
+}
+
+awaitable<std::vector<std::optional<KadMessage>>> Dht::send_to_all(std::vector<PeerId> peers,
+                                                                   KadMessage message) {
+    auto deadline = net::Clock::now() + config_.rpc_timeout;
+    auto fan_out = std::make_shared<FanOut>(host_.get_executor(), deadline, peers.size());
+    // However this frame ends (a caller's cancellation ends it with an exception), the requests
+    // still in flight are cancelled and stop writing answers.
+    struct EndOnExit {
+        std::shared_ptr<FanOut> fan_out;
+        ~EndOnExit() {
+            fan_out->finished = true;
+            fan_out->cancel.cancel();
+        }
+    } end_on_exit{fan_out};
+    if (!*alive_) co_return fan_out->answers;
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+        ++fan_out->pending;
+        asio::co_spawn(host_.get_executor(), send_one(fan_out, i, peers[i], message),
+                       asio::detached);
+    }
+    // Every request ends by the deadline (its race against `cancel`), or within a few handlers of
+    // stop(): wait for all of them, so that an answer that has just arrived still counts. The grace
+    // only bounds a request slow to honour its cancellation.
+    const auto backstop = deadline + std::chrono::milliseconds(250);
+    while (fan_out->pending > 0 && net::Clock::now() < backstop) {
+        fan_out->signal.expires_at(backstop);
+        co_await fan_out->signal.async_wait(net::use_result);
+    }
+    auto answers = fan_out->answers;
+    co_return answers;
+}
+
 awaitable<LookupResult> Dht::get_closest_peers(Bytes key) {
     co_return co_await lookup(std::move(key), MessageType::find_node, {});
 }
@@ -516,12 +580,12 @@ awaitable<net::result<Dht::ProvideResult>> Dht::provide(Bytes key) {
     msg.type = MessageType::add_provider;
     msg.key = key;
     msg.provider_peers.push_back(KadPeer{host_.peer_id(), host_.listen_addrs(), true});
+    auto answers = co_await send_to_all(closest.closest, std::move(msg));
     ProvideResult result;
-    for (const auto& peer : closest.closest) {
-        auto r = co_await request(peer, msg);
-        if (!r) continue;
+    for (const auto& answer : answers) {
+        if (!answer) continue;
         ++result.sent;
-        if (r->type == MessageType::ping) ++result.acknowledged;
+        if (answer->type == MessageType::ping) ++result.acknowledged;
     }
     log().info("event=provided key_bytes={} sent={} acknowledged={}", key.size(), result.sent,
                result.acknowledged);
@@ -561,11 +625,10 @@ awaitable<net::result<std::size_t>> Dht::put_value(Bytes key, Bytes value, std::
     msg.type = MessageType::put_value;
     msg.key = key;
     msg.record = record;
+    auto answers = co_await send_to_all(closest.closest, std::move(msg));
     std::size_t stored = 0;
-    for (const auto& peer : closest.closest) {
-        auto r = co_await request(peer, msg);
-        if (r && r->record && r->record->value == value) ++stored;
-    }
+    for (const auto& answer : answers)
+        if (answer && answer->record && answer->record->value == value) ++stored;
     if (stored < quorum) co_return make_error_code(kad_errc::quorum_failed);
     co_return stored;
 }

@@ -70,9 +70,10 @@ class Dht {
     net::awaitable<std::size_t> bootstrap(std::vector<Multiaddr> peers);
     net::awaitable<LookupResult> get_closest_peers(Bytes key);
     net::awaitable<net::result<std::vector<Multiaddr>>> find_peer(PeerId peer);
-    // Announces us as a provider of `key` to the k closest peers. ADD_PROVIDER has no response,
-    // so each announcement is followed by a PING on the same stream: a Keel server answers it
-    // only once the provider record is durable, which makes the answer an acknowledgement.
+    // Announces us as a provider of `key` to the k closest peers, all at once under one
+    // rpc_timeout. ADD_PROVIDER has no response, so each announcement is followed by a PING on the
+    // same stream: a Keel server answers it only once the provider record is durable, which makes
+    // the answer an acknowledgement.
     struct ProvideResult {
         std::size_t sent = 0;
         std::size_t acknowledged = 0;
@@ -81,7 +82,8 @@ class Dht {
     // Providers of `key` until `count` are found or the lookup ends; `on_found` sees each one.
     net::awaitable<std::vector<ProviderEntry>> find_providers(
         Bytes key, std::size_t count, std::function<void(const ProviderEntry&)> on_found = {});
-    // Stores a value on the k closest peers; fails below `quorum` acknowledgements.
+    // Stores a value on the k closest peers (all at once, under one rpc_timeout); fails below
+    // `quorum` acknowledgements.
     net::awaitable<net::result<std::size_t>> put_value(Bytes key, Bytes value,
                                                        std::size_t quorum = 1);
     // The best valid value seen from at least `quorum` peers (a local copy counts as one).
@@ -115,6 +117,13 @@ class Dht {
                                              const std::shared_ptr<DurableAck>& ack);
     std::vector<KadPeer> closer_peers(BytesView key, const PeerId& exclude) const;
     net::awaitable<LookupResult> lookup(Bytes key, MessageType type, OnResponse on_response);
+    // Sends `message` to every peer in parallel, all under one rpc_timeout; ends early when the
+    // DHT is stopped. The answers in the order of `peers` (nullopt: failed or not in time).
+    struct FanOut;
+    net::awaitable<std::vector<std::optional<KadMessage>>> send_to_all(std::vector<PeerId> peers,
+                                                                       KadMessage message);
+    net::awaitable<void> send_one(std::shared_ptr<FanOut> fan_out, std::size_t index, PeerId peer,
+                                  KadMessage message);
     void consider_for_table(const std::shared_ptr<Connection>& connection);
     net::awaitable<void> check_stale(PeerId candidate, PeerId newcomer,
                                      std::optional<Multiaddr> addr);
@@ -138,6 +147,7 @@ class Dht {
     std::map<Bytes, std::int64_t> provided_;  // keys we provide -> last announcement (unix ms)
     std::shared_ptr<bool> alive_;             // false once stopped; tasks check it
     net::asio::steady_timer refresh_signal_;
+    net::asio::steady_timer stopped_signal_;  // expires (and wakes every waiter) on stop()
     net::Clock::time_point last_refresh_{};
 };
 
