@@ -38,6 +38,9 @@ net::awaitable<StaggeredDialResult> dial_staggered(Host& host, std::vector<Multi
                 },
                 asio::detached);
         }
+        // A connect that finishes without suspending (the connection was already open) has
+        // already run, and its cancel() found no wait to wake: look before waiting.
+        if (race->winner || race->finished == addrs.size()) break;
         // Wait for a result, or for the moment to start the next attempt.
         if (launched < addrs.size())
             race->signal.expires_after(stagger);
