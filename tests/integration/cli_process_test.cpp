@@ -1,149 +1,22 @@
 // The keel binary across processes: `keel node` serving an in-process Host and `keel ping`, the
 // exit codes and JSON of `keel ping` for each failing phase, identity persistence across restarts,
 // and a clean exit on SIGTERM. All on 127.0.0.1.
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "keel/protocols/ping.hpp"
+#include "support/child_process.hpp"
 #include "test_support.hpp"
-
-extern char** environ;
 
 namespace keel::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A child process with its stdout on a pipe (stderr goes to a file, for post-mortems).
-class Child {
-  public:
-    Child(const std::vector<std::string>& args, const fs::path& stderr_file) {
-        int fds[2];
-        if (pipe2(fds, O_CLOEXEC) != 0) return;
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_file.c_str(),
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        std::vector<char*> argv;
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        pid_t pid = -1;
-        int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        close(fds[1]);
-        if (rc != 0) {
-            close(fds[0]);
-            return;
-        }
-        pid_ = pid;
-        out_fd_ = fds[0];
-        pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
-    }
-    ~Child() {
-        if (running()) {
-            kill(pid_, SIGKILL);
-            int status = 0;
-            waitpid(pid_, &status, 0);
-        }
-        if (out_fd_ >= 0) close(out_fd_);
-        if (pidfd_ >= 0) close(pidfd_);
-    }
-    Child(const Child&) = delete;
-    Child& operator=(const Child&) = delete;
-
-    bool started() const { return pid_ > 0; }
-    pid_t pid() const { return pid_; }
-    bool running() const { return pid_ > 0 && !status_; }
-
-    // One line of stdout (without the newline); nullopt on EOF or timeout.
-    std::optional<std::string> read_line(net::Duration timeout) {
-        auto deadline = net::Clock::now() + timeout;
-        while (true) {
-            if (auto nl = buffered_.find('\n'); nl != std::string::npos) {
-                std::string line = buffered_.substr(0, nl);
-                buffered_.erase(0, nl + 1);
-                return line;
-            }
-            if (!fill(deadline)) return std::nullopt;
-        }
-    }
-
-    // Everything up to EOF; nullopt if the child keeps stdout open past the deadline.
-    std::optional<std::string> read_all(net::Duration timeout) {
-        auto deadline = net::Clock::now() + timeout;
-        while (!eof_)
-            if (!fill(deadline) && !eof_) return std::nullopt;
-        return std::exchange(buffered_, {});
-    }
-
-    // The raw wait status once the child has exited; nullopt if it has not within `timeout`.
-    // Waits on a pidfd (readable when the child exits); polls waitpid where there is none.
-    // `tick` runs between checks when given, e.g. to drive an io_context meanwhile.
-    std::optional<int> wait_exit(net::Duration timeout, const std::function<void()>& tick = {}) {
-        auto deadline = net::Clock::now() + timeout;
-        while (!status_) {
-            int status = 0;
-            pid_t r = waitpid(pid_, &status, WNOHANG);
-            if (r == pid_) {
-                status_ = status;
-                break;
-            }
-            if (r < 0) return std::nullopt;
-            auto now = net::Clock::now();
-            if (now >= deadline) return std::nullopt;
-            if (tick) {
-                tick();
-            } else if (pidfd_ >= 0) {
-                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-                pollfd p{pidfd_, POLLIN, 0};
-                poll(&p, 1, static_cast<int>(left.count()) + 1);
-            } else {
-                poll_until([] { return false; }, 5ms);  // one polling interval
-            }
-        }
-        return status_;
-    }
-
-  private:
-    // Reads what is available before the deadline; false on EOF or timeout.
-    bool fill(net::Clock::time_point deadline) {
-        if (eof_ || out_fd_ < 0) return false;
-        auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - net::Clock::now());
-        if (left.count() <= 0) return false;
-        pollfd p{out_fd_, POLLIN, 0};
-        int ready = poll(&p, 1, static_cast<int>(left.count()));
-        if (ready < 0 && errno == EINTR) return true;
-        if (ready <= 0) return false;
-        char chunk[4096];
-        ssize_t n = read(out_fd_, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR) return true;
-        if (n <= 0) {
-            eof_ = true;
-            return false;
-        }
-        buffered_.append(chunk, static_cast<std::size_t>(n));
-        return true;
-    }
-
-    pid_t pid_ = -1;
-    int out_fd_ = -1;
-    int pidfd_ = -1;
-    std::string buffered_;
-    bool eof_ = false;
-    std::optional<int> status_;
-};
 
 struct NodeInfo {
     std::string peer_id;
