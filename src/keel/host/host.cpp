@@ -310,7 +310,9 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial_shared(Multiaddr a
 }
 
 awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& addr) {
+    std::optional<PeerId> expected;
     auto fail = [&](Phase phase, error_code ec) {
+        if (expected) note_dial_failure(*expected);
         ++stats_.dial_failures;
         ++stats_.dial_failures_by_phase[std::string(phase_name(phase))];
         log().info("event=dial_failed addr={} phase={} error=\"{}\"", addr.to_string(),
@@ -318,7 +320,6 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& a
         return Failure{phase, ec, addr.to_string()};
     };
     if (stopped_) co_return fail(Phase::dial, make_error_code(net::net_errc::shutting_down));
-    std::optional<PeerId> expected;
     if (const auto* p2p = addr.find(proto_code::p2p)) {
         auto peer = PeerId::from_bytes(p2p->value);
         if (!peer) co_return fail(Phase::dial, peer.error());
@@ -410,12 +411,29 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect_peer(
     co_return std::move(*outcome);
 }
 
+void Host::note_dial_failure(const PeerId& peer) {
+    auto now = net::Clock::now();
+    // Bounded: past this many peers, failures older than a minute are forgotten.
+    if (dial_failures_.size() >= 10'000)
+        std::erase_if(dial_failures_, [now](const auto& entry) {
+            return now - entry.second > std::chrono::minutes(1);
+        });
+    dial_failures_[peer] = now;
+}
+
+std::optional<net::Clock::time_point> Host::last_dial_failure(const PeerId& peer) const {
+    auto it = dial_failures_.find(peer);
+    if (it == dial_failures_.end()) return std::nullopt;
+    return it->second;
+}
+
 std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction direction, Multiaddr remote,
                                                  Multiaddr local) {
     auto conn = std::make_shared<Connection>(next_connection_id_++, up.peer, up.key, direction,
                                              remote, local, up.muxer, up.muxer_inlined, up.session);
     connections_.emplace(conn->id, conn);
     if (direction == Direction::outbound) peer_store_.add_address(conn->peer, remote);
+    dial_failures_.erase(conn->peer);
     log().info("event=connection_opened peer={} dir={} addr={} muxer={} inlined={}",
                conn->peer.short_string(), direction_name(direction), remote.to_string(),
                conn->muxer, conn->muxer_inlined);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -89,6 +90,9 @@ class Host {
     net::awaitable<HostResult<std::shared_ptr<Connection>>> connect_peer(
         const PeerId& peer, std::vector<Multiaddr> addrs = {});
     net::awaitable<HostResult<void>> wait_identified(std::shared_ptr<Connection> connection);
+    // When a dial to `peer` last failed, if it did since the last connection to it: lets
+    // background dialers (the DHT) stay off a peer someone just failed to reach.
+    std::optional<net::Clock::time_point> last_dial_failure(const PeerId& peer) const;
     net::awaitable<HostResult<std::shared_ptr<net::YamuxStream>>> new_stream(
         std::shared_ptr<Connection> connection, std::vector<std::string> protocols);
 
@@ -143,6 +147,8 @@ class Host {
     // Dials in progress to known peers. Shared with the dials, which unregister themselves even if
     // their frame outlives the Host.
     std::shared_ptr<detail::PendingDials> dialing_ = std::make_shared<detail::PendingDials>();
+    void note_dial_failure(const PeerId& peer);
+    std::unordered_map<PeerId, net::Clock::time_point> dial_failures_;
     HostStats stats_;
     bool stopped_ = false;
 };

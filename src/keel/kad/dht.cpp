@@ -344,9 +344,15 @@ void Dht::restore_record(Record record) {
 awaitable<net::result<KadMessage>> Dht::request(PeerId peer, KadMessage message,
                                                 std::vector<Multiaddr> addrs) {
     auto type = message.type;
+    if (host_.connections_to(peer).empty() && in_dial_backoff(peer)) {
+        count(stats_.sent, type, "backoff");
+        co_return make_error_code(kad_errc::dial_backoff);
+    }
+    bool connected = false;
     auto attempt = [&]() -> awaitable<net::result<KadMessage>> {
         auto conn = co_await host_.connect_peer(peer, addrs);
         if (!conn) co_return conn.error().error;
+        connected = true;
         std::vector<std::string> wanted{config_.profile.kad_protocol};
         auto stream = co_await host_.new_stream(*conn, std::move(wanted));
         if (!stream) co_return stream.error().error;
@@ -379,7 +385,35 @@ awaitable<net::result<KadMessage>> Dht::request(PeerId peer, KadMessage message,
     auto result = co_await net::with_deadline(attempt(), config_.rpc_timeout);
     count(stats_.sent, type, result ? "ok" : "error");
     if (result) table_.mark_seen(peer);
+    if (connected) {
+        dial_backoff_.erase(peer);
+    } else if (!result) {
+        note_dial_failure(peer);
+    }
     co_return result;
+}
+
+void Dht::note_dial_failure(const PeerId& peer) {
+    auto now = net::Clock::now();
+    // Bounded: past this many peers, those whose backoff ran out are forgotten.
+    if (dial_backoff_.size() >= 10'000)
+        std::erase_if(dial_backoff_,
+                      [now](const auto& entry) { return entry.second.until <= now; });
+    auto& backoff = dial_backoff_[peer];
+    auto delay = config_.dial_backoff_initial * (1LL << std::min(backoff.failures, 16));
+    backoff.until = now + std::min<net::Duration>(delay, config_.dial_backoff_max);
+    ++backoff.failures;
+}
+
+bool Dht::in_dial_backoff(const PeerId& peer) const {
+    auto now = net::Clock::now();
+    // Someone else's failed dial counts too (the health monitor redialling a dead bootstrap on
+    // its own backoff): the DHT does not add dials on top.
+    if (auto failed = host_.last_dial_failure(peer);
+        failed && now - *failed < config_.dial_backoff_initial)
+        return true;
+    auto it = dial_backoff_.find(peer);
+    return it != dial_backoff_.end() && now < it->second.until;
 }
 
 namespace {
@@ -669,8 +703,20 @@ awaitable<std::size_t> Dht::bootstrap(std::vector<Multiaddr> peers) {
 awaitable<void> Dht::refresh() {
     last_refresh_ = net::Clock::now();
     if (table_.size() == 0 && !bootstrap_peers_.empty()) {
-        auto race = co_await dial_staggered(host_, bootstrap_peers_, config_.bootstrap_stagger);
+        // Bootstraps that just failed are left to their backoff (and to the health monitor).
+        std::vector<Multiaddr> dialable;
+        for (const auto& addr : bootstrap_peers_) {
+            const auto* p2p = addr.find(proto_code::p2p);
+            auto peer = p2p ? PeerId::from_bytes(p2p->value) : PeerId::from_bytes({});
+            if (!peer || !in_dial_backoff(*peer)) dialable.push_back(addr);
+        }
+        auto race = co_await dial_staggered(host_, dialable, config_.bootstrap_stagger);
         if (race.connection) co_await host_.wait_identified(race.connection);
+        for (std::size_t i = 0; i < race.failures.size(); ++i) {
+            const auto* p2p = race.failures[i] ? dialable[i].find(proto_code::p2p) : nullptr;
+            if (auto peer = p2p ? PeerId::from_bytes(p2p->value) : PeerId::from_bytes({}))
+                note_dial_failure(*peer);
+        }
     }
     if (table_.size() == 0) co_return;
     co_await lookup(host_.peer_id().bytes(), MessageType::find_node, {});

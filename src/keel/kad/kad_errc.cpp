@@ -24,6 +24,8 @@ class KadCategory final : public boost::system::error_category {
                 return "quorum not reached";
             case kad_errc::not_provider:
                 return "provider record is not for the sender";
+            case kad_errc::dial_backoff:
+                return "peer in dial backoff after a failed dial";
         }
         return "unknown keel.kad error";
     }

@@ -13,6 +13,7 @@ enum class kad_errc {
     no_peers,           // nothing in the routing table to ask
     quorum_failed,      // fewer peers stored or agreed than asked for
     not_provider,       // ADD_PROVIDER for someone other than the sender
+    dial_backoff,       // the peer's last dial failed a moment ago: not dialled again yet
 };
 
 const boost::system::error_category& kad_category() noexcept;
