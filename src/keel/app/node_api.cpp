@@ -156,11 +156,25 @@ void install_node_api(HttpServer& server, NodeContext& node) {
             if (!peer) co_return HttpServer::json_error(400, "bad peer ID");
             if (!n->host.peer_store().get(*peer) && n->host.connections_to(*peer).empty())
                 co_return HttpServer::json_error(404, "unknown peer");
-            auto conn = co_await n->host.connect_peer(*peer);
+            // One overall deadline (a dial's and a handshake's worth), however many addresses
+            // the peer store holds: the caller is a person waiting for an answer.
+            Failure failure{Phase::dial, make_error_code(net::net_errc::timeout),
+                            peer->to_base58()};
+            auto attempt = [&]() -> net::awaitable<net::result<std::shared_ptr<Connection>>> {
+                auto c = co_await n->host.connect_peer(*peer);
+                if (!c) {
+                    failure = c.error();
+                    co_return c.error().error;
+                }
+                co_return *c;
+            };
+            const auto& limits = n->host.config();
+            auto conn = co_await net::with_deadline(attempt(),
+                                                    limits.dial_timeout + limits.handshake_timeout);
             if (!conn)
                 co_return ok({{"reachable", false},
-                              {"phase", phase_name(conn.error().phase)},
-                              {"error", conn.error().message()}});
+                              {"phase", phase_name(failure.phase)},
+                              {"error", failure.message()}});
             std::vector<std::string> wanted{std::string(protocols::ping_protocol_id)};
             auto stream = co_await n->host.new_stream(*conn, std::move(wanted));
             if (!stream) co_return ok({{"reachable", false}, {"error", stream.error().message()}});
