@@ -1,11 +1,13 @@
 // keel node / keel bootstrap: run a libp2p node with the Kademlia DHT. A bootstrap is always a DHT
 // server; a node is a client unless --dht-server.
+#include <spdlog/spdlog.h>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <iostream>
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "keel/app/service_notifier.hpp"
 #include "keel/protocols/echo.hpp"
 #include "node_options.hpp"
 
@@ -105,11 +107,23 @@ void add_node_flags(CLI::App& cmd, NodeFlags& flags, NodeRole role, bool embedde
     if (!embedded_network) cmd.add_flag("--echo", flags.echo, "Serve /keel/echo/1.0.0 (for tests)");
 }
 
-void run_until_signal(asio::io_context& io, std::vector<app::NodeRuntime*> runtimes) {
+void run_until_signal(asio::io_context& io, std::vector<app::NodeRuntime*> runtimes,
+                      std::function<void()> on_stop, std::function<void()> on_reload) {
     asio::signal_set signals(io, SIGINT, SIGTERM);
+    asio::signal_set hangups(io, SIGHUP);
+    std::function<void()> await_hangup = [&]() {
+        hangups.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            if (on_reload) on_reload();
+            await_hangup();
+        });
+    };
+    await_hangup();
     asio::steady_timer poll(io);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;
+        hangups.cancel();
+        if (on_stop) on_stop();
         for (auto* r : runtimes) r->stop();
         // Connections get a moment to say GoAway; we leave when they are gone, or after 3 s.
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
@@ -134,6 +148,14 @@ void run_until_signal(asio::io_context& io, std::vector<app::NodeRuntime*> runti
 }
 
 namespace {
+
+void log_reload(const NodeFlags& flags, const std::string& what) {
+    if (flags.json) {
+        emit({{"event", "reloaded"}, {"result", what}});
+    } else {
+        std::cout << "reload: " << what << std::endl;
+    }
+}
 
 int run_node(const NodeFlags& flags, NodeRole role) {
     NodeSettings settings;
@@ -176,7 +198,41 @@ int run_node(const NodeFlags& flags, NodeRole role) {
         std::cout.flush();
     }
     runtime->join();
-    run_until_signal(io, {runtime.get()});
+
+    // Under systemd: READY=1 now (listening, state loaded), and watchdog pings while the DHT
+    // serves (a bootstrap or --dht-server) or, for a client, while the event loop turns.
+    auto& dht = runtime->dht();
+    app::ServiceNotifier notifier(io.get_executor(), [&dht] {
+        return !dht.config().server_mode || app::dht_answers_find_node(dht);
+    });
+    const auto& restored = runtime->restored();
+    notifier.ready("listening on " + runtime->listen_addrs().front().to_string() + "; restored " +
+                   std::to_string(restored.routing_peers) + " routing peers, " +
+                   std::to_string(restored.providers) + " provider records");
+    notifier.start_watchdog();
+
+    auto reload = [&]() {
+        if (flags.config_file.empty()) {
+            log_reload(flags, "nothing to reload (no --config)");
+            return;
+        }
+        try {
+            auto fresh = flags.resolve(role);
+            if (auto logger = spdlog::get("keel"))
+                logger->set_level(spdlog::level::from_str(fresh.log_level));
+            log_reload(flags, runtime->reload(fresh));
+        } catch (const app::ConfigError& e) {
+            // A bad file on reload keeps the running configuration: never take a node down.
+            log_reload(flags, std::string("kept the running configuration: ") + e.what());
+        }
+    };
+    run_until_signal(
+        io, {runtime.get()},
+        [&] {
+            notifier.stop_watchdog();
+            notifier.stopping();
+        },
+        reload);
     if (flags.json) emit({{"event", "stopped"}});
     return 0;
 }

@@ -25,7 +25,9 @@ struct NodeFlags {
 
 void add_node_flags(CLI::App& cmd, NodeFlags& flags, app::NodeRole role, bool embedded_network);
 // Runs the runtimes on one io_context until SIGINT/SIGTERM, then stops them gracefully (up to 3 s
-// for connections to close) and flushes their state.
-void run_until_signal(boost::asio::io_context& io, std::vector<app::NodeRuntime*> runtimes);
+// for connections to close) and flushes their state. `on_stop` runs when the signal arrives,
+// `on_reload` on each SIGHUP (SIGHUP is ignored without one).
+void run_until_signal(boost::asio::io_context& io, std::vector<app::NodeRuntime*> runtimes,
+                      std::function<void()> on_stop = {}, std::function<void()> on_reload = {});
 
 }  // namespace keel::cli

@@ -1,5 +1,7 @@
 #include "keel/app/node_runtime.hpp"
 
+#include <fstream>
+
 #include "keel/app/health_json.hpp"
 #include "keel/app/health_service.hpp"
 #include "keel/app/node_api.hpp"
@@ -126,6 +128,8 @@ void NodeRuntime::start() {
         addrs.push_back(full->to_string());
     }
 
+    write_listen_file();
+
     if (settings_.api != "off") {
         auto endpoint = parse_api_endpoint(settings_.api);
         install_node_api(p.http, p.context);
@@ -162,7 +166,8 @@ void NodeRuntime::start() {
 }
 
 void NodeRuntime::join() {
-    if (bootstrap_.empty()) return;
+    if (bootstrap_.empty() || joined_) return;
+    joined_ = true;
     auto& p = *parts_;
     p.monitor.on_change([this](const health::MonitoredBootstrap& b, health::HealthState previous) {
         if (b.health.state == previous) return;
@@ -211,6 +216,39 @@ void NodeRuntime::join() {
     };
     p.monitor.start();
     asio::co_spawn(p.host.get_executor(), join_task, asio::detached);
+}
+
+void NodeRuntime::write_listen_file() const {
+    // For local tools (the health-check timer probes the node it runs next to): written whole,
+    // then renamed, so a reader never sees half a file.
+    auto path = std::filesystem::path(settings_.data_dir) / "listen-addr";
+    auto temporary = path;
+    temporary += ".tmp";
+    {
+        std::ofstream out(temporary, std::ios::trunc);
+        for (const auto& a : listen_addrs_) out << a.to_string() << "\n";
+        if (!out) return;
+    }
+    std::error_code ec;
+    std::filesystem::rename(temporary, path, ec);
+}
+
+std::string NodeRuntime::reload(const NodeSettings& fresh) {
+    auto list = parse_bootstrap_list(fresh.bootstrap);
+    if (list == bootstrap_) return "bootstrap list unchanged";
+    auto& p = *parts_;
+    bootstrap_ = list;
+    settings_.bootstrap = fresh.bootstrap;
+    p.monitor.set_bootstraps(list);
+    emit({{"event", "bootstrap_list_reloaded"}, {"bootstraps", fresh.bootstrap}});
+    if (!joined_) {
+        join();  // started with no list: this is the first join
+    } else if (!list.empty()) {
+        auto& dht = p.dht;
+        asio::co_spawn(
+            p.host.get_executor(), [&dht, list]() { return dht.bootstrap(list); }, asio::detached);
+    }
+    return "bootstrap list: " + std::to_string(list.size()) + " entries";
 }
 
 void NodeRuntime::stop() {

@@ -27,11 +27,16 @@ class NodeRuntime {
     NodeRuntime(const NodeRuntime&) = delete;
     NodeRuntime& operator=(const NodeRuntime&) = delete;
 
-    // Listens, serves the API, emits "listening". Throws ConfigError if an address cannot be used.
+    // Listens (and writes DATA_DIR/listen-addr), serves the API, emits "listening". Throws
+    // ConfigError if an address cannot be used.
     void start();
     // Dials the bootstrap list (staggered; emits "bootstrap_connected" or "bootstrap_failed"),
     // joins the DHT (emits "bootstrapped") and starts the health monitor. No-op without a list.
     void join();
+    // A reloaded configuration (SIGHUP): a changed bootstrap list is applied at once (the monitor
+    // watches the new list and the DHT joins through it); returns a summary of what was applied.
+    // Other settings take effect at the next start. Throws ConfigError on a bad bootstrap list.
+    std::string reload(const NodeSettings& fresh);
     // Stops accepting work and closes connections; idle() turns true once they are gone.
     void stop();
     bool idle() const;
@@ -51,6 +56,8 @@ class NodeRuntime {
   private:
     struct Parts;
     void emit(const nlohmann::json& event) const;
+    // DATA_DIR/listen-addr: the full listen addresses, one per line.
+    void write_listen_file() const;
 
     NodeSettings settings_;
     NodeRole role_;
@@ -59,6 +66,7 @@ class NodeRuntime {
     std::vector<Multiaddr> listen_addrs_;
     std::string api_url_;
     RestoredState restored_;
+    bool joined_ = false;
     std::unique_ptr<Parts> parts_;
 };
 

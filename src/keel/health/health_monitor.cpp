@@ -1,5 +1,7 @@
 #include "keel/health/health_monitor.hpp"
 
+#include <algorithm>
+
 #include "keel/net/log.hpp"
 
 namespace keel::health {
@@ -9,13 +11,36 @@ namespace asio = net::asio;
 HealthMonitor::HealthMonitor(Host& host, kad::Dht& dht, std::vector<Multiaddr> bootstraps,
                              MonitorConfig config)
     : host_(host), dht_(dht), config_(config), alive_(std::make_shared<bool>(false)) {
+    for (auto& addr : bootstraps) watched_.push_back(make_watched(std::move(addr)));
+}
+
+std::shared_ptr<HealthMonitor::Watched> HealthMonitor::make_watched(Multiaddr addr) {
+    auto w = std::make_shared<Watched>(host_.get_executor());
+    w->state.health.addr = std::move(addr);
+    if (const auto* p2p = w->state.health.addr.find(proto_code::p2p))
+        if (auto peer = PeerId::from_bytes(p2p->value)) w->state.health.peer_id = *peer;
+    return w;
+}
+
+void HealthMonitor::set_bootstraps(std::vector<Multiaddr> bootstraps) {
+    std::vector<std::shared_ptr<Watched>> next;
     for (auto& addr : bootstraps) {
-        auto w = std::make_shared<Watched>(host.get_executor());
-        w->state.health.addr = std::move(addr);
-        if (const auto* p2p = w->state.health.addr.find(proto_code::p2p))
-            if (auto peer = PeerId::from_bytes(p2p->value)) w->state.health.peer_id = *peer;
-        watched_.push_back(std::move(w));
+        auto kept = std::find_if(watched_.begin(), watched_.end(),
+                                 [&](const auto& w) { return w->state.health.addr == addr; });
+        if (kept != watched_.end()) {
+            next.push_back(*kept);
+            continue;
+        }
+        auto w = make_watched(std::move(addr));
+        if (*alive_) asio::co_spawn(host_.get_executor(), watch(w), asio::detached);
+        next.push_back(std::move(w));
     }
+    for (auto& w : watched_) {
+        if (std::find(next.begin(), next.end(), w) != next.end()) continue;
+        w->removed = true;
+        w->wake.cancel();
+    }
+    watched_ = std::move(next);
 }
 
 HealthMonitor::~HealthMonitor() {
@@ -70,11 +95,11 @@ HealthState HealthMonitor::node_state() const {
 net::awaitable<void> HealthMonitor::watch(std::shared_ptr<Watched> w) {
     auto alive = alive_;
     Backoff backoff(config_.backoff);
-    while (*alive) {
+    while (*alive && !w->removed) {
         auto previous = w->state.health.state;
         auto failures = w->state.health.consecutive_failures;
         auto probe = co_await probe_bootstrap(host_, dht_, w->state.health.addr, config_.probe);
-        if (!*alive) co_return;
+        if (!*alive || w->removed) co_return;
         ++w->state.probes;
         probe.consecutive_failures = probe.state == HealthState::healthy ? 0 : failures + 1;
         if (!probe.peer_id) probe.peer_id = w->state.health.peer_id;

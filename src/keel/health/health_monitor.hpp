@@ -41,6 +41,9 @@ class HealthMonitor {
     void stop();
     // Probe every bootstrap now instead of at its next turn.
     void probe_now();
+    // A new bootstrap list (a config reload): bootstraps no longer listed stop being watched,
+    // new ones are watched from now on (at once if started), kept ones keep their state.
+    void set_bootstraps(std::vector<Multiaddr> bootstraps);
     std::vector<MonitoredBootstrap> snapshot() const;
     // connecting until a first probe; healthy when some bootstrap is healthy and the routing
     // table has peers; degraded when something is reachable; down otherwise.
@@ -52,9 +55,11 @@ class HealthMonitor {
         explicit Watched(net::asio::any_io_executor ex) : wake(ex) {}
         MonitoredBootstrap state;
         net::asio::steady_timer wake;
+        bool removed = false;  // dropped from the list: its watch loop ends
     };
 
     net::awaitable<void> watch(std::shared_ptr<Watched> watched);
+    std::shared_ptr<Watched> make_watched(Multiaddr addr);
 
     Host& host_;
     kad::Dht& dht_;

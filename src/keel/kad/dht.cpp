@@ -405,6 +405,13 @@ void Dht::note_dial_failure(const PeerId& peer) {
     ++backoff.failures;
 }
 
+bool Dht::serving() const {
+    if (!config_.server_mode || !*alive_) return false;
+    auto registered = host_.protocols();
+    return std::find(registered.begin(), registered.end(), config_.profile.kad_protocol) !=
+           registered.end();
+}
+
 bool Dht::in_dial_backoff(const PeerId& peer) const {
     auto now = net::Clock::now();
     // Someone else's failed dial counts too (the health monitor redialling a dead bootstrap on

@@ -100,6 +100,14 @@ class Dht {
     net::awaitable<net::result<KadMessage>> request(PeerId peer, KadMessage message,
                                                     std::vector<Multiaddr> addrs = {});
 
+    // What this node answers to a FIND_NODE for `key`, computed the way a remote request is
+    // served but without the network or the request counters: the service watchdog's check.
+    std::vector<KadPeer> answer_find_node(BytesView key) const {
+        return closer_peers(key, host_.peer_id());
+    }
+    // True while the DHT protocol handler is registered (a server, not stopped).
+    bool serving() const;
+
     RoutingTable& routing_table() { return table_; }
     ProviderStore& provider_store() { return providers_; }
     ValidatorRegistry& validators() { return validators_; }
