@@ -4,6 +4,7 @@
 // bootstrap's FIND_NODE can name no other peer, and Keel calls that (honestly) degraded.
 #include <filesystem>
 #include <iostream>
+#include <vector>
 
 #include "cli_support.hpp"
 #include "commands.hpp"
@@ -22,10 +23,17 @@ struct UpOptions {
     int local_port = 4011;  // the embedded bootstraps listen on this port and the next
 };
 
-// The web UI's built files, when the README's setup has built them next to the binary's sources.
+// The web UI's built files (scripts/setup builds them into ui/dist): those of the checkout this
+// binary was built from, else a ui/dist next to the working directory.
 std::string find_ui_dir() {
-    for (const char* candidate : {"ui/dist", "../ui/dist", "../../ui/dist"})
-        if (std::filesystem::exists(std::filesystem::path(candidate) / "index.html"))
+    std::vector<std::filesystem::path> candidates;
+#ifdef KEEL_SOURCE_UI_DIR
+    candidates.emplace_back(KEEL_SOURCE_UI_DIR);
+#endif
+    for (const char* relative : {"ui/dist", "../ui/dist", "../../ui/dist"})
+        candidates.emplace_back(relative);
+    for (const auto& candidate : candidates)
+        if (std::filesystem::exists(candidate / "index.html"))
             return std::filesystem::absolute(candidate).string();
     return {};
 }
