@@ -41,18 +41,21 @@ json peer_json(NodeContext& node, const PeerInfo& info) {
     return j;
 }
 
+// One monitored bootstrap as the API shows it: its health, reconnect status and probe count.
+json monitored_json(const health::MonitoredBootstrap& b) {
+    auto j = health_to_json(b.health);
+    j["reconnect"] = {{"active", b.reconnect.active},
+                      {"attempt", b.reconnect.attempt},
+                      {"next_attempt_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              b.reconnect.next_attempt.time_since_epoch())
+                                              .count()}};
+    j["probes"] = b.probes;
+    return j;
+}
+
 json health_snapshot(NodeContext& node) {
     json list = json::array();
-    for (const auto& b : node.monitor.snapshot()) {
-        auto j = health_to_json(b.health);
-        j["reconnect"] = {{"active", b.reconnect.active},
-                          {"attempt", b.reconnect.attempt},
-                          {"next_attempt_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                  b.reconnect.next_attempt.time_since_epoch())
-                                                  .count()}};
-        j["probes"] = b.probes;
-        list.push_back(j);
-    }
+    for (const auto& b : node.monitor.snapshot()) list.push_back(monitored_json(b));
     return {{"node_state", health::state_name(node.monitor.node_state())},
             {"routing_table_size", node.dht.routing_table().size()},
             {"bootstraps", list}};
@@ -90,9 +93,11 @@ void install_node_api(HttpServer& server, NodeContext& node) {
             n->events.publish("peer_discovered", peer_json(*n, *info).dump());
     });
     node.monitor.on_change([n](const health::MonitoredBootstrap& b, health::HealthState previous) {
-        auto j = health_to_json(b.health);
+        // Everything a page needs to redraw the bootstrap's card without asking again.
+        auto j = monitored_json(b);
         j["previous"] = health::state_name(previous);
         j["node_state"] = health::state_name(n->monitor.node_state());
+        j["node_routing_table_size"] = n->dht.routing_table().size();
         j["reconnect_attempt"] = b.reconnect.attempt;
         n->events.publish("health", j.dump());
     });
@@ -258,9 +263,14 @@ void install_node_api(HttpServer& server, NodeContext& node) {
         for (const auto& b : n->monitor.snapshot())
             if (b.health.peer_id) config.bootstrap_peers.push_back(*b.health.peer_id);
         auto verifier = std::make_shared<health::DiscoveryVerifier>(n->host, n->dht, config);
-        auto progress = [n, run_id, steps_wanted](const health::VerificationStep& step,
-                                                  std::size_t index) {
+        auto progress = [n, diagnostics, run_id, steps_wanted](const health::VerificationStep& step,
+                                                               std::size_t index) {
             auto j = step_to_json(step);
+            // Kept as they progress, so GET /api/v1/diagnostics mid-run shows the run so far.
+            if (diagnostics->steps.size() <= index)
+                diagnostics->steps.push_back(j);
+            else
+                diagnostics->steps[index] = j;
             j["run_id"] = run_id;
             j["index"] = index;
             j["of"] = steps_wanted;
