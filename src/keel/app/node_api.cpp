@@ -346,6 +346,9 @@ std::string render_metrics(NodeContext& node) {
     counter("keel_inbound_accepted_total", "Inbound TCP connections accepted", hs.inbound_accepted);
     counter("keel_inbound_refused_total", "Inbound connections refused by limits",
             hs.inbound_refused);
+    counter("keel_inbound_refused_per_ip_total",
+            "Inbound connections refused: too many handshakes pending from one address",
+            hs.inbound_refused_per_ip);
     counter("keel_handshakes_total", "Completed connection upgrades", hs.upgrades_ok);
     counter("keel_handshake_failures_total", "Failed connection upgrades", hs.upgrade_failures);
     out << "# HELP keel_dial_failures_total Failed dials by phase\n"

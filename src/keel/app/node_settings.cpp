@@ -25,6 +25,10 @@ HostConfig NodeSettings::host_config(Ed25519KeyPair identity_key) const {
     c.handshake_timeout = handshake_timeout;
     c.identify_timeout = identify_timeout;
     c.negotiate_timeout = negotiate_timeout;
+    c.max_connections = max_connections;
+    c.max_pending_inbound = max_pending_inbound;
+    c.max_pending_inbound_per_ip = max_pending_inbound_per_ip;
+    c.yamux.max_inbound_streams = max_streams_per_connection;
     if (auto p = kad::network_profile(profile)) c.protocol_version = p->identify_protocol_version;
     return c;
 }
@@ -178,6 +182,11 @@ const std::map<std::string, std::map<std::string, KeyReader>>& schema() {
           {"lookup_timeout", duration(&S::lookup_timeout)},
           {"refresh_interval", duration(&S::refresh_interval)}}},
         {"verify", {{"step_timeout", duration(&S::step_timeout)}}},
+        {"limits",
+         {{"max_connections", count(&S::max_connections, 1, 1'000'000)},
+          {"max_pending_inbound", count(&S::max_pending_inbound, 1, 1'000'000)},
+          {"max_pending_inbound_per_ip", count(&S::max_pending_inbound_per_ip, 0, 1'000'000)},
+          {"max_streams_per_connection", count(&S::max_streams_per_connection, 1, 65'536)}}},
     };
     return table;
 }

@@ -53,6 +53,12 @@ struct NodeSettings {
     net::Duration backoff_max{60'000};
     double backoff_jitter = 0.2;
 
+    // [limits]: going over one refuses cleanly and is counted in /metrics.
+    std::size_t max_connections = 4096;
+    std::size_t max_pending_inbound = 256;         // connections still in their handshake
+    std::size_t max_pending_inbound_per_ip = 32;   // of those, from one address (0: no cap)
+    std::size_t max_streams_per_connection = 256;  // inbound Yamux streams open at once
+
     // [dht]
     std::size_t k = 20;
     std::size_t alpha = 3;

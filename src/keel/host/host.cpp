@@ -1,5 +1,8 @@
 #include "keel/host/host.hpp"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <boost/asio/ip/v6_only.hpp>
 
@@ -93,6 +96,25 @@ awaitable<error_code> wait_until_done(std::shared_ptr<detail::PendingDial> dial)
 awaitable<error_code> connect_socket(tcp::socket& socket, tcp::endpoint endpoint) {
     auto [ec] = co_await socket.async_connect(endpoint, net::use_result);
     co_return ec;
+}
+
+// Binds a dial's socket to the configured source address, if any. IP_BIND_ADDRESS_NO_PORT leaves
+// the port to connect(), which only needs the whole 4-tuple to be unique (best effort: without it,
+// bind picks the port).
+error_code bind_dial_source(tcp::socket& socket, const tcp::endpoint& remote,
+                            const HostConfig& config) {
+    if (!config.dial_source) return {};
+    auto source = config.dial_source(remote);
+    if (!source) return {};
+    error_code ec;
+    socket.open(remote.protocol(), ec);
+    if (ec) return ec;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    int on = 1;
+    ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
+#endif
+    socket.bind(tcp::endpoint(*source, 0), ec);
+    return ec;
 }
 
 std::string_view direction_name(Direction d) {
@@ -191,15 +213,25 @@ awaitable<void> Host::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
             co_await pause.async_wait(net::use_result);
             continue;
         }
+        error_code peer_ec;
+        auto from = socket.remote_endpoint(peer_ec).address();
+        // One address cannot hold more than its share of the handshake slots: a slowloris set
+        // (connections that never finish the handshake) from one host leaves room for the rest.
+        bool over_ip_share = config_.max_pending_inbound_per_ip > 0 && !peer_ec &&
+                             pending_by_ip_[from] >= config_.max_pending_inbound_per_ip;
         if (pending_inbound_ >= config_.max_pending_inbound ||
-            connections_.size() >= config_.max_connections) {
+            connections_.size() >= config_.max_connections || over_ip_share) {
             ++stats_.inbound_refused;
-            log().debug("event=inbound_refused pending={} connections={}", pending_inbound_,
-                        connections_.size());
+            if (over_ip_share) ++stats_.inbound_refused_per_ip;
+            log().debug(
+                "event=inbound_refused from={} pending={} pending_from_ip={} connections={}",
+                from.to_string(), pending_inbound_, pending_by_ip_[from], connections_.size());
+            if (pending_by_ip_[from] == 0) pending_by_ip_.erase(from);
             error_code ignored;
             socket.close(ignored);
             continue;
         }
+        ++pending_by_ip_[from];
         ++stats_.inbound_accepted;
         asio::co_spawn(executor_, handle_inbound(std::move(socket)), asio::detached);
     }
@@ -207,6 +239,8 @@ awaitable<void> Host::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
 
 awaitable<void> Host::handle_inbound(tcp::socket socket) {
     ++pending_inbound_;
+    error_code peer_ec;
+    auto from = socket.remote_endpoint(peer_ec).address();
     auto remote = endpoint_addr(socket, true);
     auto local = endpoint_addr(socket, false);
     error_code ignored;
@@ -217,6 +251,8 @@ awaitable<void> Host::handle_inbound(tcp::socket socket) {
                            upgrade_config_, std::nullopt, phase),
         config_.handshake_timeout);
     --pending_inbound_;
+    if (auto it = pending_by_ip_.find(from); it != pending_by_ip_.end() && --it->second == 0)
+        pending_by_ip_.erase(it);
     if (!upgraded) {
         ++stats_.upgrade_failures;
         log().info("event=inbound_upgrade_failed addr={} phase={} error=\"{}\"", remote.to_string(),
@@ -350,7 +386,10 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& a
     error_code last = make_error_code(net::net_errc::no_addresses);
     for (const auto& endpoint : *endpoints) {
         socket = tcp::socket(executor_);
-        last = co_await net::with_deadline(connect_socket(socket, endpoint), config_.dial_timeout);
+        last = bind_dial_source(socket, endpoint, config_);
+        if (!last)
+            last = co_await net::with_deadline(connect_socket(socket, endpoint),
+                                               config_.dial_timeout);
         if (!last) break;
     }
     if (last) co_return fail(Phase::dial, last);

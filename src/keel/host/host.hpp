@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -43,12 +44,19 @@ struct HostConfig {
     net::Duration stream_idle_timeout{60000};  // built-in handlers drop silent streams
     net::YamuxConfig yamux;
     std::size_t max_connections = 4096;
-    std::size_t max_pending_inbound = 256;  // connections still in their upgrade
+    std::size_t max_pending_inbound = 256;        // connections still in their upgrade
+    std::size_t max_pending_inbound_per_ip = 32;  // of those, from one IP address (0: no cap)
+    // Outbound: the local address a dial's socket is bound to (its port is still chosen at
+    // connect), e.g. `keel load` spreading its connections over 127.0.0.0/8. Unset, or nullopt
+    // for an endpoint: the kernel chooses.
+    std::function<std::optional<net::asio::ip::address>(const net::asio::ip::tcp::endpoint&)>
+        dial_source;
 };
 
 struct HostStats {
     std::uint64_t inbound_accepted = 0;
-    std::uint64_t inbound_refused = 0;  // over max_connections or max_pending_inbound
+    std::uint64_t inbound_refused = 0;         // over max_connections or max_pending_inbound
+    std::uint64_t inbound_refused_per_ip = 0;  // of those, over max_pending_inbound_per_ip
     std::uint64_t upgrades_ok = 0;
     std::uint64_t upgrade_failures = 0;
     std::uint64_t dial_failures = 0;
@@ -141,6 +149,7 @@ class Host {
     std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
     std::uint64_t next_connection_id_ = 1;
     std::size_t pending_inbound_ = 0;
+    std::map<net::asio::ip::address, std::size_t> pending_by_ip_;
     std::vector<ConnectionObserver> observers_;
     std::vector<std::function<void(const std::shared_ptr<Connection>&)>> identified_observers_;
     PeerStore peer_store_;

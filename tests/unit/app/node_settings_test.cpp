@@ -58,6 +58,13 @@ TEST(NodeSettings, ExampleFileSpellsExactlyTheDefaults) {
     EXPECT_EQ(s.lookup_timeout, d.lookup_timeout);
     EXPECT_EQ(s.refresh_interval, d.refresh_interval);
     EXPECT_EQ(s.step_timeout, d.step_timeout);
+    EXPECT_EQ(s.max_connections, d.max_connections);
+    EXPECT_EQ(s.max_pending_inbound, d.max_pending_inbound);
+    EXPECT_EQ(s.max_pending_inbound_per_ip, d.max_pending_inbound_per_ip);
+    EXPECT_EQ(s.max_streams_per_connection, d.max_streams_per_connection);
+    auto host = s.host_config(Ed25519KeyPair::generate());
+    EXPECT_EQ(host.max_pending_inbound_per_ip, d.max_pending_inbound_per_ip);
+    EXPECT_EQ(host.yamux.max_inbound_streams, d.max_streams_per_connection);
 }
 
 TEST(NodeSettings, EveryKeyReachesTheLibraryConfigs) {
