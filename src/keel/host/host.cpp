@@ -388,8 +388,8 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& a
         socket = tcp::socket(executor_);
         last = bind_dial_source(socket, endpoint, config_);
         if (!last)
-            last = co_await net::with_deadline(connect_socket(socket, endpoint),
-                                               config_.dial_timeout);
+            last =
+                co_await net::with_deadline(connect_socket(socket, endpoint), config_.dial_timeout);
         if (!last) break;
     }
     if (last) co_return fail(Phase::dial, last);
