@@ -12,5 +12,6 @@ void add_ping_command(CLI::App& app, int& exit_code);
 void add_dht_command(CLI::App& app, int& exit_code);
 void add_health_command(CLI::App& app, int& exit_code);
 void add_verify_command(CLI::App& app, int& exit_code);
+void add_load_command(CLI::App& app, int& exit_code);
 
 }  // namespace keel::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     keel::cli::add_dht_command(app, exit_code);
     keel::cli::add_health_command(app, exit_code);
     keel::cli::add_verify_command(app, exit_code);
+    keel::cli::add_load_command(app, exit_code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "keel/protocols/ping.hpp"
-#include "support/child_process.hpp"
+#include "support/keel_process_test.hpp"
 #include "test_support.hpp"
 
 namespace keel::test {
@@ -23,29 +23,8 @@ struct NodeInfo {
     std::string addr;  // /ip4/127.0.0.1/tcp/PORT/p2p/ID
 };
 
-class CliProcess : public ::testing::Test {
+class CliProcess : public KeelProcessTest {
   protected:
-    void SetUp() override {
-        static std::atomic<int> counter{0};
-        tmp_ = fs::temp_directory_path() /
-               ("keel-it-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(tmp_);
-        ASSERT_TRUE(fs::create_directories(tmp_));
-    }
-
-    void TearDown() override {
-        children_.clear();  // SIGKILLs and reaps whatever still runs
-        std::error_code ignored;
-        fs::remove_all(tmp_, ignored);
-    }
-
-    Child& spawn(std::vector<std::string> args) {
-        args.insert(args.begin(), KEEL_BINARY);
-        auto log = tmp_ / ("stderr-" + std::to_string(children_.size()) + ".log");
-        children_.push_back(std::make_unique<Child>(args, log));
-        return *children_.back();
-    }
-
     // Starts `keel node` on an ephemeral port and reads its "listening" event.
     void start_node(const fs::path& data_dir, Child*& child, NodeInfo& info) {
         std::vector<std::string> args{"node",        "--listen",   "/ip4/127.0.0.1/tcp/0",
@@ -107,9 +86,6 @@ class CliProcess : public ::testing::Test {
         out.json = nlohmann::json::parse(line, nullptr, false);
         ASSERT_FALSE(out.json.is_discarded()) << line;
     }
-
-    fs::path tmp_;
-    std::vector<std::unique_ptr<Child>> children_;
 };
 
 TEST_F(CliProcess, InProcessHostPingsKeelNode) {
