@@ -8,6 +8,7 @@
 #include "cli_support.hpp"
 #include "commands.hpp"
 #include "keel/app/service_notifier.hpp"
+#include "keel/load/process_stats.hpp"
 #include "keel/protocols/echo.hpp"
 #include "node_options.hpp"
 
@@ -166,6 +167,13 @@ int run_node(const NodeFlags& flags, NodeRole role) {
         return 2;
     }
     setup_logging(settings.log_level);
+    // Each connection is a descriptor: a soft limit of 1024 (a shell's default) would stop a
+    // bootstrap long before max_connections, with accept() failing in a loop.
+    auto fds = load::raise_fd_limit();
+    if (fds.soft > 0 && settings.max_connections + 64 > fds.soft)
+        std::cerr << "keel: warning: limits.max_connections " << settings.max_connections
+                  << " needs more file descriptors than the " << fds.soft
+                  << " allowed (ulimit -n; LimitNOFILE= under systemd)\n";
     asio::io_context io;
     app::NodeRuntime::EventSink sink;
     if (flags.json) sink = [](const nlohmann::json& event) { emit(event); };
