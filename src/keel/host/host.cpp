@@ -132,7 +132,10 @@ Multiaddr endpoint_addr(const tcp::socket& socket, bool remote) {
 Host::Host(asio::any_io_executor executor, HostConfig config)
     : executor_(std::move(executor)),
       config_(std::move(config)),
-      peer_id_(PeerId::from_public_key(config_.identity.public_key())) {
+      peer_id_(PeerId::from_public_key(config_.identity.public_key())),
+      peer_store_(config_.max_known_peers) {
+    // A peer we are connected to is never forgotten.
+    peer_store_.add_pin([this](const PeerId& peer) { return !connections_to(peer).empty(); });
     upgrade_config_.identity = &config_.identity;
     upgrade_config_.inline_muxer = config_.inline_muxer;
     upgrade_config_.yamux = config_.yamux;

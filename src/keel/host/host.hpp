@@ -46,6 +46,7 @@ struct HostConfig {
     std::size_t max_connections = 4096;
     std::size_t max_pending_inbound = 256;        // connections still in their upgrade
     std::size_t max_pending_inbound_per_ip = 32;  // of those, from one IP address (0: no cap)
+    std::size_t max_known_peers = 50'000;  // peer store size; the least recently seen go first
     // Outbound: the local address a dial's socket is bound to (its port is still chosen at
     // connect), e.g. `keel load` spreading its connections over 127.0.0.0/8. Unset, or nullopt
     // for an endpoint: the kernel chooses.

@@ -4,7 +4,22 @@
 
 namespace keel {
 
+bool PeerStore::pinned(const PeerId& peer) const {
+    return std::any_of(pins_.begin(), pins_.end(), [&](const Pin& pin) { return pin(peer); });
+}
+
+void PeerStore::forget_oldest() {
+    std::vector<std::pair<net::Clock::time_point, PeerId>> candidates;
+    for (const auto& [id, info] : peers_)
+        if (!pinned(id)) candidates.emplace_back(info.last_seen, id);
+    auto count = std::min(candidates.size(), std::max<std::size_t>(1, max_peers_ / 10));
+    std::nth_element(candidates.begin(), candidates.begin() + static_cast<long>(count),
+                     candidates.end());
+    for (std::size_t i = 0; i < count; ++i) peers_.erase(candidates[i].second);
+}
+
 PeerInfo& PeerStore::entry(const PeerId& peer) {
+    if (peers_.size() >= max_peers_ && !peers_.contains(peer)) forget_oldest();
     auto [it, inserted] = peers_.try_emplace(peer);
     if (inserted) it->second.id = peer;
     it->second.last_seen = net::Clock::now();

@@ -79,6 +79,9 @@ void Dht::start() {
                           });
     }
     auto alive = alive_;
+    // Routing table members keep their addresses in the peer store, connected or not.
+    host_.peer_store().add_pin(
+        [this, alive](const PeerId& peer) { return *alive && table_.contains(peer); });
     host_.observe_identified([this, alive](const std::shared_ptr<Connection>& conn) {
         if (*alive) consider_for_table(conn);
     });

@@ -1,0 +1,47 @@
+// The peer store is bounded: past max_peers the least recently seen peers are forgotten, a tenth at
+// a time, except pinned ones; a peer seen again is fresh.
+#include <gtest/gtest.h>
+
+#include "keel/crypto/ed25519.hpp"
+#include "keel/host/peer_store.hpp"
+
+namespace keel {
+namespace {
+
+PeerId random_peer() {
+    return PeerId::from_public_key(Ed25519KeyPair::generate().public_key());
+}
+
+TEST(PeerStore, ForgetsTheLeastRecentlySeenPastItsBound) {
+    PeerStore store(100);
+    auto addr = *Multiaddr::parse("/ip4/127.0.0.1/tcp/4001");
+    std::vector<PeerId> peers;
+    for (int i = 0; i < 100; ++i) {
+        peers.push_back(random_peer());
+        store.add_address(peers.back(), addr);
+    }
+    EXPECT_EQ(store.size(), 100u);
+    store.add_address(peers[0], addr);  // seen again: now the most recent
+    PeerId pinned = peers[1];
+    store.add_pin([&](const PeerId& p) { return p == pinned; });
+
+    auto newcomer = random_peer();
+    store.add_address(newcomer, addr);
+    EXPECT_EQ(store.size(), 91u);  // ten forgotten, one added
+    EXPECT_TRUE(store.get(newcomer));
+    EXPECT_TRUE(store.get(peers[0])) << "a peer seen again is not among the oldest";
+    EXPECT_TRUE(store.get(pinned)) << "a pinned peer is never forgotten";
+    EXPECT_FALSE(store.get(peers[2])) << "the oldest unpinned peers go first";
+    EXPECT_TRUE(store.get(peers[99]));
+}
+
+TEST(PeerStore, EverythingPinnedGrowsPastTheBoundRatherThanForget) {
+    PeerStore store(10);
+    store.add_pin([](const PeerId&) { return true; });
+    auto addr = *Multiaddr::parse("/ip4/127.0.0.1/tcp/4001");
+    for (int i = 0; i < 12; ++i) store.add_address(random_peer(), addr);
+    EXPECT_EQ(store.size(), 12u);
+}
+
+}  // namespace
+}  // namespace keel
