@@ -23,6 +23,11 @@ keel=${KEEL_BINARY:?KEEL_BINARY}
 ns=keelf$$
 B=${ns}b N=${ns}n S=${ns}s
 teardown_netns() {
+    # Whatever still runs inside (a namespace outlives nothing it holds) is killed first.
+    local n
+    for n in "$B" "$N" "$S"; do
+        ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    done
     ip netns del "$B" 2>/dev/null || true
     ip netns del "$N" 2>/dev/null || true
     ip netns del "$S" 2>/dev/null || true
@@ -61,7 +66,8 @@ start_bootstrap() {
     local args=(bootstrap --listen "/ip4/10.77.1.1/tcp/$port" --listen "/ip4/10.77.2.1/tcp/$port"
         --data-dir "$tmp/$name" --json --log-level warn)
     [[ -n "$peer" ]] && args+=(--bootstrap "$peer")
-    inside "$B" "$keel" "${args[@]}" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+    # Not through inside(): a backgrounded function is a subshell, and its PID is not keel's.
+    ip netns exec "$B" "$keel" "${args[@]}" >"$tmp/$name.out" 2>"$tmp/$name.err" &
     started_pids+=($!)
     wait_for "$name listening" 20 grep -q '"event":"listening"' "$tmp/$name.out"
     local id
@@ -141,7 +147,7 @@ backoff_max = "2s"
 [connect]
 timeout = "2s"
 TOML
-    inside "$N" "$keel" node --listen /ip4/10.77.1.2/tcp/0 --api off --data-dir "$tmp/node" --json \
+    ip netns exec "$N" "$keel" node --listen /ip4/10.77.1.2/tcp/0 --api off --data-dir "$tmp/node" --json \
         --log-level warn --config "$tmp/node.toml" --bootstrap "$b1_addr" \
         >"$tmp/node.out" 2>"$tmp/node.err" &
     started_pids+=($!)
@@ -179,7 +185,7 @@ slowloris)
     start_bootstrap b1 4001
     # 300 connections from S that never say a word (bash /dev/tcp), held open.
     # shellcheck disable=SC2016  # expanded by the inner bash
-    inside "$S" bash -c 'for _ in $(seq 300); do exec {fd}<>/dev/tcp/10.77.2.1/4001 || true; done
+    ip netns exec "$S" bash -c 'for _ in $(seq 300); do exec {fd}<>/dev/tcp/10.77.2.1/4001 || true; done
                      echo opened; exec sleep 120' >"$tmp/slowloris.out" 2>/dev/null &
     started_pids+=($!)
     wait_for "slowloris connections opened" 30 grep -q opened "$tmp/slowloris.out"
