@@ -1,6 +1,8 @@
 // keel: a libp2p node that keeps its users connected. See README.md.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "commands.hpp"
 
@@ -17,8 +19,12 @@ int main(int argc, char** argv) {
     keel::cli::add_health_command(app, exit_code);
     keel::cli::add_verify_command(app, exit_code);
     keel::cli::add_load_command(app, exit_code);
+    keel::cli::add_p2pd_command(app, exit_code);
     try {
-        app.parse(argc, argv);
+        auto args = keel::cli::go_style_flags(argc, argv);
+        std::vector<char*> pointers;
+        for (auto& a : args) pointers.push_back(a.data());
+        app.parse(static_cast<int>(pointers.size()), pointers.data());
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     } catch (const std::exception& e) {

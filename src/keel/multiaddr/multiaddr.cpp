@@ -62,6 +62,36 @@ result<Bytes> parse_peer_id_text(std::string_view text) {
     return bytes;
 }
 
+// A unix socket path is the rest of the text: "/unix/tmp/p2pd.sock" is the path
+// "/tmp/p2pd.sock" (go-multiaddr's form). js-multiaddr 13 writes the path as one URI-encoded
+// segment, "/unix/%2Ftmp%2Fp2pd.sock"; that is accepted too. The binary value is the path.
+result<Bytes> parse_unix_path(std::string_view rest, std::string* why) {
+    std::string path;
+    if (rest.find('/') == std::string_view::npos && rest.find('%') != std::string_view::npos) {
+        for (std::size_t i = 0; i < rest.size(); ++i) {
+            if (rest[i] == '%' && i + 2 < rest.size()) {
+                unsigned value = 0;
+                auto [ptr, ec] =
+                    std::from_chars(rest.data() + i + 1, rest.data() + i + 3, value, 16);
+                if (ec != std::errc{} || ptr != rest.data() + i + 3)
+                    return fail(why, codec_errc::invalid_value, "invalid unix path escape");
+                path += static_cast<char>(value);
+                i += 2;
+            } else if (rest[i] == '%') {
+                return fail(why, codec_errc::invalid_value, "invalid unix path escape");
+            } else {
+                path += rest[i];
+            }
+        }
+    } else {
+        path = "/" + std::string(rest);
+    }
+    if (path.empty() || path.size() > Multiaddr::max_value_size ||
+        path.find('\0') != std::string::npos)
+        return fail(why, codec_errc::invalid_value, "invalid unix path");
+    return to_bytes(path);
+}
+
 result<Bytes> parse_value(const ProtocolInfo& p, std::string_view text, std::string* why) {
     const std::string name(p.name);
     const std::string quoted = " '" + std::string(text) + "'";
@@ -100,6 +130,8 @@ result<Bytes> parse_value(const ProtocolInfo& p, std::string_view text, std::str
 bool valid_binary_value(std::uint32_t code, BytesView value) {
     if (is_dns(code)) return valid_dns_name(as_chars(value));
     if (code == proto_code::p2p) return Multihash::decode(value).has_value();
+    if (code == proto_code::unix)
+        return !value.empty() && std::find(value.begin(), value.end(), 0) == value.end();
     return true;
 }
 
@@ -139,7 +171,14 @@ result<Multiaddr> Multiaddr::parse(std::string_view text, std::string* why) {
             return fail(why, codec_errc::unknown_protocol,
                         "unsupported protocol '" + std::string(name) + "'");
         Component c{p->code, {}};
-        if (p->size_kind != Size::none) {
+        if (p->code == proto_code::unix) {
+            if (!more) return fail(why, codec_errc::truncated, "missing value for unix");
+            auto path = parse_unix_path(text, why);
+            if (!path) return path.error();
+            c.value = std::move(*path);
+            text = {};
+            more = false;
+        } else if (p->size_kind != Size::none) {
             if (!more)
                 return fail(why, codec_errc::truncated,
                             "missing value for " + std::string(p->name));
@@ -211,8 +250,9 @@ std::string Multiaddr::to_string() const {
         out += '/';
         out += p ? std::string(p->name) : std::to_string(c.code);
         if (p && p->size_kind == Size::none) continue;
-        out += '/';
-        out += component_value_text(c);
+        auto value = component_value_text(c);
+        if (c.code != proto_code::unix || !value.starts_with('/')) out += '/';
+        out += value;
     }
     return out;
 }
@@ -265,6 +305,7 @@ std::string Multiaddr::component_value_text(const Component& c) const {
     if (is_port(c.code)) return c.value.size() == 2 ? port_text(c.value) : std::string{};
     if (is_dns(c.code)) return std::string(as_chars(c.value));
     if (c.code == proto_code::p2p) return base58btc_encode(c.value);
+    if (c.code == proto_code::unix) return std::string(as_chars(c.value));
     return {};
 }
 

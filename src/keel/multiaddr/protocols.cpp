@@ -6,8 +6,9 @@ namespace {
 using Size = ProtocolInfo::Size;
 
 // From multiformats/multiaddr protocols.csv. `supported` marks what Multiaddr can convert:
-// addresses, ports, DNS names, peer IDs and every value-less protocol. The rest (onion, garlic,
-// unix paths, certhash, ...) are listed so errors can say "unsupported" rather than "unknown".
+// addresses, ports, DNS names, peer IDs, unix socket paths and every value-less protocol. The
+// rest (onion, garlic, certhash, ...) are listed so errors can say "unsupported" rather than
+// "unknown".
 constexpr ProtocolInfo table[] = {
     {4, "ip4", Size::fixed, 32, true},
     {6, "tcp", Size::fixed, 16, true},
@@ -23,7 +24,7 @@ constexpr ProtocolInfo table[] = {
     {132, "sctp", Size::fixed, 16, true},
     {301, "udt", Size::none, 0, true},
     {302, "utp", Size::none, 0, true},
-    {400, "unix", Size::variable, 0, false},
+    {400, "unix", Size::variable, 0, true},
     {421, "p2p", Size::variable, 0, true},
     {421, "ipfs", Size::variable, 0, true},  // old name of p2p; by-code lookups find p2p first
     {444, "onion", Size::fixed, 96, false},

@@ -8,7 +8,7 @@ namespace keel {
 
 namespace proto_code {
 inline constexpr std::uint32_t ip4 = 4, tcp = 6, udp = 273, ip6 = 41, dns = 53, dns4 = 54,
-                               dns6 = 55, dnsaddr = 56, p2p = 421;
+                               dns6 = 55, dnsaddr = 56, p2p = 421, unix = 400;
 }  // namespace proto_code
 
 struct ProtocolInfo {

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <boost/asio/write.hpp>
 #include <cstring>
+#include <type_traits>
 
 namespace keel::net {
 
-awaitable<result<std::size_t>> TcpStream::read_some(std::span<std::uint8_t> buffer) {
+template <typename Protocol>
+awaitable<result<std::size_t>> SocketStream<Protocol>::read_some(std::span<std::uint8_t> buffer) {
     if (buffer.empty()) co_return std::size_t{0};
     if (ahead_begin_ == ahead_end_) {
         // Large reads go straight to the caller's buffer; small ones fill the read-ahead.
@@ -26,23 +28,31 @@ awaitable<result<std::size_t>> TcpStream::read_some(std::span<std::uint8_t> buff
     co_return n;
 }
 
-awaitable<error_code> TcpStream::write_all(BytesView data) {
+template <typename Protocol>
+awaitable<error_code> SocketStream<Protocol>::write_all(BytesView data) {
     auto [ec, n] =
         co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()), use_result);
     (void)n;
     co_return ec;
 }
 
-awaitable<error_code> TcpStream::close_write() {
+template <typename Protocol>
+awaitable<error_code> SocketStream<Protocol>::close_write() {
     error_code ec;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    socket_.shutdown(asio::socket_base::shutdown_send, ec);
     co_return ec;
 }
 
-void TcpStream::reset() {
+template <typename Protocol>
+void SocketStream<Protocol>::reset() {
     error_code ignored;
-    socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+    // A reset, not an orderly close: TCP sends RST (unix sockets have no such thing).
+    if constexpr (std::is_same_v<Protocol, asio::ip::tcp>)
+        socket_.set_option(asio::socket_base::linger(true, 0), ignored);
     socket_.close(ignored);
 }
+
+template class SocketStream<asio::ip::tcp>;
+template class SocketStream<asio::local::stream_protocol>;
 
 }  // namespace keel::net

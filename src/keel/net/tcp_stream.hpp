@@ -1,16 +1,21 @@
 #pragma once
-// A TCP socket as a ByteStream, with a small read-ahead buffer so that the byte-sized reads of
-// multistream-select and Noise's 2-byte length prefixes do not each cost a system call.
+// A stream socket (TCP, or a unix socket for the daemon's control connections) as a ByteStream,
+// with a small read-ahead buffer so that the byte-sized reads of multistream-select and Noise's
+// 2-byte length prefixes do not each cost a system call.
 #include <array>
+
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 
 #include "keel/net/byte_stream.hpp"
 
 namespace keel::net {
 
-class TcpStream final : public ByteStream {
+template <typename Protocol>
+class SocketStream final : public ByteStream {
   public:
-    explicit TcpStream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
+    using socket_type = typename Protocol::socket;
+    explicit SocketStream(socket_type socket) : socket_(std::move(socket)) {}
 
     awaitable<result<std::size_t>> read_some(std::span<std::uint8_t> buffer) override;
     awaitable<error_code> write_all(BytesView data) override;
@@ -18,14 +23,20 @@ class TcpStream final : public ByteStream {
     void reset() override;
     asio::any_io_executor get_executor() override { return socket_.get_executor(); }
 
-    asio::ip::tcp::socket& socket() { return socket_; }
+    socket_type& socket() { return socket_; }
 
   private:
     static constexpr std::size_t read_ahead_size = 4096;
-    asio::ip::tcp::socket socket_;
+    socket_type socket_;
     std::array<std::uint8_t, read_ahead_size> read_ahead_{};
     std::size_t ahead_begin_ = 0;
     std::size_t ahead_end_ = 0;
 };
+
+// Both are instantiated once, in tcp_stream.cpp.
+extern template class SocketStream<asio::ip::tcp>;
+extern template class SocketStream<asio::local::stream_protocol>;
+using TcpStream = SocketStream<asio::ip::tcp>;
+using UnixStream = SocketStream<asio::local::stream_protocol>;
 
 }  // namespace keel::net

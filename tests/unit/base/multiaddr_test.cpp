@@ -181,5 +181,29 @@ TEST(Multiaddr, ProtocolTable) {
     EXPECT_EQ(protocol_by_name("nope"), nullptr);
 }
 
+// The daemon's control socket: the path is the rest of the address (go form), or one URI-encoded
+// segment (js-multiaddr 13); both give the same binary value, the path itself.
+TEST(Multiaddr, UnixSocketPath) {
+    auto go = Multiaddr::parse("/unix/tmp/keel p2pd/control.sock").value();
+    EXPECT_EQ(go.to_string(), "/unix/tmp/keel p2pd/control.sock");
+    ASSERT_EQ(go.components().size(), 1u);
+    EXPECT_EQ(go.component_value_text(go.components()[0]), "/tmp/keel p2pd/control.sock");
+    auto js = Multiaddr::parse("/unix/%2Ftmp%2Fkeel%20p2pd%2Fcontrol.sock").value();
+    EXPECT_EQ(js, go);
+    Bytes expected{0x90, 0x03, 27};
+    std::string path = "/tmp/keel p2pd/control.sock";
+    expected.insert(expected.end(), path.begin(), path.end());
+    EXPECT_EQ(go.to_bytes(), expected);
+    EXPECT_EQ(Multiaddr::from_bytes(expected).value(), go);
+
+    std::string why;
+    EXPECT_FALSE(Multiaddr::parse("/unix", &why));
+    EXPECT_FALSE(Multiaddr::parse("/unix/%2", &why));
+    EXPECT_EQ(why, "invalid unix path escape");
+    EXPECT_FALSE(Multiaddr::parse("/unix/%zz", &why));
+    EXPECT_FALSE(Multiaddr::from_bytes(Bytes{0x90, 0x03, 0}));          // empty path
+    EXPECT_FALSE(Multiaddr::from_bytes(Bytes{0x90, 0x03, 2, '/', 0}));  // NUL inside
+}
+
 }  // namespace
 }  // namespace keel
