@@ -12,7 +12,8 @@
 #   MAX_PENDING=256    upgrades in progress a js target admits at once (Keel's default
 #                      limits.max_pending_inbound is 256; keel bootstrap keeps its default)
 #   KEEL_PER_IP=0      Keel's limits.max_pending_inbound_per_ip (default 32; keel load dials 100
-#                      connections from each 127.1.0.x, and the js target has no such cap: 0 = off)
+#                      connections from each 127.1.0.x, and the js target has no such cap: 0 = off;
+#                      loopback is exempt from Keel's per-address limits by default anyway)
 #   TARGETS="keel js"  ORDER of the targets at each rate
 # A fresh target per run (so "RSS before" is a cold start and nothing carries over), with
 # max_connections = CONNECTIONS + 1000 on both. Reports: OUT_DIR/R-TARGET/load.json.

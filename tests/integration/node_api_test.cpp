@@ -188,6 +188,13 @@ TEST_F(NodeApi, MetricsNotFoundMethodAndSizeLimits) {
     EXPECT_EQ(m.status, 200);
     EXPECT_NE(m.body.find("keel_connections "), std::string::npos);
     EXPECT_NE(m.body.find("keel_health_state{state="), std::string::npos);
+    // Every refusal reason has its series from the start.
+    for (const char* reason :
+         {"connections", "pending", "pending_per_ip", "per_ip", "per_subnet", "rate_per_ip"})
+        EXPECT_NE(
+            m.body.find("keel_inbound_refused_total{reason=\"" + std::string(reason) + "\"} 0\n"),
+            std::string::npos)
+            << reason;
     EXPECT_EQ(http("GET", "/api/v1/nothing").status, 404);
     EXPECT_EQ(http("DELETE", "/api/v1/node").status, 405);
     EXPECT_EQ(http("POST", "/api/v1/connect", std::string(70 * 1024, 'x')).status, 413);

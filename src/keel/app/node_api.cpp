@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "keel/app/health_json.hpp"
+#include "keel/host/inbound_admission.hpp"
 #include "keel/kad/content_key.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/protocols/ping.hpp"
@@ -344,11 +345,16 @@ std::string render_metrics(NodeContext& node) {
     const auto& hs = node.host.stats();
     gauge("keel_connections", "Open libp2p connections", node.host.connections().size());
     counter("keel_inbound_accepted_total", "Inbound TCP connections accepted", hs.inbound_accepted);
-    counter("keel_inbound_refused_total", "Inbound connections refused by limits",
-            hs.inbound_refused);
-    counter("keel_inbound_refused_per_ip_total",
-            "Inbound connections refused: too many handshakes pending from one address",
-            hs.inbound_refused_per_ip);
+    // Every reason, zeros included, so that a series exists before its first refusal.
+    out << "# HELP keel_inbound_refused_total Inbound connections refused, by the limit that "
+           "refused them\n"
+           "# TYPE keel_inbound_refused_total counter\n";
+    for (auto reason : all_refusals) {
+        auto name = refusal_name(reason);
+        auto it = hs.inbound_refused_by_reason.find(std::string(name));
+        out << "keel_inbound_refused_total{reason=\"" << name << "\"} "
+            << (it == hs.inbound_refused_by_reason.end() ? 0 : it->second) << '\n';
+    }
     counter("keel_handshakes_total", "Completed connection upgrades", hs.upgrades_ok);
     counter("keel_handshake_failures_total", "Failed connection upgrades", hs.upgrade_failures);
     out << "# HELP keel_dial_failures_total Failed dials by phase\n"

@@ -28,6 +28,11 @@ HostConfig NodeSettings::host_config(Ed25519KeyPair identity_key) const {
     c.max_connections = max_connections;
     c.max_pending_inbound = max_pending_inbound;
     c.max_pending_inbound_per_ip = max_pending_inbound_per_ip;
+    c.max_connections_per_ip = max_connections_per_ip;
+    c.max_connections_per_subnet = max_connections_per_subnet;
+    c.inbound_rate_per_ip = inbound_rate_per_ip;
+    c.inbound_burst_per_ip = inbound_burst_per_ip;
+    c.limits_exempt_loopback = limits_exempt_loopback;
     c.yamux.max_inbound_streams = max_streams_per_connection;
     if (auto p = kad::network_profile(profile)) c.protocol_version = p->identify_protocol_version;
     return c;
@@ -186,6 +191,11 @@ const std::map<std::string, std::map<std::string, KeyReader>>& schema() {
          {{"max_connections", count(&S::max_connections, 1, 1'000'000)},
           {"max_pending_inbound", count(&S::max_pending_inbound, 1, 1'000'000)},
           {"max_pending_inbound_per_ip", count(&S::max_pending_inbound_per_ip, 0, 1'000'000)},
+          {"max_connections_per_ip", count(&S::max_connections_per_ip, 0, 1'000'000)},
+          {"max_connections_per_subnet", count(&S::max_connections_per_subnet, 0, 1'000'000)},
+          {"inbound_rate_per_ip", fraction(&S::inbound_rate_per_ip, 0, 100'000)},
+          {"inbound_burst_per_ip", count(&S::inbound_burst_per_ip, 1, 1'000'000)},
+          {"exempt_loopback", flag(&S::limits_exempt_loopback)},
           {"max_streams_per_connection", count(&S::max_streams_per_connection, 1, 65'536)}}},
     };
     return table;

@@ -57,6 +57,11 @@ struct NodeSettings {
     std::size_t max_connections = 4096;
     std::size_t max_pending_inbound = 256;         // connections still in their handshake
     std::size_t max_pending_inbound_per_ip = 32;   // of those, from one address (0: no cap)
+    std::size_t max_connections_per_ip = 64;       // inbound, from one address (0: no cap)
+    std::size_t max_connections_per_subnet = 256;  // inbound, from one /24 or /64 (0: no cap)
+    double inbound_rate_per_ip = 10;               // new inbound per second, one address (0: off)
+    std::size_t inbound_burst_per_ip = 40;         // ... this many at once
+    bool limits_exempt_loopback = true;            // TOML exempt_loopback: no per-address limits
     std::size_t max_streams_per_connection = 256;  // inbound Yamux streams open at once
 
     // [dht]

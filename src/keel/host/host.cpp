@@ -127,12 +127,26 @@ Multiaddr endpoint_addr(const tcp::socket& socket, bool remote) {
     return ec ? Multiaddr{} : tcp_multiaddr(ep);
 }
 
+AdmissionLimits admission_limits(const HostConfig& config) {
+    AdmissionLimits limits;
+    limits.max_connections = config.max_connections;
+    limits.max_pending = config.max_pending_inbound;
+    limits.max_pending_per_ip = config.max_pending_inbound_per_ip;
+    limits.max_connections_per_ip = config.max_connections_per_ip;
+    limits.max_connections_per_subnet = config.max_connections_per_subnet;
+    limits.rate_per_ip = config.inbound_rate_per_ip;
+    limits.burst_per_ip = config.inbound_burst_per_ip;
+    limits.exempt_loopback = config.limits_exempt_loopback;
+    return limits;
+}
+
 }  // namespace
 
 Host::Host(asio::any_io_executor executor, HostConfig config)
     : executor_(std::move(executor)),
       config_(std::move(config)),
       peer_id_(PeerId::from_public_key(config_.identity.public_key())),
+      admission_(admission_limits(config_)),
       peer_store_(config_.max_known_peers) {
     // A peer we are connected to is never forgotten.
     peer_store_.add_pin([this](const PeerId& peer) { return !connections_to(peer).empty(); });
@@ -218,32 +232,31 @@ awaitable<void> Host::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
         }
         error_code peer_ec;
         auto from = socket.remote_endpoint(peer_ec).address();
-        // One address cannot hold more than its share of the handshake slots: a slowloris set
-        // (connections that never finish the handshake) from one host leaves room for the rest.
-        bool over_ip_share = config_.max_pending_inbound_per_ip > 0 && !peer_ec &&
-                             pending_by_ip_[from] >= config_.max_pending_inbound_per_ip;
-        if (pending_inbound_ >= config_.max_pending_inbound ||
-            connections_.size() >= config_.max_connections || over_ip_share) {
-            ++stats_.inbound_refused;
-            if (over_ip_share) ++stats_.inbound_refused_per_ip;
-            log().debug(
-                "event=inbound_refused from={} pending={} pending_from_ip={} connections={}",
-                from.to_string(), pending_inbound_, pending_by_ip_[from], connections_.size());
-            if (pending_by_ip_[from] == 0) pending_by_ip_.erase(from);
-            error_code ignored;
+        error_code ignored;
+        if (peer_ec) {  // reset by the peer before we got to it: nothing to admit
+            log().debug("event=inbound_gone error=\"{}\"", peer_ec.message());
             socket.close(ignored);
             continue;
         }
-        ++pending_by_ip_[from];
+        // Refused: closed at once, before any handshake byte, so a refusal costs an accept.
+        auto refused = admission_.admit(from, net::Clock::now(), connections_.size());
+        if (refused) {
+            auto reason = refusal_name(*refused);
+            ++stats_.inbound_refused;
+            ++stats_.inbound_refused_by_reason[std::string(reason)];
+            log().debug(
+                "event=inbound_refused from={} reason={} pending={} from_ip={} connections={}",
+                from.to_string(), reason, admission_.pending(), admission_.connections_from(from),
+                connections_.size());
+            socket.close(ignored);
+            continue;
+        }
         ++stats_.inbound_accepted;
-        asio::co_spawn(executor_, handle_inbound(std::move(socket)), asio::detached);
+        asio::co_spawn(executor_, handle_inbound(std::move(socket), from), asio::detached);
     }
 }
 
-awaitable<void> Host::handle_inbound(tcp::socket socket) {
-    ++pending_inbound_;
-    error_code peer_ec;
-    auto from = socket.remote_endpoint(peer_ec).address();
+awaitable<void> Host::handle_inbound(tcp::socket socket, asio::ip::address from) {
     auto remote = endpoint_addr(socket, true);
     auto local = endpoint_addr(socket, false);
     error_code ignored;
@@ -253,21 +266,21 @@ awaitable<void> Host::handle_inbound(tcp::socket socket) {
         upgrade_connection(std::make_unique<net::TcpStream>(std::move(socket)), false,
                            upgrade_config_, std::nullopt, phase),
         config_.handshake_timeout);
-    --pending_inbound_;
-    if (auto it = pending_by_ip_.find(from); it != pending_by_ip_.end() && --it->second == 0)
-        pending_by_ip_.erase(it);
     if (!upgraded) {
+        admission_.upgrade_failed(from);
         ++stats_.upgrade_failures;
         log().info("event=inbound_upgrade_failed addr={} phase={} error=\"{}\"", remote.to_string(),
                    phase_name(phase), upgraded.error().message());
         co_return;
     }
     if (stopped_) {
+        admission_.upgrade_failed(from);
         upgraded->session->close();
         co_return;
     }
+    admission_.upgraded(from);
     ++stats_.upgrades_ok;
-    add_connection(std::move(*upgraded), Direction::inbound, remote, local);
+    add_connection(std::move(*upgraded), Direction::inbound, remote, local, from);
 }
 
 awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect(const Multiaddr& addr) {
@@ -470,7 +483,8 @@ std::optional<net::Clock::time_point> Host::last_dial_failure(const PeerId& peer
 }
 
 std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction direction, Multiaddr remote,
-                                                 Multiaddr local) {
+                                                 Multiaddr local,
+                                                 std::optional<asio::ip::address> admitted_from) {
     auto conn = std::make_shared<Connection>(next_connection_id_++, up.peer, up.key, direction,
                                              remote, local, up.muxer, up.muxer_inlined, up.session);
     connections_.emplace(conn->id, conn);
@@ -484,7 +498,8 @@ std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction directio
         [this, weak](std::shared_ptr<net::YamuxStream> stream) {
             asio::co_spawn(executor_, handle_stream(std::move(stream), weak), asio::detached);
         },
-        [this, weak](error_code reason) {
+        [this, weak, admitted_from](error_code reason) {
+            if (admitted_from) admission_.closed(*admitted_from);
             auto c = weak.lock();
             if (!c) return;
             connections_.erase(c->id);

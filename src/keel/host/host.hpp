@@ -19,6 +19,7 @@
 #include "keel/crypto/ed25519.hpp"
 #include "keel/host/connection.hpp"
 #include "keel/host/failure.hpp"
+#include "keel/host/inbound_admission.hpp"
 #include "keel/host/peer_store.hpp"
 #include "keel/host/upgrader.hpp"
 #include "keel/net/yamux_stream.hpp"
@@ -43,9 +44,19 @@ struct HostConfig {
     net::Duration negotiate_timeout{10000};    // multistream-select on a new stream
     net::Duration stream_idle_timeout{60000};  // built-in handlers drop silent streams
     net::YamuxConfig yamux;
+    // Inbound limits (see InboundAdmission); going over one refuses the connection at accept.
     std::size_t max_connections = 4096;
     std::size_t max_pending_inbound = 256;        // connections still in their upgrade
     std::size_t max_pending_inbound_per_ip = 32;  // of those, from one IP address (0: no cap)
+    // Inbound connections, in their upgrade or upgraded, from one IP address (0: no cap): a NAT
+    // or a CGNAT address stands for many users, so well above a single client's needs.
+    std::size_t max_connections_per_ip = 64;
+    std::size_t max_connections_per_subnet = 256;  // the same from one IPv4 /24 or IPv6 /64
+    double inbound_rate_per_ip = 10;  // new inbound connections per second per IP (0: no limit)
+    std::size_t inbound_burst_per_ip = 40;  // ... of which this many at once
+    // Loopback peers (127.0.0.0/8, ::1) are exempt from the per-address limits above: local
+    // processes (`keel up`'s bootstraps, `keel load`, tests). The global caps still apply.
+    bool limits_exempt_loopback = true;
     std::size_t max_known_peers = 50'000;  // peer store size; the least recently seen go first
     // Outbound: the local address a dial's socket is bound to (its port is still chosen at
     // connect), e.g. `keel load` spreading its connections over 127.0.0.0/8. Unset, or nullopt
@@ -56,8 +67,9 @@ struct HostConfig {
 
 struct HostStats {
     std::uint64_t inbound_accepted = 0;
-    std::uint64_t inbound_refused = 0;         // over max_connections or max_pending_inbound
-    std::uint64_t inbound_refused_per_ip = 0;  // of those, over max_pending_inbound_per_ip
+    std::uint64_t inbound_refused = 0;  // by any limit
+    // By the limit that refused: refusal_name(), e.g. "pending_per_ip", "rate_per_ip".
+    std::map<std::string, std::uint64_t> inbound_refused_by_reason;
     std::uint64_t upgrades_ok = 0;
     std::uint64_t upgrade_failures = 0;
     std::uint64_t dial_failures = 0;
@@ -130,9 +142,12 @@ class Host {
     net::Clock::time_point join_deadline() const;
 
     net::awaitable<void> accept_loop(std::shared_ptr<net::asio::ip::tcp::acceptor> acceptor);
-    net::awaitable<void> handle_inbound(net::asio::ip::tcp::socket socket);
-    std::shared_ptr<Connection> add_connection(Upgraded upgraded, Direction direction,
-                                               Multiaddr remote, Multiaddr local);
+    net::awaitable<void> handle_inbound(net::asio::ip::tcp::socket socket,
+                                        net::asio::ip::address from);
+    // `admitted_from`: an inbound connection's address, released in admission_ once it closes.
+    std::shared_ptr<Connection> add_connection(
+        Upgraded upgraded, Direction direction, Multiaddr remote, Multiaddr local,
+        std::optional<net::asio::ip::address> admitted_from = std::nullopt);
     net::awaitable<void> identify_remote(std::shared_ptr<Connection> connection);
     net::awaitable<void> handle_stream(std::shared_ptr<net::YamuxStream> stream,
                                        std::weak_ptr<Connection> connection);
@@ -149,8 +164,7 @@ class Host {
     std::vector<Multiaddr> listen_addrs_;
     std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
     std::uint64_t next_connection_id_ = 1;
-    std::size_t pending_inbound_ = 0;
-    std::map<net::asio::ip::address, std::size_t> pending_by_ip_;
+    InboundAdmission admission_;
     std::vector<ConnectionObserver> observers_;
     std::vector<std::function<void(const std::shared_ptr<Connection>&)>> identified_observers_;
     PeerStore peer_store_;

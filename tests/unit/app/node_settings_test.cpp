@@ -61,6 +61,11 @@ TEST(NodeSettings, ExampleFileSpellsExactlyTheDefaults) {
     EXPECT_EQ(s.max_connections, d.max_connections);
     EXPECT_EQ(s.max_pending_inbound, d.max_pending_inbound);
     EXPECT_EQ(s.max_pending_inbound_per_ip, d.max_pending_inbound_per_ip);
+    EXPECT_EQ(s.max_connections_per_ip, d.max_connections_per_ip);
+    EXPECT_EQ(s.max_connections_per_subnet, d.max_connections_per_subnet);
+    EXPECT_DOUBLE_EQ(s.inbound_rate_per_ip, d.inbound_rate_per_ip);
+    EXPECT_EQ(s.inbound_burst_per_ip, d.inbound_burst_per_ip);
+    EXPECT_EQ(s.limits_exempt_loopback, d.limits_exempt_loopback);
     EXPECT_EQ(s.max_streams_per_connection, d.max_streams_per_connection);
     auto host = s.host_config(Ed25519KeyPair::generate());
     EXPECT_EQ(host.max_pending_inbound_per_ip, d.max_pending_inbound_per_ip);
@@ -118,6 +123,63 @@ step_timeout = "7s"
     EXPECT_EQ(monitor.backoff.max, milliseconds(320));
     EXPECT_DOUBLE_EQ(monitor.backoff.jitter, 0.1);
     EXPECT_EQ(s.verifier_config().step_timeout, milliseconds(7000));
+}
+
+TEST(NodeSettings, LimitsReachTheHostConfig) {
+    auto s = NodeSettings::defaults(NodeRole::bootstrap);
+    // The defaults are the library's.
+    auto defaults = s.host_config(Ed25519KeyPair::generate());
+    HostConfig library(Ed25519KeyPair::generate());
+    EXPECT_EQ(defaults.max_connections_per_ip, library.max_connections_per_ip);
+    EXPECT_EQ(defaults.max_connections_per_subnet, library.max_connections_per_subnet);
+    EXPECT_DOUBLE_EQ(defaults.inbound_rate_per_ip, library.inbound_rate_per_ip);
+    EXPECT_EQ(defaults.inbound_burst_per_ip, library.inbound_burst_per_ip);
+    EXPECT_EQ(defaults.limits_exempt_loopback, library.limits_exempt_loopback);
+    EXPECT_EQ(defaults.max_pending_inbound_per_ip, library.max_pending_inbound_per_ip);
+
+    apply_config_text(R"(
+[limits]
+max_connections = 1000
+max_pending_inbound = 100
+max_pending_inbound_per_ip = 0
+max_connections_per_ip = 8
+max_connections_per_subnet = 0
+inbound_rate_per_ip = 2.5
+inbound_burst_per_ip = 5
+exempt_loopback = false
+max_streams_per_connection = 64
+)",
+                      "test.toml", s);
+    auto host = s.host_config(Ed25519KeyPair::generate());
+    EXPECT_EQ(host.max_connections, 1000u);
+    EXPECT_EQ(host.max_pending_inbound, 100u);
+    EXPECT_EQ(host.max_pending_inbound_per_ip, 0u);
+    EXPECT_EQ(host.max_connections_per_ip, 8u);
+    EXPECT_EQ(host.max_connections_per_subnet, 0u);
+    EXPECT_DOUBLE_EQ(host.inbound_rate_per_ip, 2.5);
+    EXPECT_EQ(host.inbound_burst_per_ip, 5u);
+    EXPECT_FALSE(host.limits_exempt_loopback);
+    EXPECT_EQ(host.yamux.max_inbound_streams, 64u);
+
+    apply_config_text("[limits]\ninbound_rate_per_ip = 0\n", "test.toml", s);
+    EXPECT_DOUBLE_EQ(s.inbound_rate_per_ip, 0) << "0 turns the rate limit off";
+}
+
+TEST(NodeSettings, LimitsOutOfRangeAreErrors) {
+    EXPECT_NE(error_of("[limits]\nmax_connections_per_ip = -1\n")
+                  .find("limits.max_connections_per_ip: expected an integer from 0"),
+              std::string::npos);
+    EXPECT_NE(error_of("[limits]\nmax_connections_per_subnet = 2000000\n")
+                  .find("limits.max_connections_per_subnet: expected an integer from 0 to 1000000"),
+              std::string::npos);
+    EXPECT_NE(error_of("[limits]\ninbound_rate_per_ip = -1\n")
+                  .find("limits.inbound_rate_per_ip: expected a number from 0 to 100000"),
+              std::string::npos);
+    EXPECT_NE(error_of("[limits]\ninbound_burst_per_ip = 0\n")
+                  .find("limits.inbound_burst_per_ip: expected an integer from 1"),
+              std::string::npos);
+    EXPECT_NE(error_of("[limits]\nexempt_loopback = \"no\"\n").find("expected true or false"),
+              std::string::npos);
 }
 
 TEST(NodeSettings, ABootstrapServesNoApiByDefault) {

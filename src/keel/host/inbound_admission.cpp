@@ -1,0 +1,165 @@
+#include "keel/host/inbound_admission.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace keel {
+
+namespace ip = net::asio::ip;
+
+namespace {
+
+// How often at most admit() sweeps the idle entries out: often enough that they are gone a second
+// or so after their bucket refilled, rarely enough that the sweep (linear in the entries) is noise.
+constexpr auto prune_interval = std::chrono::seconds(1);
+
+// Seconds as a clock duration, at most about three years: a tiny rate must not overflow it.
+net::Clock::duration clock_seconds(double seconds) {
+    return std::chrono::duration_cast<net::Clock::duration>(
+        std::chrono::duration<double>(std::min(seconds, 1e8)));
+}
+
+}  // namespace
+
+std::string_view refusal_name(Refusal reason) {
+    switch (reason) {
+        case Refusal::connections:
+            return "connections";
+        case Refusal::pending:
+            return "pending";
+        case Refusal::pending_per_ip:
+            return "pending_per_ip";
+        case Refusal::per_ip:
+            return "per_ip";
+        case Refusal::per_subnet:
+            return "per_subnet";
+        case Refusal::rate_per_ip:
+            return "rate_per_ip";
+    }
+    return "unknown";
+}
+
+InboundAdmission::InboundAdmission(AdmissionLimits limits)
+    : limits_(limits),
+      tracks_addresses_(limits.max_pending_per_ip > 0 || limits.max_connections_per_ip > 0 ||
+                        limits.max_connections_per_subnet > 0 || limits.rate_per_ip > 0) {
+    limits_.burst_per_ip = std::max<std::size_t>(limits_.burst_per_ip, 1);
+    if (limits_.rate_per_ip > 0) {
+        token_interval_ = clock_seconds(1 / limits_.rate_per_ip);
+        burst_span_ =
+            clock_seconds(static_cast<double>(limits_.burst_per_ip - 1) / limits_.rate_per_ip);
+    }
+}
+
+InboundAdmission::Address InboundAdmission::canonical(const Address& address) {
+    if (address.is_v6() && address.to_v6().is_v4_mapped())
+        return ip::make_address_v4(ip::v4_mapped, address.to_v6());
+    return address;
+}
+
+InboundAdmission::Address InboundAdmission::subnet_of(const Address& address) {
+    auto a = canonical(address);
+    if (a.is_v4()) return ip::address_v4(a.to_v4().to_uint() & 0xFFFF'FF00u);
+    auto bytes = a.to_v6().to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return ip::address_v6(bytes);
+}
+
+bool InboundAdmission::per_address(const Address& address) const {
+    return tracks_addresses_ && !(limits_.exempt_loopback && address.is_loopback());
+}
+
+bool InboundAdmission::idle(const PerIp& entry, net::Clock::time_point now) const {
+    return entry.pending == 0 && entry.upgraded == 0 && entry.full_at <= now;
+}
+
+void InboundAdmission::prune(net::Clock::time_point now) {
+    std::erase_if(by_ip_, [&](const auto& entry) { return idle(entry.second, now); });
+    last_prune_ = now;
+}
+
+std::optional<Refusal> InboundAdmission::admit(const Address& address, net::Clock::time_point now,
+                                               std::size_t open_connections) {
+    if (open_connections >= limits_.max_connections) return Refusal::connections;
+    if (pending_ >= limits_.max_pending) return Refusal::pending;
+    auto from = canonical(address);
+    if (per_address(from)) {
+        if (now - last_prune_ >= prune_interval) prune(now);
+        // Only looked up here: a refused connection leaves nothing behind.
+        auto it = by_ip_.find(from);
+        PerIp current = it == by_ip_.end() ? PerIp{} : it->second;
+        if (limits_.max_pending_per_ip > 0 && current.pending >= limits_.max_pending_per_ip)
+            return Refusal::pending_per_ip;
+        if (limits_.max_connections_per_ip > 0 &&
+            current.pending + current.upgraded >= limits_.max_connections_per_ip)
+            return Refusal::per_ip;
+        auto subnet = subnet_of(from);
+        if (limits_.max_connections_per_subnet > 0) {
+            auto s = by_subnet_.find(subnet);
+            if (s != by_subnet_.end() && s->second >= limits_.max_connections_per_subnet)
+                return Refusal::per_subnet;
+        }
+        if (limits_.rate_per_ip > 0) {
+            // At least one token left: full_at − now ≤ (burst − 1) tokens' worth. A refusal takes
+            // no token, so a host that keeps trying still gets rate_per_ip through.
+            auto full_at = std::max(current.full_at, now);
+            if (full_at - now > burst_span_) return Refusal::rate_per_ip;
+            current.full_at = full_at + token_interval_;
+        }
+        ++current.pending;
+        by_ip_.insert_or_assign(from, current);
+        ++by_subnet_[subnet];
+    }
+    ++pending_;
+    return std::nullopt;
+}
+
+void InboundAdmission::upgraded(const Address& address) {
+    if (pending_ > 0) --pending_;
+    auto from = canonical(address);
+    if (!per_address(from)) return;
+    auto it = by_ip_.find(from);
+    if (it == by_ip_.end()) return;
+    if (it->second.pending > 0) --it->second.pending;
+    ++it->second.upgraded;
+}
+
+void InboundAdmission::upgrade_failed(const Address& address) {
+    if (pending_ > 0) --pending_;
+    release(canonical(address), true);
+}
+
+void InboundAdmission::closed(const Address& address) {
+    release(canonical(address), false);
+}
+
+void InboundAdmission::release(const Address& from, bool pending) {
+    if (!per_address(from)) return;
+    if (auto it = by_ip_.find(from); it != by_ip_.end()) {
+        auto& count = pending ? it->second.pending : it->second.upgraded;
+        if (count > 0) --count;
+        // Without a rate limit an entry holds nothing more than its counts: gone with them. With
+        // one, its bucket must refill first (prune()), or closing and reconnecting would reset it.
+        if (limits_.rate_per_ip <= 0 && it->second.pending == 0 && it->second.upgraded == 0)
+            by_ip_.erase(it);
+    }
+    if (auto s = by_subnet_.find(subnet_of(from)); s != by_subnet_.end() && --s->second == 0)
+        by_subnet_.erase(s);
+}
+
+std::size_t InboundAdmission::pending_from(const Address& address) const {
+    auto it = by_ip_.find(canonical(address));
+    return it == by_ip_.end() ? 0 : it->second.pending;
+}
+
+std::size_t InboundAdmission::connections_from(const Address& address) const {
+    auto it = by_ip_.find(canonical(address));
+    return it == by_ip_.end() ? 0 : it->second.pending + it->second.upgraded;
+}
+
+std::size_t InboundAdmission::connections_from_subnet(const Address& address) const {
+    auto it = by_subnet_.find(subnet_of(address));
+    return it == by_subnet_.end() ? 0 : it->second;
+}
+
+}  // namespace keel

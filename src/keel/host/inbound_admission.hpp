@@ -1,0 +1,107 @@
+#pragma once
+// Which inbound connections a host lets in. Global caps (open connections, handshakes in progress)
+// keep the host within its means; per-address ones (handshakes and connections per IP address,
+// connections per /24 or /64 subnet, new connections per second per IP address) keep one host, or
+// one network, from taking all of it. A bootstrap is public: these are what make that safe.
+//
+// An admitted connection is pending (in its upgrade) until the Host reports upgraded() or
+// upgrade_failed(); an upgraded one counts until closed(). No I/O and no clock of its own: the
+// caller passes the time, so the token buckets are testable without sleeping.
+#include <array>
+#include <cstddef>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string_view>
+
+#include <boost/asio/ip/address.hpp>
+
+#include "keel/net/asio.hpp"
+
+namespace keel {
+
+// The limits, with "no limit" as defaults; HostConfig holds the defaults a node runs with.
+struct AdmissionLimits {
+    std::size_t max_connections = std::numeric_limits<std::size_t>::max();  // open, both directions
+    std::size_t max_pending = std::numeric_limits<std::size_t>::max();  // inbound, in their upgrade
+    std::size_t max_pending_per_ip = 0;          // of those, from one IP address (0: no cap)
+    std::size_t max_connections_per_ip = 0;      // inbound, pending + upgraded, one IP (0: no cap)
+    std::size_t max_connections_per_subnet = 0;  // the same from one /24 or /64 (0: no cap)
+    double rate_per_ip = 0;        // new inbound connections per second per IP (0: no limit) ...
+    std::size_t burst_per_ip = 1;  // ... and at most this many at once (the bucket's size)
+    // Loopback peers (127.0.0.0/8, ::1) skip every per-address limit: they are local processes
+    // (`keel up`'s bootstraps, `keel load`, tests), not the public. The global caps still apply.
+    bool exempt_loopback = true;
+};
+
+// Why a connection was refused: the first limit it hit, checked in this order.
+enum class Refusal { connections, pending, pending_per_ip, per_ip, per_subnet, rate_per_ip };
+inline constexpr std::array all_refusals{Refusal::connections,    Refusal::pending,
+                                         Refusal::pending_per_ip, Refusal::per_ip,
+                                         Refusal::per_subnet,     Refusal::rate_per_ip};
+// "connections", "pending", "pending_per_ip", "per_ip", "per_subnet", "rate_per_ip".
+std::string_view refusal_name(Refusal reason);
+
+class InboundAdmission {
+  public:
+    using Address = net::asio::ip::address;
+
+    explicit InboundAdmission(AdmissionLimits limits);
+
+    // Decides on a new inbound connection from `from` at `now`, with `open_connections` already
+    // open. Admitted (nullopt): it is pending from now on. Refused: nothing is recorded.
+    std::optional<Refusal> admit(const Address& from, net::Clock::time_point now,
+                                 std::size_t open_connections);
+    // The admitted connection from `from` finished its upgrade: pending → connected.
+    void upgraded(const Address& from);
+    // It did not (failed, timed out, or the host stopped): no longer pending.
+    void upgrade_failed(const Address& from);
+    // An upgraded connection from `from` closed.
+    void closed(const Address& from);
+
+    const AdmissionLimits& limits() const { return limits_; }
+    std::size_t pending() const { return pending_; }
+    std::size_t pending_from(const Address& from) const;
+    std::size_t connections_from(const Address& from) const;  // pending + upgraded
+    std::size_t connections_from_subnet(const Address& from) const;
+    // Entries held: bounded by the connections counted plus the addresses whose token bucket is
+    // still refilling (see prune()).
+    std::size_t tracked_addresses() const { return by_ip_.size(); }
+    std::size_t tracked_subnets() const { return by_subnet_.size(); }
+
+    // An IPv4-mapped IPv6 address as the IPv4 address it is; others unchanged.
+    static Address canonical(const Address& address);
+    // The network a limit groups `address` in: its /24 (IPv4) or /64 (IPv6), as an address.
+    static Address subnet_of(const Address& address);
+
+  private:
+    struct PerIp {
+        std::size_t pending = 0;
+        std::size_t upgraded = 0;
+        // The token bucket (rate_per_ip > 0), kept as the time it is full again: at `now` it holds
+        // burst − (full_at − now) · rate tokens. One time point, exact, no floating drift.
+        net::Clock::time_point full_at{};
+    };
+
+    // Whether `address` (canonical) is counted and limited per address at all.
+    bool per_address(const Address& address) const;
+    bool idle(const PerIp& entry, net::Clock::time_point now) const;
+    // One fewer connection from `address`: `pending` or upgraded.
+    void release(const Address& address, bool pending);
+    // Drops the entries that hold nothing: no connection, and a bucket full again (a fresh entry
+    // starts full, so forgetting it changes no decision). Keeps memory bounded when the sources are
+    // many and each is seen once (an IPv6 /48, a botnet): entries live only while they count.
+    void prune(net::Clock::time_point now);
+
+    AdmissionLimits limits_;
+    bool tracks_addresses_;
+    net::Clock::duration token_interval_{};  // one token per this (1 / rate_per_ip)
+    net::Clock::duration burst_span_{};      // (burst_per_ip − 1) tokens' worth
+    std::size_t pending_ = 0;
+    // Ordered maps, not hashed: the keys are chosen by remote hosts.
+    std::map<Address, PerIp> by_ip_;
+    std::map<Address, std::size_t> by_subnet_;  // pending + upgraded
+    net::Clock::time_point last_prune_{};
+};
+
+}  // namespace keel

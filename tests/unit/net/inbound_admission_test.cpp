@@ -1,0 +1,260 @@
+// Inbound admission: each limit refuses with its own reason, subnets group IPv4 by /24 and IPv6 by
+// /64, the per-address token bucket refills with the time passed in (no sleeping), loopback is
+// exempt from the per-address limits only when told, and the per-address tables forget what no
+// longer counts.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "keel/host/inbound_admission.hpp"
+
+namespace keel {
+namespace {
+
+using namespace std::chrono_literals;
+using Address = InboundAdmission::Address;
+
+Address ip(const char* text) {
+    return net::asio::ip::make_address(text);
+}
+
+// A fixed start, so that every test spells its times as offsets.
+const net::Clock::time_point t0 = net::Clock::time_point{} + 1000h;
+
+// Limits with nothing capped and loopback not exempt; each test sets the one it checks.
+AdmissionLimits none() {
+    AdmissionLimits limits;
+    limits.exempt_loopback = false;
+    return limits;
+}
+
+// Admits a connection from `from` and lets it go through its upgrade and close again.
+void connect_and_close(InboundAdmission& admission, const Address& from,
+                       net::Clock::time_point now) {
+    ASSERT_EQ(admission.admit(from, now, 0), std::nullopt) << from.to_string();
+    admission.upgraded(from);
+    admission.closed(from);
+}
+
+TEST(InboundAdmission, ReasonsHaveDistinctNames) {
+    std::set<std::string> names;
+    for (auto reason : all_refusals) names.emplace(refusal_name(reason));
+    EXPECT_EQ(names, (std::set<std::string>{"connections", "pending", "pending_per_ip", "per_ip",
+                                            "per_subnet", "rate_per_ip"}));
+}
+
+TEST(InboundAdmission, GlobalCapsCountOpenConnectionsAndHandshakesInProgress) {
+    auto limits = none();
+    limits.max_connections = 10;
+    limits.max_pending = 2;
+    InboundAdmission admission(limits);
+    EXPECT_EQ(admission.admit(ip("192.0.2.1"), t0, 10), Refusal::connections);
+    EXPECT_EQ(admission.admit(ip("192.0.2.1"), t0, 9), std::nullopt);
+    EXPECT_EQ(admission.admit(ip("198.51.100.1"), t0, 9), std::nullopt);
+    EXPECT_EQ(admission.pending(), 2u);
+    EXPECT_EQ(admission.admit(ip("203.0.113.1"), t0, 9), Refusal::pending);
+    admission.upgraded(ip("192.0.2.1"));
+    EXPECT_EQ(admission.pending(), 1u);
+    EXPECT_EQ(admission.admit(ip("203.0.113.1"), t0, 9), std::nullopt);
+    admission.upgrade_failed(ip("198.51.100.1"));
+    EXPECT_EQ(admission.pending(), 1u);
+}
+
+TEST(InboundAdmission, PendingPerIpCapsOneAddressesHandshakes) {
+    auto limits = none();
+    limits.max_pending_per_ip = 2;
+    InboundAdmission admission(limits);
+    auto a = ip("192.0.2.7");
+    EXPECT_EQ(admission.admit(a, t0, 0), std::nullopt);
+    EXPECT_EQ(admission.admit(a, t0, 0), std::nullopt);
+    EXPECT_EQ(admission.admit(a, t0, 0), Refusal::pending_per_ip);
+    EXPECT_EQ(admission.admit(ip("192.0.2.8"), t0, 0), std::nullopt) << "another address";
+    EXPECT_EQ(admission.pending_from(a), 2u);
+    admission.upgraded(a);  // upgraded connections no longer hold a handshake slot
+    EXPECT_EQ(admission.pending_from(a), 1u);
+    EXPECT_EQ(admission.admit(a, t0, 0), std::nullopt);
+}
+
+TEST(InboundAdmission, PerIpCountsPendingAndUpgradedUntilTheyEnd) {
+    auto limits = none();
+    limits.max_connections_per_ip = 3;
+    InboundAdmission admission(limits);
+    auto a = ip("192.0.2.7");
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(admission.admit(a, t0, 0), std::nullopt);
+    admission.upgraded(a);
+    admission.upgraded(a);
+    EXPECT_EQ(admission.connections_from(a), 3u);
+    EXPECT_EQ(admission.admit(a, t0, 0), Refusal::per_ip);
+    EXPECT_EQ(admission.admit(ip("192.0.2.8"), t0, 0), std::nullopt) << "another address";
+
+    admission.upgrade_failed(a);  // the pending one
+    EXPECT_EQ(admission.connections_from(a), 2u);
+    EXPECT_EQ(admission.admit(a, t0, 0), std::nullopt);
+    EXPECT_EQ(admission.admit(a, t0, 0), Refusal::per_ip);
+    admission.closed(a);  // an upgraded one
+    EXPECT_EQ(admission.admit(a, t0, 0), std::nullopt);
+}
+
+TEST(InboundAdmission, Ipv4SubnetsAreSlash24) {
+    EXPECT_EQ(InboundAdmission::subnet_of(ip("192.0.2.77")), ip("192.0.2.0"));
+    EXPECT_EQ(InboundAdmission::subnet_of(ip("::ffff:192.0.2.77")), ip("192.0.2.0"));
+    auto limits = none();
+    limits.max_connections_per_subnet = 3;
+    InboundAdmission admission(limits);
+    EXPECT_EQ(admission.admit(ip("192.0.2.1"), t0, 0), std::nullopt);
+    EXPECT_EQ(admission.admit(ip("192.0.2.2"), t0, 0), std::nullopt);
+    EXPECT_EQ(admission.admit(ip("::ffff:192.0.2.3"), t0, 0), std::nullopt)
+        << "an IPv4-mapped address is the IPv4 address";
+    EXPECT_EQ(admission.connections_from_subnet(ip("192.0.2.99")), 3u);
+    EXPECT_EQ(admission.admit(ip("192.0.2.200"), t0, 0), Refusal::per_subnet);
+    EXPECT_EQ(admission.admit(ip("192.0.3.1"), t0, 0), std::nullopt) << "the next /24";
+    admission.upgraded(ip("192.0.2.2"));
+    EXPECT_EQ(admission.admit(ip("192.0.2.200"), t0, 0), Refusal::per_subnet)
+        << "upgraded connections still count";
+    admission.closed(ip("192.0.2.2"));
+    EXPECT_EQ(admission.admit(ip("192.0.2.200"), t0, 0), std::nullopt);
+}
+
+TEST(InboundAdmission, Ipv6SubnetsAreSlash64) {
+    EXPECT_EQ(InboundAdmission::subnet_of(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+              ip("2001:db8:1:2::"));
+    auto limits = none();
+    limits.max_connections_per_subnet = 2;
+    InboundAdmission admission(limits);
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:2::1"), t0, 0), std::nullopt);
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:2:ffff:ffff:ffff:ffff"), t0, 0), std::nullopt);
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:2:1234::5"), t0, 0), Refusal::per_subnet);
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:3::1"), t0, 0), std::nullopt) << "the next /64";
+    EXPECT_EQ(admission.connections_from_subnet(ip("2001:db8:1:2::42")), 2u);
+}
+
+TEST(InboundAdmission, TokenBucketAllowsABurstThenTheRate) {
+    auto limits = none();
+    limits.rate_per_ip = 2;  // one token every 500 ms
+    limits.burst_per_ip = 3;
+    InboundAdmission admission(limits);
+    auto a = ip("192.0.2.7");
+    for (int i = 0; i < 3; ++i) connect_and_close(admission, a, t0);
+    EXPECT_EQ(admission.admit(a, t0, 0), Refusal::rate_per_ip);
+    EXPECT_EQ(admission.admit(ip("192.0.2.8"), t0, 0), std::nullopt) << "its own bucket";
+    EXPECT_EQ(admission.admit(a, t0 + 499ms, 0), Refusal::rate_per_ip);
+    EXPECT_EQ(admission.admit(a, t0 + 500ms, 0), std::nullopt);
+    EXPECT_EQ(admission.admit(a, t0 + 500ms, 0), Refusal::rate_per_ip);
+    // Refusals take no token: the next one still comes 500 ms after the last admitted.
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(admission.admit(a, t0 + 900ms, 0), Refusal::rate_per_ip);
+    EXPECT_EQ(admission.admit(a, t0 + 1000ms, 0), std::nullopt);
+    // A long pause refills the bucket up to the burst, no more.
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(admission.admit(a, t0 + 60s, 0), std::nullopt);
+    EXPECT_EQ(admission.admit(a, t0 + 60s, 0), Refusal::rate_per_ip);
+}
+
+TEST(InboundAdmission, LoopbackIsExemptFromPerAddressLimitsWhenConfigured) {
+    AdmissionLimits limits;
+    limits.max_pending = 20;
+    limits.max_pending_per_ip = 1;
+    limits.max_connections_per_ip = 1;
+    limits.max_connections_per_subnet = 1;
+    limits.rate_per_ip = 1;
+    limits.burst_per_ip = 1;
+    ASSERT_TRUE(limits.exempt_loopback) << "exempt unless told otherwise";
+    {
+        InboundAdmission admission(limits);
+        for (const char* a : {"127.0.0.1", "127.0.0.1", "127.0.0.1", "127.1.0.5", "127.1.0.5",
+                              "::1", "::1", "::ffff:127.0.0.1"})
+            EXPECT_EQ(admission.admit(ip(a), t0, 0), std::nullopt) << a;
+        EXPECT_EQ(admission.tracked_addresses(), 0u) << "exempt addresses are not even tracked";
+        EXPECT_EQ(admission.admit(ip("192.0.2.1"), t0, 0), std::nullopt);
+        EXPECT_EQ(admission.admit(ip("192.0.2.1"), t0, 0), Refusal::pending_per_ip)
+            << "others are still limited";
+        // The global caps apply to loopback too.
+        for (int i = 0; i < 11; ++i)
+            ASSERT_EQ(admission.admit(ip("127.0.0.1"), t0, 0), std::nullopt);
+        EXPECT_EQ(admission.pending(), 20u);
+        EXPECT_EQ(admission.admit(ip("127.0.0.1"), t0, 0), Refusal::pending);
+    }
+    limits.exempt_loopback = false;
+    {
+        InboundAdmission admission(limits);
+        EXPECT_EQ(admission.admit(ip("127.0.0.1"), t0, 0), std::nullopt);
+        EXPECT_EQ(admission.admit(ip("127.0.0.1"), t0, 0), Refusal::pending_per_ip);
+        EXPECT_EQ(admission.admit(ip("127.0.0.2"), t0, 0), Refusal::per_subnet);
+        EXPECT_EQ(admission.admit(ip("::1"), t0, 0), std::nullopt);
+        admission.upgraded(ip("::1"));
+        admission.closed(ip("::1"));
+        EXPECT_EQ(admission.admit(ip("::1"), t0, 0), Refusal::rate_per_ip);
+    }
+}
+
+TEST(InboundAdmission, TheFirstLimitHitNamesTheRefusal) {
+    auto limits = none();
+    limits.max_pending = 100;
+    limits.max_pending_per_ip = 1;
+    limits.max_connections_per_ip = 1;
+    InboundAdmission admission(limits);
+    auto a = ip("192.0.2.7");
+    ASSERT_EQ(admission.admit(a, t0, 0), std::nullopt);
+    EXPECT_EQ(admission.admit(a, t0, 0), Refusal::pending_per_ip) << "pending per IP comes first";
+    admission.upgraded(a);
+    EXPECT_EQ(admission.admit(a, t0, 0), Refusal::per_ip);
+}
+
+TEST(InboundAdmission, WithoutARateLimitAddressesAreForgottenWithTheirLastConnection) {
+    auto limits = none();
+    limits.max_connections_per_ip = 64;
+    limits.max_connections_per_subnet = 256;
+    InboundAdmission admission(limits);
+    auto a = ip("192.0.2.7");
+    ASSERT_EQ(admission.admit(a, t0, 0), std::nullopt);
+    EXPECT_EQ(admission.tracked_addresses(), 1u);
+    EXPECT_EQ(admission.tracked_subnets(), 1u);
+    admission.upgrade_failed(a);
+    EXPECT_EQ(admission.tracked_addresses(), 0u);
+    EXPECT_EQ(admission.tracked_subnets(), 0u);
+}
+
+TEST(InboundAdmission, ManySourcesSeenOnceLeaveNothingBehind) {
+    auto limits = none();
+    limits.max_connections_per_ip = 64;
+    limits.max_connections_per_subnet = 256;
+    limits.rate_per_ip = 10;
+    limits.burst_per_ip = 40;
+    InboundAdmission admission(limits);
+    // A spread of sources, each connecting once (an IPv6 range, a botnet): each entry keeps its
+    // bucket until it has refilled, then goes.
+    for (int i = 0; i < 1000; ++i) {
+        auto a = net::asio::ip::address_v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                            static_cast<unsigned char>(i >> 8),
+                                            static_cast<unsigned char>(i)});
+        ASSERT_NO_FATAL_FAILURE(connect_and_close(admission, a, t0));
+    }
+    EXPECT_EQ(admission.tracked_addresses(), 1000u) << "buckets still refilling";
+    EXPECT_EQ(admission.tracked_subnets(), 0u) << "subnet counts go with their last connection";
+    // 100 ms later every bucket is full again; the next admission at least a second after the
+    // last sweep sweeps them out.
+    EXPECT_EQ(admission.admit(ip("192.0.2.1"), t0 + 2s, 0), std::nullopt);
+    EXPECT_EQ(admission.tracked_addresses(), 1u);
+
+    // Refused connections add nothing.
+    limits.max_pending = 0;
+    InboundAdmission full(limits);
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(full.admit(ip("192.0.2.1"), t0, 0), Refusal::pending);
+    EXPECT_EQ(full.tracked_addresses(), 0u);
+}
+
+TEST(InboundAdmission, ABucketStillRefillingIsNotForgotten) {
+    auto limits = none();
+    limits.rate_per_ip = 1;
+    limits.burst_per_ip = 2;
+    InboundAdmission admission(limits);
+    auto a = ip("192.0.2.7");
+    connect_and_close(admission, a, t0);
+    connect_and_close(admission, a, t0);
+    // 1.2 s later the sweep runs, but the bucket holds 1.2 of 2 tokens: closing and reconnecting
+    // must not have reset it.
+    EXPECT_EQ(admission.admit(a, t0 + 1200ms, 0), std::nullopt);
+    EXPECT_EQ(admission.admit(a, t0 + 1200ms, 0), Refusal::rate_per_ip);
+}
+
+}  // namespace
+}  // namespace keel
