@@ -334,6 +334,15 @@ TEST_F(P2pdControl, StreamHandlerHandsInboundStreamsToTheClient) {
     EXPECT_EQ(*client_side,
               std::string(test_protocol) + " " + b_.host->peer_id().to_base58() + " ping");
     EXPECT_EQ(daemon_->stats().streams_handled, 1u);
+
+    // A stopped daemon takes its protocols off the host: nobody is left to hand the streams to.
+    auto registered_on_host = [&] {
+        auto list = a_.host->protocols();
+        return std::find(list.begin(), list.end(), test_protocol) != list.end();
+    };
+    EXPECT_TRUE(registered_on_host());
+    daemon_->stop();
+    EXPECT_FALSE(registered_on_host());
 }
 
 TEST_F(P2pdControl, DhtRequests) {

@@ -185,6 +185,13 @@ void Host::set_handler(std::string protocol, StreamHandler handler) {
     push_identify();
 }
 
+void Host::remove_handler(std::string_view protocol) {
+    auto it = handlers_.find(protocol);
+    if (it == handlers_.end()) return;
+    handlers_.erase(it);
+    push_identify();
+}
+
 std::vector<std::string> Host::protocols() const {
     std::vector<std::string> out;
     for (const auto& [name, handler] : handlers_) out.push_back(name);

@@ -97,6 +97,7 @@ class Host {
     std::vector<Multiaddr> listen_addrs() const { return listen_addrs_; }
 
     void set_handler(std::string protocol, StreamHandler handler);
+    void remove_handler(std::string_view protocol);
     std::vector<std::string> protocols() const;
 
     // Reuses an open connection to the /p2p peer in `addr` when there is one, and joins a dial of

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "keel/kad/dht.hpp"
@@ -35,16 +37,6 @@ std::optional<PeerId> peer_from(const std::string& bytes) {
     auto peer = PeerId::from_bytes(as_bytes(bytes));
     if (!peer) return std::nullopt;
     return *peer;
-}
-
-// Runs a host operation against a deadline; nullopt when the deadline fired first.
-template <class T>
-net::awaitable<std::optional<T>> within(net::awaitable<T> op, net::Duration timeout) {
-    using namespace asio::experimental::awaitable_operators;
-    asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
-    auto winner = co_await (std::move(op) || timer.async_wait(net::use_result));
-    if (winner.index() == 0) co_return std::move(std::get<0>(winner));
-    co_return std::nullopt;
 }
 
 // A leftover socket file from an earlier run would make bind fail; only a socket is removed,
@@ -93,7 +85,9 @@ net::result<Multiaddr> ControlDaemon::listen(const Multiaddr& addr) {
 }
 
 void ControlDaemon::stop() {
-    *alive_ = false;
+    lifetime_->alive = false;
+    for (const auto& protocol : handled_protocols_) host_.remove_handler(protocol);
+    handled_protocols_.clear();
     net::error_code ignored;
     for (auto& a : tcp_acceptors_) a->close(ignored);
     for (auto& a : unix_acceptors_) a->close(ignored);
@@ -106,10 +100,10 @@ void ControlDaemon::stop() {
 template <typename Protocol>
 net::awaitable<void> ControlDaemon::accept_loop(
     std::shared_ptr<typename Protocol::acceptor> acceptor) {
-    auto alive = alive_;
-    while (*alive && acceptor->is_open()) {
+    auto lifetime = lifetime_;
+    while (lifetime->alive && acceptor->is_open()) {
         auto [ec, socket] = co_await acceptor->async_accept(net::use_result);
-        if (!*alive) co_return;
+        if (!lifetime->alive) co_return;
         if (ec) {
             if (ec == asio::error::operation_aborted) co_return;
             log().warn("event=p2pd_accept_failed error=\"{}\"", ec.message());
@@ -117,7 +111,7 @@ net::awaitable<void> ControlDaemon::accept_loop(
             co_await pause.async_wait(net::use_result);
             continue;
         }
-        if (open_connections_ >= config_.max_control_connections) {
+        if (lifetime->open_connections >= config_.max_control_connections) {
             ++stats_.refused;
             net::error_code ignored;
             socket.close(ignored);
@@ -130,16 +124,16 @@ net::awaitable<void> ControlDaemon::accept_loop(
 }
 
 net::awaitable<void> ControlDaemon::serve(std::unique_ptr<net::ByteStream> control) {
-    auto alive = alive_;
-    ++open_connections_;
+    auto lifetime = lifetime_;
+    ++lifetime->open_connections;
     struct Release {
-        std::size_t& count;
-        ~Release() { --count; }
-    } release{open_connections_};
+        Lifetime& lifetime;
+        ~Release() { --lifetime.open_connections; }
+    } release{*lifetime};
     for (;;) {
         auto request = co_await net::with_deadline(read_request(*control, max_control_message),
                                                    config_.request_timeout);
-        if (!*alive) co_return;
+        if (!lifetime->alive) co_return;
         if (!request) {
             // The client hung up between requests: the normal end of a control connection.
             if (request.error() == asio::error::eof) co_return;
@@ -197,7 +191,8 @@ net::awaitable<bool> ControlDaemon::answer(net::ByteStream& control,
                 if (auto addr = Multiaddr::from_bytes(as_bytes(bytes))) addrs.push_back(*addr);
             }
             auto timeout = operation_timeout(request.connect().timeout());
-            auto connected = co_await within(host_.connect_peer(*peer, addrs), timeout);
+            auto connected =
+                co_await net::within_deadline(host_.connect_peer(*peer, addrs), timeout);
             if (!connected) co_return co_await reply(error_response("CONNECT: timed out"));
             if (!*connected)
                 co_return co_await reply(
@@ -237,6 +232,9 @@ net::awaitable<bool> ControlDaemon::answer(net::ByteStream& control,
                 co_return co_await bad_request("STREAM_HANDLER: no protocol");
             for (const auto& protocol : handler.proto()) {
                 // A newer registration of a protocol replaces the older one (CONTROL.md).
+                if (std::find(handled_protocols_.begin(), handled_protocols_.end(), protocol) ==
+                    handled_protocols_.end())
+                    handled_protocols_.push_back(protocol);
                 host_.set_handler(protocol, [this, client = *client](auto stream, auto connection) {
                     return forward_inbound(std::move(stream), std::move(connection), client);
                 });
@@ -305,7 +303,7 @@ net::awaitable<bool> ControlDaemon::open_stream(std::unique_ptr<net::ByteStream>
         used = *connection;
         co_return co_await host_.new_stream(*connection, protocols);
     };
-    auto stream = co_await within(attempt(), timeout);
+    auto stream = co_await net::within_deadline(attempt(), timeout);
     if (!stream) co_return co_await fail("STREAM_OPEN: timed out");
     if (!*stream) co_return co_await fail("STREAM_OPEN: " + stream->error().message());
     auto yamux = std::move(**stream);
@@ -330,8 +328,14 @@ net::awaitable<bool> ControlDaemon::open_stream(std::unique_ptr<net::ByteStream>
 net::awaitable<void> ControlDaemon::forward_inbound(std::shared_ptr<net::YamuxStream> stream,
                                                     std::shared_ptr<Connection> connection,
                                                     ControlEndpoint client) {
-    auto executor = host_.get_executor();
-    auto socket = co_await connect_control(executor, client, config_.handler_dial_timeout);
+    auto lifetime = lifetime_;
+    auto idle_timeout = config_.stream_idle_timeout;
+    auto socket =
+        co_await connect_control(host_.get_executor(), client, config_.handler_dial_timeout);
+    if (!lifetime->alive) {
+        stream->reset();
+        co_return;
+    }
     if (!socket) {
         log().info("event=p2pd_handler_unreachable protocol={} client={} error=\"{}\"",
                    stream->protocol(), control_multiaddr(client).to_string(),
@@ -349,8 +353,12 @@ net::awaitable<void> ControlDaemon::forward_inbound(std::shared_ptr<net::YamuxSt
         stream->reset();
         co_return;
     }
+    if (!lifetime->alive) {
+        stream->reset();
+        co_return;
+    }
     ++stats_.streams_handled;
-    co_await net::pipe_streams(**socket, *stream, config_.stream_idle_timeout);
+    co_await net::pipe_streams(**socket, *stream, idle_timeout);
 }
 
 }  // namespace keel::p2pd

@@ -66,8 +66,10 @@ class ControlDaemon {
     // Binds the control endpoint (/ip4|ip6/ADDR/tcp/PORT or /unix/PATH; a leftover socket file
     // at PATH is replaced) and starts accepting. Returns the bound address (port 0 resolved).
     net::result<Multiaddr> listen(const Multiaddr& addr);
-    // Stops accepting and removes the unix socket file; open control connections end on their own
-    // deadlines or when the io_context stops.
+    // Stops accepting, removes the unix socket file and the STREAM_HANDLER protocols from the
+    // host; open control connections end on their own deadlines or when the io_context stops.
+    // Like the Host, destroy the daemon after stop() or once its io_context no longer runs: a
+    // request being answered captures it.
     void stop();
     const DaemonStats& stats() const { return stats_; }
 
@@ -93,8 +95,13 @@ class ControlDaemon {
     std::vector<std::shared_ptr<net::asio::ip::tcp::acceptor>> tcp_acceptors_;
     std::vector<std::shared_ptr<net::asio::local::stream_protocol::acceptor>> unix_acceptors_;
     std::vector<std::string> socket_files_;
-    std::size_t open_connections_ = 0;
-    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    std::vector<std::string> handled_protocols_;  // registered on the host by STREAM_HANDLER
+    // Shared with the coroutines, which may resume (to find it false) after the daemon is gone.
+    struct Lifetime {
+        bool alive = true;
+        std::size_t open_connections = 0;
+    };
+    std::shared_ptr<Lifetime> lifetime_ = std::make_shared<Lifetime>();
 };
 
 }  // namespace keel::p2pd

@@ -27,6 +27,15 @@ struct Writer {
         co_await send(error_response(message));
     }
     net::awaitable<void> ok() { co_await send(ok_response()); }
+    // Answers the ERROR when `outcome` is a fired deadline or a failure; true if it did.
+    template <class T>
+    net::awaitable<bool> failed(std::string_view name,
+                                const std::optional<net::result<T>>& outcome) {
+        if (outcome && *outcome) co_return false;
+        co_await error(std::string(name) + ": " +
+                       (outcome ? outcome->error().message() : std::string("timed out")));
+        co_return true;
+    }
     net::awaitable<void> value(DHTResponse dht) {
         auto response = ok_response();
         *response.mutable_dht() = std::move(dht);
@@ -73,20 +82,6 @@ std::optional<PeerId> request_peer(const DHTRequest& request) {
     return *peer;
 }
 
-// Runs `op` against the deadline; nullopt when it fired.
-template <class T>
-net::awaitable<std::optional<T>> within(net::awaitable<T> op, net::Duration timeout) {
-    using namespace net::asio::experimental::awaitable_operators;
-    net::asio::steady_timer timer(co_await net::asio::this_coro::executor, timeout);
-    auto winner = co_await (std::move(op) || timer.async_wait(net::use_result));
-    if (winner.index() == 0) co_return std::move(std::get<0>(winner));
-    co_return std::nullopt;
-}
-
-std::string timed_out(std::string_view what) {
-    return std::string(what) + ": timed out";
-}
-
 }  // namespace
 
 net::awaitable<DhtAnswer> answer_dht_request(kad::Dht& dht, const DHTRequest& request,
@@ -99,12 +94,8 @@ net::awaitable<DhtAnswer> answer_dht_request(kad::Dht& dht, const DHTRequest& re
                 co_await out.error("FIND_PEER needs a valid peer ID");
                 break;
             }
-            auto found = co_await within(dht.find_peer(*peer), timeout);
-            if (!found)
-                co_await out.error(timed_out("FIND_PEER"));
-            else if (!*found)
-                co_await out.error("FIND_PEER: " + found->error().message());
-            else
+            auto found = co_await net::within_deadline(dht.find_peer(*peer), timeout);
+            if (!co_await out.failed("FIND_PEER", found))
                 co_await out.value(peer_response(*peer, **found));
             break;
         }
@@ -123,7 +114,7 @@ net::awaitable<DhtAnswer> answer_dht_request(kad::Dht& dht, const DHTRequest& re
             auto collect = [&values](const kad::ProviderEntry& p) {
                 values.push_back(peer_response(p.provider, p.addrs));
             };
-            co_await within(dht.find_providers(*key, count, collect), timeout);
+            co_await net::within_deadline(dht.find_providers(*key, count, collect), timeout);
             if (values.size() > count) values.resize(count);
             co_await out.stream(values);
             break;
@@ -133,9 +124,10 @@ net::awaitable<DhtAnswer> answer_dht_request(kad::Dht& dht, const DHTRequest& re
                 co_await out.error("GET_CLOSEST_PEERS needs a key");
                 break;
             }
-            auto result = co_await within(dht.get_closest_peers(to_bytes(request.key())), timeout);
+            auto result = co_await net::within_deadline(
+                dht.get_closest_peers(to_bytes(request.key())), timeout);
             if (!result) {
-                co_await out.error(timed_out("GET_CLOSEST_PEERS"));
+                co_await out.error("GET_CLOSEST_PEERS: timed out");
                 break;
             }
             // Both forms: the spec's peer ID in `value`, and the PeerInfo newer clients read.
@@ -173,12 +165,10 @@ net::awaitable<DhtAnswer> answer_dht_request(kad::Dht& dht, const DHTRequest& re
                 co_await out.error(std::string(name) + " needs a key");
                 break;
             }
-            auto value = co_await within(dht.get_value(to_bytes(request.key())), timeout);
-            if (!value)
-                co_await out.error(timed_out(name));
-            else if (!*value)
-                co_await out.error(std::string(name) + ": " + value->error().message());
-            else if (search) {
+            auto value =
+                co_await net::within_deadline(dht.get_value(to_bytes(request.key())), timeout);
+            if (co_await out.failed(name, value)) break;
+            if (search) {
                 std::vector<DHTResponse> found;  // a named vector: GCC 12 mishandles a braced
                 found.push_back(value_response(**value));  // temporary in a co_await
                 co_await out.stream(found);
@@ -191,14 +181,9 @@ net::awaitable<DhtAnswer> answer_dht_request(kad::Dht& dht, const DHTRequest& re
                 co_await out.error("PUT_VALUE needs a key and a value");
                 break;
             }
-            auto stored = co_await within(
+            auto stored = co_await net::within_deadline(
                 dht.put_value(to_bytes(request.key()), to_bytes(request.value())), timeout);
-            if (!stored)
-                co_await out.error(timed_out("PUT_VALUE"));
-            else if (!*stored)
-                co_await out.error("PUT_VALUE: " + stored->error().message());
-            else
-                co_await out.ok();
+            if (!co_await out.failed("PUT_VALUE", stored)) co_await out.ok();
             break;
         }
         case DHTRequest::PROVIDE: {
@@ -207,13 +192,8 @@ net::awaitable<DhtAnswer> answer_dht_request(kad::Dht& dht, const DHTRequest& re
                 co_await out.error("PROVIDE needs a valid CID");
                 break;
             }
-            auto provided = co_await within(dht.provide(*key), timeout);
-            if (!provided)
-                co_await out.error(timed_out("PROVIDE"));
-            else if (!*provided)
-                co_await out.error("PROVIDE: " + provided->error().message());
-            else
-                co_await out.ok();
+            auto provided = co_await net::within_deadline(dht.provide(*key), timeout);
+            if (!co_await out.failed("PROVIDE", provided)) co_await out.ok();
             break;
         }
         case DHTRequest::FIND_PEERS_CONNECTED_TO_PEER:
