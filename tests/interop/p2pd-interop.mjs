@@ -14,9 +14,10 @@
 // Env: KEEL_BINARY (or KEEL_BIN): the keel binary, run as `keel p2pd FLAGS`; KEEL_INTEROP_GO=js:
 // the "go" daemons are js-p2pd.mjs processes instead (via lib/keel-standin.sh p2pd);
 // KEEL_INTEROP_TRACE=1|FILE: log every control request/response of the "go" daemons (stderr or
-// FILE) through lib/p2pd-trace.mjs; KEEL_INTEROP_VERBOSE=1: stream the "go" daemons' stderr.
+// FILE) through lib/p2pd-trace.mjs; KEEL_INTEROP_VERBOSE=1: stream the "go" daemons' stderr;
+// KEEL_INTEROP_REPORT=FILE: the pass/fail table is also written to FILE.
 import { spawn } from 'node:child_process'
-import { accessSync, constants, readFileSync } from 'node:fs'
+import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -308,6 +309,8 @@ function printTable () {
   lines.push('', `${count('PASS')} passed, ${count('FAIL')} failed, ${count('SKIP')} skipped (unsupported configurations); ` +
     `cases with a "go" daemon: ${withGo.filter(r => r.result === 'PASS').length} passed, ${withGo.filter(r => r.result === 'FAIL').length} failed`)
   console.log(lines.join('\n'))
+  // ctest keeps a passing test's output to itself: scripts/test prints this file instead.
+  if (process.env.KEEL_INTEROP_REPORT) writeFileSync(process.env.KEEL_INTEROP_REPORT, lines.join('\n') + '\n')
   return count('FAIL') > 0 ? 1 : 0
 }
 
