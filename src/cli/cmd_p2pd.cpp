@@ -123,6 +123,9 @@ int run_p2pd(const P2pdOptions& o) {
                     asio::detached);
         }
     }
+    // Installed before the lines below: a client may signal as soon as it has read them.
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    asio::steady_timer linger(io);
     if (!o.quiet) {
         // The lines go-libp2p-daemon prints; clients wait for "Control socket:".
         std::cout << "Control socket: " << control->to_string() << "\n";
@@ -132,8 +135,6 @@ int run_p2pd(const P2pdOptions& o) {
         std::cout << std::flush;
     }
 
-    asio::signal_set signals(io, SIGINT, SIGTERM);
-    asio::steady_timer linger(io);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;
         daemon.stop();
