@@ -37,15 +37,6 @@
 namespace keel::test {
 namespace {
 
-const std::string& kad_protocol() {
-    static const std::string id = kad::network_profile("ipfs")->kad_protocol;
-    return id;
-}
-
-double seconds_since(net::Clock::time_point t0) {
-    return std::chrono::duration<double>(net::Clock::now() - t0).count();
-}
-
 PeerId random_peer() {
     return PeerId::from_public_key(Ed25519KeyPair::generate().public_key());
 }

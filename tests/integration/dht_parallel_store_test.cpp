@@ -14,15 +14,6 @@
 namespace keel::test {
 namespace {
 
-const std::string& kad_protocol() {
-    static const std::string id = kad::network_profile("ipfs")->kad_protocol;
-    return id;
-}
-
-double seconds_since(net::Clock::time_point t0) {
-    return std::chrono::duration<double>(net::Clock::now() - t0).count();
-}
-
 struct DhtNode {
     std::unique_ptr<Host> host;
     std::unique_ptr<kad::Dht> dht;

@@ -23,6 +23,7 @@
 #include "keel/crypto/ed25519.hpp"
 #include "keel/host/host.hpp"
 #include "keel/host/tcp_address.hpp"
+#include "keel/kad/network_profile.hpp"
 #include "keel/net/asio.hpp"
 #include "keel/net/tcp_stream.hpp"
 
@@ -101,6 +102,16 @@ inline HostConfig test_config(bool inline_muxer = true) {
     config.inline_muxer = inline_muxer;
     config.yamux.close_linger = 200ms;
     return config;
+}
+
+// The DHT protocol of the ipfs profile, /ipfs/kad/1.0.0.
+inline const std::string& kad_protocol() {
+    static const std::string id = kad::network_profile("ipfs")->kad_protocol;
+    return id;
+}
+
+inline double seconds_since(net::Clock::time_point t0) {
+    return std::chrono::duration<double>(net::Clock::now() - t0).count();
 }
 
 inline Multiaddr loopback_any_port() {
