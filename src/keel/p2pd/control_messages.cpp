@@ -1,6 +1,7 @@
 #include "keel/p2pd/control_messages.hpp"
 
 #include "keel/base/codec_errc.hpp"
+#include "keel/net/deadline.hpp"
 #include "keel/net/framing.hpp"
 
 namespace keel::p2pd {
@@ -8,7 +9,8 @@ namespace keel::p2pd {
 net::awaitable<net::error_code> write_message(net::ByteStream& stream,
                                               const google::protobuf::MessageLite& message) {
     std::string bytes = message.SerializeAsString();
-    co_return co_await net::write_length_prefixed(stream, as_bytes(bytes));
+    co_return co_await net::with_deadline(net::write_length_prefixed(stream, as_bytes(bytes)),
+                                          control_write_timeout);
 }
 
 net::awaitable<net::result<pb::p2pd::Request>> read_request(net::ByteStream& stream,

@@ -12,6 +12,10 @@
 
 namespace keel::p2pd {
 
+// A client that stops reading cannot hold a write (and the task answering it) forever.
+inline constexpr net::Duration control_write_timeout{30'000};
+
+// net_errc::timeout if the message is not written within control_write_timeout.
 net::awaitable<net::error_code> write_message(net::ByteStream& stream,
                                               const google::protobuf::MessageLite& message);
 // net_errc::message_too_large past `max_size`, codec_errc::invalid_value if it does not parse.
