@@ -96,11 +96,16 @@ class P2pdControl : public ::testing::Test {
         control_ = *control;
     }
 
+    // Like a Host, a daemon is destroyed only once its io_context has stopped: the coroutines
+    // answering requests capture it.
     void TearDown() override {
-        daemon_.reset();
+        for (auto* daemon : {daemon_.get(), other_daemon_.get()})
+            if (daemon) daemon->stop();
         a_.dht->stop();
         b_.dht->stop();
         shut_down(io_, {a_.host.get(), b_.host.get()});
+        daemon_.reset();
+        other_daemon_.reset();
         std::filesystem::remove_all(dir_);
     }
 
@@ -168,6 +173,7 @@ class P2pdControl : public ::testing::Test {
     std::filesystem::path dir_;
     TestNode a_, b_;
     std::unique_ptr<p2pd::ControlDaemon> daemon_;
+    std::unique_ptr<p2pd::ControlDaemon> other_daemon_;  // a second one, for a test that needs it
     Multiaddr control_;
 };
 
@@ -444,8 +450,8 @@ TEST_F(P2pdControl, UnsupportedRequestsAnswerAnError) {
     EXPECT_EQ(response->type(), Response::ERROR);
 
     // A daemon started without a DHT says so.
-    p2pd::ControlDaemon no_dht(*b_.host, nullptr);
-    auto control = no_dht.listen(unix_addr("no-dht.sock"));
+    other_daemon_ = std::make_unique<p2pd::ControlDaemon>(*b_.host, nullptr);
+    auto control = other_daemon_->listen(unix_addr("no-dht.sock"));
     ASSERT_TRUE(control);
     auto stream = open_control(*control);
     ASSERT_TRUE(stream);

@@ -143,7 +143,7 @@ net::awaitable<void> ControlDaemon::serve(std::unique_ptr<net::ByteStream> contr
             co_return;
         }
         ++stats_.requests[request_name(*request)];
-        if (!co_await answer(*control, control, *request)) co_return;
+        if (!co_await answer(*control, control, *request) || !lifetime->alive) co_return;
     }
 }
 
