@@ -19,7 +19,7 @@ namespace {
 
 struct P2pdOptions {
     std::string listen = "/unix/tmp/p2pd.sock";
-    std::string host_addrs = "/ip4/127.0.0.1/tcp/0";
+    std::vector<std::string> host_addrs{"/ip4/127.0.0.1/tcp/0"};  // comma-separated on the line
     bool no_listen_addrs = false;
     std::string id;
     bool noise = true;
@@ -29,26 +29,12 @@ struct P2pdOptions {
     bool dht_client = false;
     bool dht_server = false;
     bool bootstrap = false;
-    std::string bootstrap_peers;
+    std::vector<std::string> bootstrap_peers;
     bool quiet = false;
     std::string log_level = "warn";
     // go-libp2p-daemon features Keel does not have: accepted when off, an error when on.
     bool pubsub = false, relay = false, autonat = false, nat_port_map = false, conn_manager = false;
 };
-
-std::vector<std::string> split_list(const std::string& text) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        auto comma = text.find(',', start);
-        auto item =
-            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (!item.empty()) out.push_back(item);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-    }
-    return out;
-}
 
 Multiaddr parse_flag_addr(const std::string& flag, const std::string& text) {
     std::string why;
@@ -86,11 +72,11 @@ int run_p2pd(const P2pdOptions& o) {
     }
     std::vector<Multiaddr> host_addrs;
     if (!o.no_listen_addrs)
-        for (const auto& text : split_list(o.host_addrs))
-            host_addrs.push_back(parse_flag_addr("hostAddrs", text));
+        for (const auto& text : o.host_addrs)
+            if (!text.empty()) host_addrs.push_back(parse_flag_addr("hostAddrs", text));
     std::vector<Multiaddr> bootstrap_peers;
-    for (const auto& text : split_list(o.bootstrap_peers))
-        bootstrap_peers.push_back(parse_flag_addr("bootstrapPeers", text));
+    for (const auto& text : o.bootstrap_peers)
+        if (!text.empty()) bootstrap_peers.push_back(parse_flag_addr("bootstrapPeers", text));
     auto control_addr = parse_flag_addr("listen", o.listen);
 
     asio::io_context io;
@@ -161,6 +147,7 @@ void add_p2pd_command(CLI::App& app, int& exit_code) {
         ->capture_default_str();
     cmd->add_option("--hostAddrs", options->host_addrs,
                     "Comma-separated multiaddrs for the libp2p host to listen on")
+        ->delimiter(',')
         ->capture_default_str();
     cmd->add_flag("--noListenAddrs", options->no_listen_addrs, "Do not listen (dial only)");
     cmd->add_option("--id", options->id,
@@ -174,7 +161,8 @@ void add_p2pd_command(CLI::App& app, int& exit_code) {
     cmd->add_flag("--dhtServer", options->dht_server, "Enable the DHT in server mode");
     cmd->add_flag("-b,--bootstrap", options->bootstrap, "Connect to the bootstrap peers");
     cmd->add_option("--bootstrapPeers", options->bootstrap_peers,
-                    "Comma-separated bootstrap multiaddrs ending in /p2p/ID");
+                    "Comma-separated bootstrap multiaddrs ending in /p2p/ID")
+        ->delimiter(',');
     cmd->add_flag("--quiet", options->quiet, "Do not print the control socket and addresses");
     cmd->add_option("--log-level", options->log_level, "trace|debug|info|warn|error|off")
         ->capture_default_str();

@@ -33,12 +33,6 @@ std::string request_name(const Request& request) {
     return name;
 }
 
-std::optional<PeerId> peer_from(const std::string& bytes) {
-    auto peer = PeerId::from_bytes(as_bytes(bytes));
-    if (!peer) return std::nullopt;
-    return *peer;
-}
-
 // A leftover socket file from an earlier run would make bind fail; only a socket is removed,
 // never a regular file someone pointed -listen at by mistake.
 void remove_stale_socket(const std::string& path) {
@@ -182,7 +176,7 @@ net::awaitable<bool> ControlDaemon::answer(net::ByteStream& control,
         }
         case Request::CONNECT: {
             if (!request.has_connect()) co_return co_await bad_request("CONNECT without connect");
-            auto peer = peer_from(request.connect().peer());
+            auto peer = peer_id_field(request.connect().peer());
             if (!peer) co_return co_await bad_request("CONNECT: invalid peer ID");
             std::vector<Multiaddr> addrs;
             for (const auto& bytes : request.connect().addrs()) {
@@ -202,7 +196,7 @@ net::awaitable<bool> ControlDaemon::answer(net::ByteStream& control,
         case Request::DISCONNECT: {
             if (!request.has_disconnect())
                 co_return co_await bad_request("DISCONNECT without disconnect");
-            auto peer = peer_from(request.disconnect().peer());
+            auto peer = peer_id_field(request.disconnect().peer());
             if (!peer) co_return co_await bad_request("DISCONNECT: invalid peer ID");
             for (const auto& connection : host_.connections_to(*peer)) connection->session->close();
             co_return co_await reply(ok_response());
@@ -255,7 +249,7 @@ net::awaitable<bool> ControlDaemon::answer(net::ByteStream& control,
             if (!request.has_peerstore())
                 co_return co_await bad_request("PEERSTORE without peerStore");
             const auto& store_request = request.peerstore();
-            auto peer = peer_from(store_request.id());
+            auto peer = peer_id_field(store_request.id());
             if (!peer) co_return co_await bad_request("PEERSTORE: invalid peer ID");
             auto info = host_.peer_store().get(*peer);
             auto response = ok_response();
@@ -291,7 +285,7 @@ net::awaitable<bool> ControlDaemon::open_stream(std::unique_ptr<net::ByteStream>
         ++stats_.errors;
         co_return !co_await write_message(*control, error_response(message));
     };
-    auto peer = peer_from(open.peer());
+    auto peer = peer_id_field(open.peer());
     if (!peer) co_return co_await fail("STREAM_OPEN: invalid peer ID");
     std::vector<std::string> protocols(open.proto().begin(), open.proto().end());
     auto timeout = operation_timeout(open.timeout());

@@ -39,6 +39,12 @@ pb::p2pd::Response error_response(std::string_view message) {
     return response;
 }
 
+std::optional<PeerId> peer_id_field(const std::string& bytes) {
+    auto peer = PeerId::from_bytes(as_bytes(bytes));
+    if (!peer) return std::nullopt;
+    return *peer;
+}
+
 pb::p2pd::PeerInfo peer_info(const PeerId& peer, const std::vector<Multiaddr>& addrs) {
     pb::p2pd::PeerInfo info;
     info.set_id(peer.bytes().data(), peer.bytes().size());

@@ -1,6 +1,8 @@
 #pragma once
 // Reading and writing control-protocol messages: uvarint-length-prefixed protobufs, bounded by
 // max_control_message before anything is allocated.
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -24,6 +26,9 @@ net::awaitable<net::result<pb::p2pd::Request>> read_request(net::ByteStream& str
 
 pb::p2pd::Response ok_response();
 pb::p2pd::Response error_response(std::string_view message);
+// A peer ID field from a request (multihash bytes); nullopt if it is not one.
+std::optional<PeerId> peer_id_field(const std::string& bytes);
+
 pb::p2pd::PeerInfo peer_info(const PeerId& peer, const std::vector<Multiaddr>& addrs);
 
 }  // namespace keel::p2pd

@@ -75,13 +75,6 @@ std::optional<Bytes> content_key(const DHTRequest& request) {
     return cid->hash.encode();
 }
 
-std::optional<PeerId> request_peer(const DHTRequest& request) {
-    if (!request.has_peer()) return std::nullopt;
-    auto peer = PeerId::from_bytes(as_bytes(request.peer()));
-    if (!peer) return std::nullopt;
-    return *peer;
-}
-
 }  // namespace
 
 net::awaitable<DhtAnswer> answer_dht_request(kad::Dht& dht, const DHTRequest& request,
@@ -89,7 +82,7 @@ net::awaitable<DhtAnswer> answer_dht_request(kad::Dht& dht, const DHTRequest& re
     Writer out{control, {}};
     switch (request.type()) {
         case DHTRequest::FIND_PEER: {
-            auto peer = request_peer(request);
+            auto peer = peer_id_field(request.peer());
             if (!peer) {
                 co_await out.error("FIND_PEER needs a valid peer ID");
                 break;
@@ -143,7 +136,7 @@ net::awaitable<DhtAnswer> answer_dht_request(kad::Dht& dht, const DHTRequest& re
             break;
         }
         case DHTRequest::GET_PUBLIC_KEY: {
-            auto peer = request_peer(request);
+            auto peer = peer_id_field(request.peer());
             if (!peer) {
                 co_await out.error("GET_PUBLIC_KEY needs a valid peer ID");
                 break;
