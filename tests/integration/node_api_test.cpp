@@ -177,7 +177,9 @@ TEST_F(NodeApi, ProvideThenFindProviders) {
     auto provided = json::parse(p.body);
     EXPECT_EQ(provided["ok"], true) << p.body;
     EXPECT_GE(provided["acknowledged"].get<int>(), 1);
-    auto found = get_json("/api/v1/providers/a%20file");
+    auto f = http("POST", "/api/v1/providers/find", R"({"key":"a file"})");
+    EXPECT_EQ(f.status, 200) << f.body;
+    auto found = json::parse(f.body);
     EXPECT_EQ(found["cid"], provided["cid"]);
     ASSERT_FALSE(found["providers"].empty()) << found.dump();
     EXPECT_EQ(found["providers"][0]["peer_id"], host->peer_id().to_base58());

@@ -1,7 +1,7 @@
 // Scenario 3: two client nodes find each other's content through the DHT. Two `keel bootstrap`
 // processes know each other; node A joins through B1, node B through B2 (so that, for each node,
 // the other bootstrap is a peer found through the DHT, not one it was told about). A announces a
-// key (POST /api/v1/providers); B polls GET /api/v1/providers/{key} until A is listed: under 5 s.
+// key (POST /api/v1/providers); B polls POST /api/v1/providers/find until A is listed: under 5 s.
 // Then the six-step verification (POST /api/v1/diagnostics?wait=1) passes on both nodes.
 
 #include "scenario/scenario_support.hpp"
@@ -46,7 +46,7 @@ TEST_F(ScenarioTest, Scenario3_ProviderVisibleAcrossNodesAndSixStepVerificationP
     bool seen = poll_until(
         [&] {
             ++polls;
-            auto j = api_json(*b, "GET", "/api/v1/providers/" + key, nullptr, 60s, &why);
+            auto j = api_json(*b, "POST", "/api/v1/providers/find", json{{"key", key}}, 60s, &why);
             if (!j) return false;
             answer = *j;
             if (!lists_provider(*j, a->peer_id)) return false;

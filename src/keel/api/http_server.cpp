@@ -1,13 +1,12 @@
 // All of Beast lives in this translation unit: it is heavy to compile.
 #include "keel/api/http_server.hpp"
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <filesystem>
-#include <fstream>
+#include <list>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "keel/net/log.hpp"
 
@@ -50,32 +49,72 @@ std::string percent_decode(std::string_view in) {
     return out;
 }
 
-std::string_view mime_type(const std::filesystem::path& file) {
-    auto ext = file.extension().string();
-    if (ext == ".html") return "text/html; charset=utf-8";
-    if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
-    if (ext == ".css") return "text/css; charset=utf-8";
-    if (ext == ".svg") return "image/svg+xml";
-    if (ext == ".png") return "image/png";
-    if (ext == ".json") return "application/json";
-    if (ext == ".ico") return "image/x-icon";
-    return "application/octet-stream";
-}
+// After an accept error that is not the listener closing (out of descriptors, most likely),
+// wait before the next accept instead of spinning on the same error.
+constexpr net::Duration accept_error_backoff{100};
 
 }  // namespace
+
+bool host_header_allowed(std::string_view host) {
+    if (host.empty()) return false;
+    std::string_view name;
+    if (host.front() == '[') {
+        auto close = host.find(']');
+        if (close == std::string_view::npos) return false;
+        name = host.substr(1, close - 1);
+        auto rest = host.substr(close + 1);
+        if (!rest.empty() && rest.front() != ':') return false;
+        net::error_code ec;
+        asio::ip::make_address_v6(std::string(name), ec);
+        return !ec;
+    }
+    name = host.substr(0, host.find(':'));
+    std::string lower(name);
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "localhost") return true;
+    net::error_code ec;
+    asio::ip::make_address_v4(lower, ec);
+    return !ec;
+}
 
 struct HttpServer::Impl {
     Impl(asio::any_io_executor ex, EventBus& bus, HttpServerConfig cfg)
         : executor(std::move(ex)), events(bus), config(cfg) {}
 
+    struct Route {
+        std::string method;
+        std::vector<std::string> segments;
+        Handler handler;
+    };
+    // One connection's place: evictable only while it waits for a request.
+    struct Slot {
+        enum class State { waiting, busy, events };
+        std::weak_ptr<beast::tcp_stream> stream;
+        State state = State::waiting;
+        net::Clock::time_point since = net::Clock::now();
+    };
+
     asio::any_io_executor executor;
     EventBus& events;
     HttpServerConfig config;
+    std::vector<Route> routes;
+    std::string events_path;
+    std::optional<StaticFiles> files;
     std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
-    std::vector<std::weak_ptr<beast::tcp_stream>> live;  // closed on stop()
+    std::list<std::shared_ptr<Slot>> slots;
     std::vector<std::string> allowed_origins;
-    std::size_t connections = 0;
+    std::size_t event_streams = 0;
+    std::uint64_t evicted = 0;
     bool stopped = false;
+
+
+    net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor);
+    bool make_room();
+    net::awaitable<void> session(tcp::socket socket);
+    net::awaitable<void> serve_events(std::shared_ptr<beast::tcp_stream> stream);
+    net::awaitable<HttpResponse> dispatch(HttpRequest request);
+    net::awaitable<bool> write(beast::tcp_stream& stream, const HttpResponse& response,
+                               unsigned version, bool keep_alive);
 };
 
 HttpServer::HttpServer(asio::any_io_executor executor, EventBus& events, HttpServerConfig config)
@@ -84,11 +123,21 @@ HttpServer::HttpServer(asio::any_io_executor executor, EventBus& events, HttpSer
 HttpServer::~HttpServer() = default;
 
 HttpResponse HttpServer::json_error(unsigned status, std::string_view message) {
-    return {status, "application/json", nlohmann::json{{"error", message}}.dump()};
+    return {status, "application/json",
+            nlohmann::json{{"error", message}}.dump(-1, ' ', false,
+                                                    nlohmann::json::error_handler_t::replace)};
 }
 
 void HttpServer::route(std::string method, std::string pattern, Handler handler) {
-    routes_.push_back(Route{std::move(method), split_path(pattern), std::move(handler)});
+    impl_->routes.push_back(Impl::Route{std::move(method), split_path(pattern), std::move(handler)});
+}
+
+void HttpServer::events_at(std::string path) {
+    impl_->events_path = std::move(path);
+}
+
+void HttpServer::static_files(StaticFiles files) {
+    impl_->files = std::move(files);
 }
 
 void HttpServer::stop() {
@@ -97,8 +146,8 @@ void HttpServer::stop() {
         net::error_code ignored;
         a->close(ignored);
     }
-    for (auto& weak : impl_->live)
-        if (auto s = weak.lock()) s->close();
+    for (auto& slot : impl_->slots)
+        if (auto s = slot->stream.lock()) s->close();
 }
 
 net::result<tcp::endpoint> HttpServer::listen(const tcp::endpoint& endpoint) {
@@ -113,176 +162,225 @@ net::result<tcp::endpoint> HttpServer::listen(const tcp::endpoint& endpoint) {
     auto port = std::to_string(bound.port());
     for (const auto* host : {"127.0.0.1", "localhost", "[::1]"})
         impl_->allowed_origins.push_back(std::string("http://") + host + ":" + port);
+    if (!bound.address().is_unspecified() && !bound.address().is_loopback()) {
+        auto a = bound.address();
+        impl_->allowed_origins.push_back("http://" +
+                                         (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) +
+                                         ":" + port);
+    }
     impl_->acceptors.push_back(acceptor);
-
     auto* impl = impl_.get();
-    auto dispatch = [this](HttpRequest request) -> net::awaitable<HttpResponse> {
-        bool changes_state = request.method != "GET" && request.method != "HEAD";
-        if (changes_state && !request.origin.empty()) {
-            const auto& allowed = impl_->allowed_origins;
-            if (std::find(allowed.begin(), allowed.end(), request.origin) == allowed.end())
-                co_return json_error(403, "origin not allowed: " + request.origin);
-        }
-        auto segments = split_path(request.path);
-        bool path_matched = false;
-        for (const auto& r : routes_) {
-            if (r.segments.size() != segments.size()) continue;
-            std::map<std::string, std::string> params;
-            bool match = true;
-            for (std::size_t i = 0; i < segments.size() && match; ++i) {
-                const auto& want = r.segments[i];
-                if (want.size() > 2 && want.front() == '{' && want.back() == '}')
-                    params[want.substr(1, want.size() - 2)] = percent_decode(segments[i]);
-                else
-                    match = want == segments[i];
-            }
-            if (!match) continue;
-            path_matched = true;
-            if (r.method != request.method) continue;
-            request.params = std::move(params);
-            HttpResponse response;
-            try {
-                response = co_await r.handler(std::move(request));
-            } catch (const std::exception& e) {
-                response = json_error(500, e.what());
-            }
-            co_return response;
-        }
-        if (path_matched) co_return json_error(405, "method not allowed");
-        if (request.method == "GET" && !static_root_.empty() &&
-            request.path.rfind("/api/", 0) != 0) {
-            std::filesystem::path rel = request.path == "/" ? "index.html" : request.path.substr(1);
-            if (rel.string().find("..") == std::string::npos) {
-                auto file = std::filesystem::path(static_root_) / rel;
-                std::ifstream in(file, std::ios::binary);
-                if (in) {
-                    std::ostringstream body;
-                    body << in.rdbuf();
-                    co_return HttpResponse{200, std::string(mime_type(file)), body.str()};
-                }
-            }
-        }
-        co_return json_error(404, "not found: " + request.path);
-    };
-
-    auto session = [impl, dispatch, this](tcp::socket socket) -> net::awaitable<void> {
-        auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
-        impl->live.push_back(stream);
-        std::erase_if(impl->live, [](const auto& w) { return w.expired(); });
-        ++impl->connections;
-        beast::flat_buffer buffer;
-        while (!impl->stopped) {
-            http::request_parser<http::string_body> parser;
-            parser.body_limit(impl->config.max_body);
-            parser.header_limit(16 * 1024);
-            stream->expires_after(impl->config.request_timeout);
-            auto [ec, n] = co_await http::async_read(*stream, buffer, parser, net::use_result);
-            (void)n;
-            if (ec) {
-                if (ec == http::error::body_limit) {
-                    auto res = json_error(413, "request body too large");
-                    http::response<http::string_body> out{http::status::payload_too_large, 11};
-                    out.set(http::field::content_type, res.content_type);
-                    out.body() = res.body;
-                    out.prepare_payload();
-                    co_await http::async_write(*stream, out, net::use_result);
-                }
-                break;
-            }
-            auto& req = parser.get();
-            std::string target(req.target());
-            auto q = target.find('?');
-            HttpRequest request{std::string(req.method_string()),
-                                q == std::string::npos ? target : target.substr(0, q),
-                                q == std::string::npos ? "" : target.substr(q + 1),
-                                req.body(),
-                                std::string(req[http::field::origin]),
-                                {}};
-            if (request.method == "GET" && !events_path_.empty() && request.path == events_path_) {
-                // Server-Sent Events: the body is an endless series of events until either side
-                // goes away.
-                static constexpr std::string_view head =
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: "
-                    "no-store\r\nConnection: close\r\n\r\n: connected\n\n";
-                stream->expires_after(impl->config.request_timeout);
-                auto [wec, wn] =
-                    co_await asio::async_write(*stream, asio::buffer(head), net::use_result);
-                (void)wn;
-                if (wec) break;
-                auto sub = impl->events.subscribe();
-                while (!impl->stopped) {
-                    if (sub->queue.empty()) {
-                        sub->signal.expires_after(impl->config.sse_keepalive);
-                        co_await sub->signal.async_wait(net::use_result);
-                    }
-                    if (impl->stopped) break;
-                    std::string text;
-                    if (sub->dropped) {
-                        text += "event: dropped\ndata: {\"count\":" + std::to_string(sub->dropped) +
-                                "}\n\n";
-                        sub->dropped = 0;
-                    }
-                    if (sub->queue.empty()) text += ": keepalive\n\n";
-                    while (!sub->queue.empty()) {
-                        auto& e = sub->queue.front();
-                        text += "id: " + std::to_string(e.id) + "\nevent: " + e.type +
-                                "\ndata: " + e.data + "\n\n";
-                        sub->queue.pop_front();
-                    }
-                    stream->expires_after(impl->config.request_timeout);
-                    auto [sec, sn] =
-                        co_await asio::async_write(*stream, asio::buffer(text), net::use_result);
-                    (void)sn;
-                    if (sec) break;
-                }
-                impl->events.unsubscribe(sub);
-                break;
-            }
-            bool keep_alive = req.keep_alive();
-            unsigned version = req.version();
-            auto response = co_await dispatch(std::move(request));
-            http::response<http::string_body> out{static_cast<http::status>(response.status),
-                                                  version};
-            out.set(http::field::content_type, response.content_type);
-            out.set(http::field::cache_control, "no-store");
-            out.keep_alive(keep_alive);
-            out.body() = std::move(response.body);
-            out.prepare_payload();
-            stream->expires_after(impl->config.request_timeout);
-            auto [wec, wn] = co_await http::async_write(*stream, out, net::use_result);
-            (void)wn;
-            if (wec || !keep_alive) break;
-        }
-        net::error_code ignored;
-        stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
-        --impl->connections;
-    };
-
     asio::co_spawn(
-        impl_->executor,
-        [impl, acceptor, session]() -> net::awaitable<void> {
-            while (!impl->stopped) {
-                auto [ec, socket] = co_await acceptor->async_accept(net::use_result);
-                if (ec) {
-                    if (impl->stopped || ec == asio::error::operation_aborted) break;
-                    continue;
-                }
-                if (impl->connections >= impl->config.max_connections) {
-                    log().warn("event=api_connection_refused reason=limit limit={}",
-                               impl->config.max_connections);
-                    continue;  // the socket closes as it goes out of scope
-                }
-                // Spawned through a callable that owns a copy of `session`: a coroutine lambda's
-                // captures live in its closure, which must outlive the coroutine, and this
-                // accept loop may end (stop()) while sessions are still running.
-                asio::co_spawn(
-                    impl->executor,
-                    [session, s = std::move(socket)]() mutable { return session(std::move(s)); },
-                    asio::detached);
-            }
-        },
+        impl->executor, [impl, acceptor]() { return impl->accept_loop(acceptor); },
         asio::detached);
     return bound;
+}
+
+net::awaitable<void> HttpServer::Impl::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
+    asio::steady_timer backoff(executor);
+    while (!stopped) {
+        auto [ec, socket] = co_await acceptor->async_accept(net::use_result);
+        if (ec) {
+            if (stopped || ec == asio::error::operation_aborted) break;
+            log().warn("event=api_accept_failed error=\"{}\"", ec.message());
+            backoff.expires_after(accept_error_backoff);
+            co_await backoff.async_wait(net::use_result);
+            continue;
+        }
+        std::erase_if(slots, [](const auto& s) { return s->stream.expired(); });
+        if (slots.size() >= config.max_connections && !make_room()) {
+            log().warn("event=api_connection_refused reason=limit limit={}",
+                       config.max_connections);
+            continue;  // the socket closes as it goes out of scope
+        }
+        asio::co_spawn(
+            executor, [this, s = std::move(socket)]() mutable { return session(std::move(s)); },
+            asio::detached);
+    }
+}
+
+// Closes the connection that has waited longest for its next request (a slow or idle client);
+// false when every connection is busy with a request or an event stream.
+bool HttpServer::Impl::make_room() {
+    std::shared_ptr<Slot> oldest;
+    for (const auto& s : slots)
+        if (s->state == Slot::State::waiting && (!oldest || s->since < oldest->since)) oldest = s;
+    if (!oldest) return false;
+    if (auto stream = oldest->stream.lock()) stream->close();
+    slots.remove(oldest);
+    ++evicted;
+    log().debug("event=api_connection_evicted reason=waiting_longest evicted_total={}", evicted);
+    return true;
+}
+
+net::awaitable<HttpResponse> HttpServer::Impl::dispatch(HttpRequest request) {
+    bool changes_state = request.method != "GET" && request.method != "HEAD";
+    if (changes_state && !request.origin.empty() &&
+        std::find(allowed_origins.begin(), allowed_origins.end(), request.origin) ==
+            allowed_origins.end())
+        co_return json_error(403, "origin not allowed: " + request.origin);
+    auto segments = split_path(request.path);
+    bool path_matched = false;
+    for (const auto& r : routes) {
+        if (r.segments.size() != segments.size()) continue;
+        std::map<std::string, std::string> params;
+        bool match = true;
+        for (std::size_t i = 0; i < segments.size() && match; ++i) {
+            const auto& want = r.segments[i];
+            if (want.size() > 2 && want.front() == '{' && want.back() == '}')
+                params[want.substr(1, want.size() - 2)] = percent_decode(segments[i]);
+            else
+                match = want == segments[i];
+        }
+        if (!match) continue;
+        path_matched = true;
+        if (r.method != request.method) continue;
+        request.params = std::move(params);
+        try {
+            co_return co_await r.handler(std::move(request));
+        } catch (const std::exception& e) {
+            // A handler's bug, not the client's: say so without echoing internals.
+            log().error("event=api_handler_failed method={} error=\"{}\"", r.method, e.what());
+            co_return json_error(500, "internal error");
+        }
+    }
+    if (path_matched) co_return json_error(405, "method not allowed");
+    if (request.method == "GET" && files && request.path.rfind("/api/", 0) != 0)
+        if (const auto* file = files->find(request.path))
+            co_return HttpResponse{200, file->content_type, file->body};
+    co_return json_error(404, "not found: " + request.path);
+}
+
+net::awaitable<bool> HttpServer::Impl::write(beast::tcp_stream& stream,
+                                             const HttpResponse& response, unsigned version,
+                                             bool keep_alive) {
+    http::response<http::string_body> out{static_cast<http::status>(response.status), version};
+    out.set(http::field::content_type, response.content_type);
+    out.set(http::field::cache_control, "no-store");
+    out.set("X-Content-Type-Options", "nosniff");
+    out.keep_alive(keep_alive);
+    out.body() = response.body;
+    out.prepare_payload();
+    stream.expires_after(config.request_timeout);
+    auto [ec, n] = co_await http::async_write(stream, out, net::use_result);
+    (void)n;
+    co_return !ec;
+}
+
+net::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
+    auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+    auto slot = std::make_shared<Slot>();
+    slot->stream = stream;
+    slots.push_back(slot);
+    beast::flat_buffer buffer;
+    while (!stopped) {
+        slot->state = Slot::State::waiting;
+        slot->since = net::Clock::now();
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(config.max_body);
+        parser.header_limit(16 * 1024);
+        stream->expires_after(config.request_timeout);
+        auto [ec, n] = co_await http::async_read(*stream, buffer, parser, net::use_result);
+        (void)n;
+        if (ec) {
+            if (ec == http::error::body_limit)
+                co_await write(*stream, json_error(413, "request body too large"), 11, false);
+            break;
+        }
+        slot->state = Slot::State::busy;
+        auto& req = parser.get();
+        bool keep_alive = req.keep_alive();
+        unsigned version = req.version();
+        auto host = req[http::field::host];
+        if (!host_header_allowed(host)) {
+            log().info("event=api_request_refused reason=host host=\"{}\"",
+                       std::string_view(host).substr(0, 64));
+            co_await write(*stream,
+                           json_error(403, "host not allowed (use 127.0.0.1, [::1] or localhost)"),
+                           version, false);
+            break;
+        }
+        std::string target(req.target());
+        auto q = target.find('?');
+        HttpRequest request{std::string(req.method_string()),
+                            q == std::string::npos ? target : target.substr(0, q),
+                            q == std::string::npos ? "" : target.substr(q + 1),
+                            req.body(),
+                            std::string(req[http::field::origin]),
+                            {}};
+        if (request.method == "GET" && !events_path.empty() && request.path == events_path) {
+            if (event_streams >= config.max_event_streams) {
+                co_await write(*stream, json_error(503, "too many event streams"), version, false);
+                break;
+            }
+            slot->state = Slot::State::events;
+            ++event_streams;
+            co_await serve_events(stream);
+            --event_streams;
+            break;
+        }
+        auto response = co_await dispatch(std::move(request));
+        if (!co_await write(*stream, response, version, keep_alive) || !keep_alive) break;
+    }
+    net::error_code ignored;
+    stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+    slots.remove(slot);
+}
+
+// Server-Sent Events: the body is an endless series of events until either side goes away.
+net::awaitable<void> HttpServer::Impl::serve_events(std::shared_ptr<beast::tcp_stream> stream) {
+    static constexpr std::string_view head =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: "
+        "no-store\r\nConnection: close\r\n\r\n: connected\n\n";
+    stream->expires_after(config.request_timeout);
+    auto [wec, wn] = co_await asio::async_write(*stream, asio::buffer(head), net::use_result);
+    (void)wn;
+    if (wec) co_return;
+    auto sub = events.subscribe();
+    auto gone = std::make_shared<bool>(false);
+    // A client sends nothing on an event stream, so a read that completes means it hung up: it
+    // is noticed at once rather than at the next keepalive write. (The raw socket is read, not
+    // the beast stream, whose write deadline would also end this read.)
+    asio::co_spawn(
+        executor,
+        [stream, sub, gone]() -> net::awaitable<void> {
+            std::array<char, 512> sink{};
+            for (;;) {
+                auto [ec, n] =
+                    co_await stream->socket().async_read_some(asio::buffer(sink), net::use_result);
+                (void)n;
+                if (ec) break;
+            }
+            *gone = true;
+            sub->signal.cancel();
+        },
+        asio::detached);
+    while (!stopped && !*gone) {
+        if (sub->queue.empty()) {
+            sub->signal.expires_after(config.sse_keepalive);
+            co_await sub->signal.async_wait(net::use_result);
+        }
+        if (stopped || *gone) break;
+        std::string text;
+        if (sub->dropped) {
+            text += "event: dropped\ndata: {\"count\":" + std::to_string(sub->dropped) + "}\n\n";
+            sub->dropped = 0;
+        }
+        if (sub->queue.empty()) text += ": keepalive\n\n";
+        while (!sub->queue.empty()) {
+            auto& e = sub->queue.front();
+            text += "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + e.data +
+                    "\n\n";
+            sub->queue.pop_front();
+        }
+        stream->expires_after(config.request_timeout);
+        auto [sec, sn] = co_await asio::async_write(*stream, asio::buffer(text), net::use_result);
+        (void)sn;
+        if (sec) break;
+    }
+    events.unsubscribe(sub);
+    net::error_code ignored;
+    stream->socket().close(ignored);  // ends the reader above
 }
 
 }  // namespace keel::api

@@ -18,8 +18,11 @@ using nlohmann::json;
 
 namespace {
 
+// Text from the network (agent versions, keys) may hold bytes that are not UTF-8: they are
+// replaced in the answer, never turned into an exception.
 HttpResponse ok(const json& body, unsigned status = 200) {
-    return {status, "application/json", body.dump()};
+    return {status, "application/json",
+            body.dump(-1, ' ', false, json::error_handler_t::replace)};
 }
 
 json addrs_json(const std::vector<Multiaddr>& addrs) {
@@ -72,6 +75,8 @@ std::optional<json> parse_body(const HttpRequest& req, std::string& why) {
         }
         return j;
     } catch (const json::parse_error& e) {
+        // nlohmann's message quotes the offending bytes; json_error() replaces any that are not
+        // UTF-8, so the answer is a 400 whatever the body held.
         why = std::string("invalid JSON: ") + e.what();
         return std::nullopt;
     }
@@ -208,9 +213,16 @@ void install_node_api(HttpServer& server, NodeContext& node) {
                      co_return ok({{"size", list.size()}, {"peers", list}});
                  });
 
+    // A lookup goes out to the network: a POST, so that a page cannot make the node do it with a
+    // plain link or image (GET never has side effects here).
     server.route(
-        "GET", "/api/v1/providers/{key}", [n](HttpRequest req) -> net::awaitable<HttpResponse> {
-            auto cid = kad::content_cid(req.params["key"]);
+        "POST", "/api/v1/providers/find", [n](HttpRequest req) -> net::awaitable<HttpResponse> {
+            std::string why;
+            auto body = parse_body(req, why);
+            if (!body) co_return HttpServer::json_error(400, why);
+            if (!body->contains("key") || !(*body)["key"].is_string())
+                co_return HttpServer::json_error(400, "missing \"key\" (a CID or any text)");
+            auto cid = kad::content_cid((*body)["key"].get<std::string>());
             auto start = net::Clock::now();
             auto found = co_await n->dht.find_providers(cid.hash.encode(), 20);
             json list = json::array();

@@ -261,5 +261,5 @@ export async function publishKey (key) {
 }
 
 export async function findProviders (key) {
-  return get(`/api/v1/providers/${encodeURIComponent(key)}`)
+  return post('/api/v1/providers/find', { key })
 }
