@@ -2,6 +2,8 @@
 // node that joins through --bootstrap, does the operation with deadlines, prints, and exits.
 #include <boost/asio/io_context.hpp>
 #include <iostream>
+#include <map>
+#include <optional>
 
 #include "cli_support.hpp"
 #include "commands.hpp"
@@ -49,10 +51,18 @@ json peer_json(const PeerId& id, const std::vector<Multiaddr>& addrs) {
     return {{"peer_id", id.to_base58()}, {"addrs", a}};
 }
 
+// How many arguments each operation takes; nullopt for an unknown operation. Checked before
+// anything touches the network, so a mistake is an exit 2 at once, not a stuck lookup.
+std::optional<std::size_t> arguments_of(const std::string& op) {
+    static const std::map<std::string, std::size_t> table{
+        {"table", 0}, {"find-peer", 1}, {"provide", 1}, {"providers", 1}, {"put", 2}, {"get", 1}};
+    auto it = table.find(op);
+    if (it == table.end()) return std::nullopt;
+    return it->second;
+}
+
+// The argument count was checked by run_dht (arguments_of).
 net::awaitable<json> run_op(kad::Dht& dht, const DhtOptions& o) {
-    auto need = [&](std::size_t n) {
-        if (o.args.size() < n) throw CLI::ValidationError(o.op, "missing argument");
-    };
     if (o.op == "table") {
         json peers = json::array();
         for (const auto& e : dht.routing_table().entries())
@@ -62,7 +72,6 @@ net::awaitable<json> run_op(kad::Dht& dht, const DhtOptions& o) {
         co_return json{{"ok", true}, {"size", dht.routing_table().size()}, {"peers", peers}};
     }
     if (o.op == "find-peer") {
-        need(1);
         auto peer = PeerId::parse(o.args[0]);
         if (!peer) co_return json{{"ok", false}, {"error", "bad peer ID"}};
         auto addrs = co_await dht.find_peer(*peer);
@@ -72,7 +81,6 @@ net::awaitable<json> run_op(kad::Dht& dht, const DhtOptions& o) {
         co_return out;
     }
     if (o.op == "provide") {
-        need(1);
         auto cid = kad::content_cid(o.args[0]);
         auto n = co_await dht.provide(cid.hash.encode());
         if (!n)
@@ -83,7 +91,6 @@ net::awaitable<json> run_op(kad::Dht& dht, const DhtOptions& o) {
                        {"acknowledged", n->acknowledged}};
     }
     if (o.op == "providers") {
-        need(1);
         auto cid = kad::content_cid(o.args[0]);
         auto found = co_await dht.find_providers(cid.hash.encode(), 20);
         json list = json::array();
@@ -91,7 +98,6 @@ net::awaitable<json> run_op(kad::Dht& dht, const DhtOptions& o) {
         co_return json{{"ok", !found.empty()}, {"cid", cid.to_string()}, {"providers", list}};
     }
     if (o.op == "put") {
-        need(2);
         Bytes value = to_bytes(o.args[1]);
         if (o.hex_value) {
             auto decoded = from_hex(o.args[1]);
@@ -103,7 +109,6 @@ net::awaitable<json> run_op(kad::Dht& dht, const DhtOptions& o) {
         co_return json{{"ok", true}, {"peers", *n}};
     }
     if (o.op == "get") {
-        need(1);
         auto value = co_await dht.get_value(record_key(o.args[0]));
         if (!value) co_return json{{"ok", false}, {"error", value.error().message()}};
         co_return json{{"ok", true}, {"value_hex", to_hex(*value)}};
@@ -112,6 +117,17 @@ net::awaitable<json> run_op(kad::Dht& dht, const DhtOptions& o) {
 }
 
 int run_dht(const DhtOptions& o) {
+    auto wanted = arguments_of(o.op);
+    if (!wanted) {
+        std::cerr << "keel dht: unknown operation \"" << o.op
+                  << "\" (table | find-peer | provide | providers | put | get)\n";
+        return 2;
+    }
+    if (o.args.size() != *wanted) {
+        std::cerr << "keel dht " << o.op << ": expected " << *wanted << " argument"
+                  << (*wanted == 1 ? "" : "s") << ", got " << o.args.size() << "\n";
+        return 2;
+    }
     setup_logging(o.log_level);
     auto profile = kad::network_profile(o.profile);
     auto timeout = parse_duration(o.timeout);

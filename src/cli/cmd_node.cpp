@@ -89,6 +89,8 @@ void add_node_flags(CLI::App& cmd, NodeFlags& flags, NodeRole role, bool embedde
     bind_option(cmd, flags, "--api", &NodeSettings::api,
                 "HTTP API address HOST:PORT on this machine, or off")
         ->default_str(defaults.api);
+    bind_flag(cmd, flags, "--api-allow-remote", &NodeSettings::api_allow_remote, true,
+              "Allow an --api address reachable from other machines (no authentication!)");
     bind_option(cmd, flags, "--ui-dir", &NodeSettings::ui_dir,
                 "Directory of the web UI to serve at /");
     bind_option(cmd, flags, "--log-level", &NodeSettings::log_level,
@@ -162,11 +164,12 @@ int run_node(const NodeFlags& flags, NodeRole role) {
     NodeSettings settings;
     try {
         settings = flags.resolve(role);
+        settings.api_endpoint();  // a malformed address is a usage error, found before anything
+        setup_logging(settings.log_level);
     } catch (const app::ConfigError& e) {
         std::cerr << "keel: " << e.what() << "\n";
         return 2;
     }
-    setup_logging(settings.log_level);
     // Each connection is a descriptor: a soft limit of 1024 (a shell's default) would stop a
     // bootstrap long before max_connections, with accept() failing in a loop.
     auto fds = load::raise_fd_limit();

@@ -42,11 +42,12 @@ int run_up(const UpOptions& o) {
     app::NodeSettings settings;
     try {
         settings = o.flags.resolve(NodeRole::node);
+        settings.api_endpoint();  // a malformed address is a usage error, found before anything
+        setup_logging(settings.log_level);
     } catch (const app::ConfigError& e) {
         std::cerr << "keel up: " << e.what() << "\n";
         return 2;
     }
-    setup_logging(settings.log_level);
     if (settings.ui_dir.empty()) settings.ui_dir = find_ui_dir();
     if (settings.api == "off") {
         std::cerr << "keel up: the API cannot be off here (it is what `keel up` is for)\n";

@@ -2,6 +2,9 @@
 
 #include <chrono>
 
+#include "keel/app/node_settings.hpp"
+#include "keel/net/log.hpp"
+
 namespace keel::app {
 
 namespace {
@@ -31,17 +34,31 @@ RestoredState attach_store(kad::Dht& dht, store::Store& store) {
         dht.restore_record(kad::Record{r.key, r.value, std::to_string(r.received_ms)});
         ++restored.records;
     }
+    // Part of the state would be missing without a word: an error, never a smaller state.
+    std::string detail;
+    if (auto ec = store.read_error(&detail))
+        throw ConfigError("state: " + ec.message() + " (" + detail +
+                          "); move keel.db away to start empty");
 
     kad::DhtPersistence persistence;
-    persistence.provider_added = [&store](const Bytes& key, const kad::ProviderEntry& e,
-                                          std::function<void(bool)> ack) {
-        store::Done done;
-        if (ack) done = [ack](boost::system::error_code ec) { ack(!ec); };
-        store.save_provider(store::StoredProvider{key, e.provider, e.addrs, e.expires_ms},
-                            std::move(done));
+    // Every acknowledged write reports back; a failure is logged here (on the writer thread) and
+    // answered to the DHT, which then acknowledges nothing.
+    auto done_of = [&store](kad::DhtPersistence::Ack ack) -> store::Done {
+        return [ack, &store](boost::system::error_code ec) {
+            if (ec)
+                log().error("event=store_write_failed error=\"{}\" failures_total={}",
+                            ec.message(), store.write_failures());
+            if (ack) ack(!ec);
+        };
     };
-    persistence.record_stored = [&store](const kad::Record& r) {
-        store.save_record(store::StoredRecord{r.key, r.value, unix_ms()});
+    persistence.provider_added = [&store, done_of](const Bytes& key, const kad::ProviderEntry& e,
+                                                   kad::DhtPersistence::Ack ack) {
+        store.save_provider(store::StoredProvider{key, e.provider, e.addrs, e.expires_ms},
+                            done_of(std::move(ack)));
+    };
+    persistence.record_stored = [&store, done_of](const kad::Record& r,
+                                                  kad::DhtPersistence::Ack ack) {
+        store.save_record(store::StoredRecord{r.key, r.value, unix_ms()}, done_of(std::move(ack)));
     };
     persistence.routing_changed = [&store, &peers](const PeerId& id, bool in_table) {
         auto info = peers.get(id);

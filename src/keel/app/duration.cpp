@@ -1,18 +1,22 @@
 #include "keel/app/duration.hpp"
 
-#include <exception>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
 
 namespace keel::app {
 
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
     std::size_t used = 0;
-    double value = 0;
-    try {
-        value = std::stod(text, &used);
-    } catch (const std::exception&) {
-        return std::nullopt;
+    bool dot = false;
+    while (used < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[used])) || (text[used] == '.' && !dot))) {
+        dot |= text[used] == '.';
+        ++used;
     }
-    if (value < 0) return std::nullopt;
+    auto number = text.substr(0, used);
+    if (number.empty() || number == "." || number.size() > 20) return std::nullopt;
+    double value = std::strtod(number.c_str(), nullptr);
     std::string unit = text.substr(used);
     double ms = 0;
     if (unit.empty() || unit == "s")
@@ -25,6 +29,7 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
         ms = value * 3'600'000;
     else
         return std::nullopt;
+    if (!std::isfinite(ms) || ms > static_cast<double>(max_duration.count())) return std::nullopt;
     return std::chrono::milliseconds(static_cast<long long>(ms));
 }
 

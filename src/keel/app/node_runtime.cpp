@@ -55,17 +55,28 @@ std::vector<Multiaddr> parse_bootstrap_list(const std::vector<std::string>& text
     return out;
 }
 
-asio::ip::tcp::endpoint parse_api_endpoint(const std::string& text) {
-    auto colon = text.rfind(':');
-    net::error_code ec;
-    auto host = text.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-        host = host.substr(1, host.size() - 2);
-    auto address = asio::ip::make_address(host, ec);
-    int port = colon == std::string::npos ? -1 : std::atoi(text.c_str() + colon + 1);
-    if (ec || port < 0 || port > 65535)
-        throw ConfigError("api " + text + ": expected HOST:PORT (e.g. 127.0.0.1:5080) or off");
-    return {address, static_cast<std::uint16_t>(port)};
+// A damaged keel.db is moved aside (kept for the operator, named in the log) and the node starts
+// with an empty state: the network refills peers, and providers re-announce; refusing to start
+// would turn one bad disk sector into a bootstrap that is down until someone logs in.
+boost::system::result<std::unique_ptr<store::Store>> quarantine_and_reopen(
+    const std::filesystem::path& data_dir, std::string& why) {
+    auto stamp = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count());
+    auto db = data_dir / "keel.db";
+    auto aside = data_dir / ("keel.db.corrupt-" + stamp);
+    log().error("event=store_corrupt file={} detail=\"{}\" action=quarantined moved_to={}",
+                db.string(), why, aside.string());
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        std::error_code ec;
+        auto from = std::filesystem::path(db.string() + suffix);
+        if (std::filesystem::exists(from, ec))
+            std::filesystem::rename(from, aside.string() + suffix, ec);
+        if (ec) throw ConfigError("state " + db.string() + " is corrupt (" + why +
+                                  ") and cannot be moved aside: " + ec.message());
+    }
+    why.clear();
+    return store::Store::open(db, &why);
 }
 
 }  // namespace
@@ -76,15 +87,26 @@ NodeRuntime::NodeRuntime(asio::any_io_executor executor, NodeSettings settings, 
     if (settings_.data_dir.empty()) throw ConfigError("no data directory");
     bootstrap_ = parse_bootstrap_list(settings_.bootstrap);
     std::filesystem::path data_dir(settings_.data_dir);
-    std::error_code mkdir_error;
-    std::filesystem::create_directories(data_dir, mkdir_error);
+    if (!create_private_dirs(data_dir))
+        throw ConfigError("data directory " + data_dir.string() + ": cannot create it");
     std::filesystem::path key_path = settings_.identity.empty()
                                          ? data_dir / "identity.key"
                                          : std::filesystem::path(settings_.identity);
+    // A data directory with state but no key belonged to a peer ID that is now lost: making a
+    // new one silently would hand its routing table and records to a stranger, and a bootstrap
+    // would quietly change the address every client has configured.
+    std::error_code exists_error;
+    if (!std::filesystem::exists(key_path, exists_error) &&
+        std::filesystem::exists(data_dir / "keel.db", exists_error))
+        throw ConfigError("identity " + key_path.string() + " is missing but " +
+                          (data_dir / "keel.db").string() +
+                          " holds a node's state: restore the key (the peer ID depends on it), "
+                          "or move keel.db away to start as a new peer");
     auto key = load_or_create_identity(key_path);
     if (!key) throw ConfigError("identity " + key_path.string() + ": " + key.error().message());
     std::string why;
     auto db = store::Store::open(data_dir / "keel.db", &why);
+    if (!db && db.error() == store::store_errc::corrupt) db = quarantine_and_reopen(data_dir, why);
     if (!db)
         throw ConfigError("state " + (data_dir / "keel.db").string() + ": " + db.error().message() +
                           " " + why);
@@ -131,9 +153,19 @@ void NodeRuntime::start() {
     write_listen_file();
 
     if (settings_.api != "off") {
-        auto endpoint = parse_api_endpoint(settings_.api);
+        auto endpoint = *settings_.api_endpoint();
+        if (!endpoint.address().is_loopback())
+            log().warn(
+                "event=api_exposed addr={} note=\"the HTTP API (and /metrics) is reachable "
+                "from other machines without authentication\"",
+                settings_.api);
         install_node_api(p.http, p.context);
-        if (!settings_.ui_dir.empty()) p.http.static_files(settings_.ui_dir);
+        if (!settings_.ui_dir.empty()) {
+            std::string why;
+            auto files = api::StaticFiles::load(settings_.ui_dir, &why);
+            if (!files) throw ConfigError("ui_dir " + settings_.ui_dir + ": " + why);
+            p.http.static_files(std::move(*files));
+        }
         auto bound = p.http.listen(endpoint);
         if (!bound)
             throw ConfigError("cannot serve the API on " + settings_.api + ": " +

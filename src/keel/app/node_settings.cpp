@@ -9,6 +9,10 @@
 
 #include "keel/app/duration.hpp"
 
+#include <boost/asio/ip/address.hpp>
+#include <charconv>
+#include "keel/net/log.hpp"
+
 namespace keel::app {
 
 NodeSettings NodeSettings::defaults(NodeRole role) {
@@ -117,10 +121,19 @@ KeyReader duration(net::Duration NodeSettings::*field, bool allow_zero = false) 
         auto v = n.value<std::string>();
         std::optional<std::chrono::milliseconds> d;
         if (v) d = parse_duration(*v);
-        if (!d) throw ConfigError("expected a duration such as \"250ms\", \"10s\" or \"2m\"");
+        if (!d)
+            throw ConfigError(
+                "expected a duration such as \"250ms\", \"10s\" or \"2m\" (at most 7 days)");
         if (d->count() == 0 && !allow_zero) throw ConfigError("must be greater than zero");
         s.*field = *d;
     };
+}
+
+void log_level(const toml::node& n, NodeSettings& s) {
+    auto v = n.value<std::string>();
+    if (!v || !parse_log_level(*v))
+        throw ConfigError("expected trace, debug, info, warn, error, critical or off");
+    s.log_level = *v;
 }
 
 KeyReader count(std::size_t NodeSettings::*field, std::int64_t min, std::int64_t max) {
@@ -164,8 +177,9 @@ const std::map<std::string, std::map<std::string, KeyReader>>& schema() {
           {"dht_server", flag(&S::dht_server)},
           {"inline_muxer", flag(&S::inline_muxer)},
           {"api", text(&S::api)},
+          {"api_allow_remote", flag(&S::api_allow_remote)},
           {"ui_dir", text(&S::ui_dir)},
-          {"log_level", text(&S::log_level)}}},
+          {"log_level", log_level}}},
         {"connect",
          {{"timeout", connect_timeout},
           {"dial_timeout", duration(&S::dial_timeout)},
@@ -244,6 +258,35 @@ void apply_config_file(const std::filesystem::path& path, NodeSettings& settings
     std::ostringstream text;
     text << in.rdbuf();
     apply_config_text(text.str(), path.string(), settings);
+}
+
+std::optional<net::asio::ip::tcp::endpoint> NodeSettings::api_endpoint() const {
+    if (api == "off") return std::nullopt;
+    auto bad = [&]() {
+        return ConfigError("api " + api + ": expected HOST:PORT (e.g. 127.0.0.1:5080) or off");
+    };
+    auto colon = api.rfind(':');
+    if (colon == std::string::npos) throw bad();
+    auto host = api.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    net::error_code ec;
+    auto address = net::asio::ip::make_address(host, ec);
+    // The whole port, digits only: "5080x" or "abc" must not become some other port.
+    auto port_text = std::string_view(api).substr(colon + 1);
+    unsigned port = 0;
+    auto [end, perr] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec || port_text.empty() || perr != std::errc{} ||
+        end != port_text.data() + port_text.size() || port > 65535)
+        throw bad();
+    // The API answers anyone who reaches it: reachable from other machines only when the
+    // operator says so (and then the runtime logs a warning).
+    if (!address.is_loopback() && !api_allow_remote)
+        throw ConfigError("api " + api +
+                          " is reachable from other machines: anyone there could read and drive "
+                          "this node. Use a loopback address (127.0.0.1:PORT), or add "
+                          "--api-allow-remote (TOML api_allow_remote = true) to mean it");
+    return net::asio::ip::tcp::endpoint{address, static_cast<std::uint16_t>(port)};
 }
 
 }  // namespace keel::app

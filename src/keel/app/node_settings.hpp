@@ -2,7 +2,9 @@
 // Everything a running node can be told, with the defaults a user gets when they say nothing.
 // Sources, later ones winning: these defaults, a TOML file (`--config`, docs/configuration.md),
 // command-line flags. Every figure the health and failover logic uses is here.
+#include <boost/asio/ip/tcp.hpp>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -35,6 +37,7 @@ struct NodeSettings {
     bool dht_server = false;             // a bootstrap always serves
     bool inline_muxer = true;            // offer Yamux inside the Noise handshake
     std::string api = "127.0.0.1:5080";  // HOST:PORT of the HTTP API, or "off"
+    bool api_allow_remote = false;       // required for an API address that is not loopback
     std::string ui_dir;                  // static files of the web UI, served at /
     std::string log_level = "info";
 
@@ -75,6 +78,10 @@ struct NodeSettings {
     net::Duration step_timeout{10'000};
 
     static NodeSettings defaults(NodeRole role);
+
+    // The API's address, or nullopt for "off". Throws ConfigError for anything but a whole
+    // HOST:PORT, and for an address that is not loopback unless api_allow_remote.
+    std::optional<net::asio::ip::tcp::endpoint> api_endpoint() const;
 
     // The pieces the library takes, built from the settings above.
     HostConfig host_config(Ed25519KeyPair identity) const;

@@ -34,7 +34,13 @@ bool write_all(int fd, BytesView data) {
     return true;
 }
 
-// Creates each missing ancestor with mode 0700: the directory holds a secret key.
+bool fsync_dir(const fs::path& dir) {
+    Fd d{::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    return d.fd >= 0 && ::fsync(d.fd) == 0;
+}
+
+}  // namespace
+
 bool create_private_dirs(const fs::path& dir) {
     if (dir.empty()) return true;
     std::error_code ec;
@@ -43,16 +49,13 @@ bool create_private_dirs(const fs::path& dir) {
     return ::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST;
 }
 
-bool fsync_dir(const fs::path& dir) {
-    Fd d{::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-    return d.fd >= 0 && ::fsync(d.fd) == 0;
-}
-
-}  // namespace
-
 boost::system::result<Ed25519KeyPair> load_identity(const fs::path& path) {
-    Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; only a regular file
+    // is read. On a regular file the flag changes nothing.
+    Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)};
     if (f.fd < 0) return crypto_errc::key_file_io;
+    struct stat st {};
+    if (::fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode)) return crypto_errc::key_file_io;
     // Read one byte past the limit so an oversized file is detected without trusting st_size.
     std::vector<std::uint8_t> buf(max_identity_file_size + 1);
     std::size_t got = 0;

@@ -153,6 +153,9 @@ Host::Host(asio::any_io_executor executor, HostConfig config)
     upgrade_config_.identity = &config_.identity;
     upgrade_config_.inline_muxer = config_.inline_muxer;
     upgrade_config_.yamux = config_.yamux;
+    if (!upgrade_config_.yamux.process_budget)
+        upgrade_config_.yamux.process_budget =
+            std::make_shared<net::ReceiveBudget>(config_.max_buffered_bytes);
     register_builtin_handlers();
 }
 
@@ -520,7 +523,34 @@ std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction directio
         });
     for (auto& observer : observers_) observer(conn, true);
     asio::co_spawn(executor_, identify_remote(conn), asio::detached);
+    if (direction == Direction::inbound) trim_idle_connections();
     return conn;
+}
+
+void Host::trim_idle_connections() {
+    std::size_t high = config_.trim_high_water ? config_.trim_high_water
+                                               : std::max<std::size_t>(config_.max_connections / 10 * 9, 1);
+    if (connections_.size() <= high) return;
+    std::size_t low = high / 10 * 8;
+    auto now = net::Clock::now();
+    std::vector<std::shared_ptr<Connection>> idle;
+    for (const auto& [id, c] : connections_)
+        if (c->direction == Direction::inbound && c->session->stream_count() == 0 &&
+            !c->session->is_closed() && now - c->session->last_received() >= config_.trim_idle)
+            idle.push_back(c);
+    std::sort(idle.begin(), idle.end(), [](const auto& a, const auto& b) {
+        return a->session->last_received() < b->session->last_received();
+    });
+    std::size_t open = connections_.size();
+    for (const auto& c : idle) {
+        if (open <= low) break;
+        log().debug("event=connection_trimmed peer={} idle_s={}", c->peer.short_string(),
+                    std::chrono::duration_cast<std::chrono::seconds>(now - c->session->last_received())
+                        .count());
+        c->session->close();
+        ++stats_.trimmed;
+        --open;
+    }
 }
 
 awaitable<void> Host::identify_remote(std::shared_ptr<Connection> conn) {
@@ -529,6 +559,12 @@ awaitable<void> Host::identify_remote(std::shared_ptr<Connection> conn) {
             conn->identify_error = ec;
             log().info("event=identify_failed peer={} error=\"{}\"", conn->peer.short_string(),
                        ec.message());
+            // A peer that connects but will not say who it is holds a slot for nothing: an
+            // inbound one is closed (an outbound one is the dialer's to judge).
+            if (conn->direction == Direction::inbound && conn->is_open()) {
+                ++stats_.unidentified_closed;
+                conn->session->close();
+            }
         } else {
             conn->identified = true;
             for (auto& observer : identified_observers_) observer(conn);
@@ -609,7 +645,10 @@ awaitable<void> Host::handle_stream(std::shared_ptr<net::YamuxStream> stream,
     }
     auto run = handler->second;  // the map may change while the handler runs
     co_await run(stream, conn);
+    // The handler is done: nothing more will be read, so nothing more is held for the peer
+    // (a peer that keeps sending on a finished stream stalls on its own window).
     co_await stream->close_write();
+    stream->close_read();
 }
 
 protocols::IdentifyInfo Host::identify_info(const Connection& conn) const {

@@ -44,6 +44,10 @@ struct HostConfig {
     net::Duration negotiate_timeout{10000};    // multistream-select on a new stream
     net::Duration stream_idle_timeout{60000};  // built-in handlers drop silent streams
     net::YamuxConfig yamux;
+    // Received and unread bytes over all connections (Yamux receive buffers): past it, new
+    // streams are refused and data that would go over resets its stream: what all peers
+    // together can make us hold in receive buffers.
+    std::size_t max_buffered_bytes = 64 * 1024 * 1024;
     // Inbound limits (see InboundAdmission); going over one refuses the connection at accept.
     std::size_t max_connections = 4096;
     std::size_t max_pending_inbound = 256;        // connections still in their upgrade
@@ -58,6 +62,13 @@ struct HostConfig {
     // processes (`keel up`'s bootstraps, `keel load`, tests). The global caps still apply.
     bool limits_exempt_loopback = true;
     std::size_t max_known_peers = 50'000;  // peer store size; the least recently seen go first
+    // Connection manager: past `trim_high_water` open connections (0: 90 % of max_connections),
+    // inbound connections with no open stream and nothing received for `trim_idle` are closed,
+    // the longest idle first, down to 80 % of the high-water mark. A client using the bootstrap
+    // (a stream open, or traffic within trim_idle) is never trimmed; so that one host cannot
+    // lock everyone out with idle connections.
+    std::size_t trim_high_water = 0;
+    net::Duration trim_idle{30'000};
     // Outbound: the local address a dial's socket is bound to (its port is still chosen at
     // connect), e.g. `keel load` spreading its connections over 127.0.0.0/8. Unset, or nullopt
     // for an endpoint: the kernel chooses.
@@ -75,6 +86,8 @@ struct HostStats {
     std::uint64_t dial_failures = 0;
     std::map<std::string, std::uint64_t> dial_failures_by_phase;  // "dial", "security", …
     std::uint64_t streams_refused = 0;  // protocol negotiation failed or no handler
+    std::uint64_t trimmed = 0;          // idle inbound connections closed by the manager
+    std::uint64_t unidentified_closed = 0;  // inbound connections whose identify failed
 };
 
 class Host {
@@ -146,6 +159,8 @@ class Host {
     net::awaitable<void> handle_inbound(net::asio::ip::tcp::socket socket,
                                         net::asio::ip::address from);
     // `admitted_from`: an inbound connection's address, released in admission_ once it closes.
+    // The connection manager's trim (see HostConfig::trim_high_water).
+    void trim_idle_connections();
     std::shared_ptr<Connection> add_connection(
         Upgraded upgraded, Direction direction, Multiaddr remote, Multiaddr local,
         std::optional<net::asio::ip::address> admitted_from = std::nullopt);

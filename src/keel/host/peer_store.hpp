@@ -24,16 +24,23 @@ struct PeerInfo {
     net::Clock::time_point last_seen{};
 };
 
-// Bounded: past max_peers, the least recently seen peers are forgotten (a tenth at a time, so the
-// cost stays logarithmic per peer), except those a pin keeps (connected peers, routing table
-// members). A bootstrap meets millions of peers over its life; it must not keep them all.
+// Bounded: past max_peers or max_bytes, the least recently seen peers are forgotten (a tenth at a
+// time, so the cost stays logarithmic per peer), except those a pin keeps (connected peers,
+// routing table members). A bootstrap meets millions of peers over its life; it must not keep
+// them all, nor keep what one of them chose to send (a 16 KiB agent string, 256 protocols).
 class PeerStore {
   public:
-    // Bounds memory for a peer that lists endless addresses.
+    // Bounds memory for a peer that lists endless addresses or protocols: what is past these is
+    // not kept (an address or protocol too long is dropped, an agent string is cut).
     static constexpr std::size_t max_addrs_per_peer = 32;
+    static constexpr std::size_t max_addr_bytes = 256;
+    static constexpr std::size_t max_protocols_per_peer = 128;
+    static constexpr std::size_t max_protocol_bytes = 128;
+    static constexpr std::size_t max_version_bytes = 256;  // agent and protocol version
     using Pin = std::function<bool(const PeerId&)>;
 
-    explicit PeerStore(std::size_t max_peers = 50'000) : max_peers_(max_peers) {}
+    explicit PeerStore(std::size_t max_peers = 50'000, std::size_t max_bytes = 64 * 1024 * 1024)
+        : max_peers_(max_peers), max_bytes_(max_bytes) {}
     // Peers for which `pin` is true are never forgotten.
     void add_pin(Pin pin) { pins_.push_back(std::move(pin)); }
     std::size_t max_peers() const { return max_peers_; }
@@ -43,13 +50,21 @@ class PeerStore {
     std::optional<PeerInfo> get(const PeerId& peer) const;
     std::vector<PeerInfo> all() const;
     std::size_t size() const { return peers_.size(); }
+    // What the entries are accounted for (cost()): bounded by max_bytes.
+    std::size_t bytes() const { return bytes_; }
+    static std::size_t cost(const PeerInfo& info);
 
   private:
     PeerInfo& entry(const PeerId& peer);
+    // Re-accounts `info` after a change (its cost before the change was `before`).
+    void account(const PeerInfo& info, std::size_t before);
     void forget_oldest();
     bool pinned(const PeerId& peer) const;
+    void add_address_to(PeerInfo& info, const Multiaddr& addr);
     std::map<PeerId, PeerInfo> peers_;
     std::size_t max_peers_;
+    std::size_t max_bytes_;
+    std::size_t bytes_ = 0;
     std::vector<Pin> pins_;
 };
 

@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "keel/host/staggered_dial.hpp"
+#include "keel/host/tcp_address.hpp"
 #include "keel/kad/kad_errc.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/net/framing.hpp"
@@ -48,6 +49,8 @@ Dht::Dht(Host& host, DhtConfig config)
                  return t;
              }()),
       providers_(config_.provider_limits),
+      store_rate_per_peer_(config_.store_rate_per_peer, config_.store_burst_per_peer),
+      store_rate_per_ip_(config_.store_rate_per_ip, config_.store_burst_per_ip),
       alive_(std::make_shared<bool>(true)),
       refresh_signal_(host.get_executor()),
       stopped_signal_(host.get_executor(), net::Clock::time_point::max()) {}
@@ -171,10 +174,23 @@ void Dht::restore_routing_peer(const PeerId& peer) {
 // ---- server side ---------------------------------------------------------------------------
 
 // Completed (on the DHT's executor) when the persistence layer reports a provider record durable.
-struct Dht::DurableAck {
+struct Dht::DurableAck : std::enable_shared_from_this<Dht::DurableAck> {
     explicit DurableAck(asio::any_io_executor ex) : signal(ex) {}
+    // Called (on any thread) by the persistence layer.
+    DhtPersistence::Ack completion(asio::any_io_executor ex, std::function<void()> on_failure) {
+        expected = true;
+        return [self = shared_from_this(), ex, on_failure](bool durable) {
+            asio::post(ex, [self, durable, on_failure]() {
+                self->done = true;
+                self->failed = !durable;
+                if (!durable && on_failure) on_failure();
+                self->signal.cancel();
+            });
+        };
+    }
     bool expected = false;
     bool done = false;
+    bool failed = false;    // the write did not commit: nothing may be acknowledged
     bool rejected = false;  // the request was refused: the stream is reset, not answered
     asio::steady_timer signal;
 };
@@ -200,6 +216,14 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
             co_return;
         }
         table_.mark_seen(conn->peer);
+        bool is_store = request->type == MessageType::add_provider ||
+                        request->type == MessageType::put_value;
+        if (is_store && !store_allowed(*conn)) {
+            count(stats_.served, request->type, "rate_limited");
+            log().debug("event=kad_store_refused peer={} reason=rate", conn->peer.short_string());
+            stream->reset();
+            co_return;
+        }
         auto ack = std::make_shared<DurableAck>(host_.get_executor());
         auto response = handle_request(*request, conn->peer, ack);
         if (ack->rejected) {
@@ -208,17 +232,38 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
             stream->reset();
             co_return;
         }
-        if (ack->expected && !ack->done) {
-            // Read nothing more on this stream until the record is durable: the answer to the
-            // next request is the provider's acknowledgement.
-            ack->signal.expires_after(std::chrono::seconds(5));
-            co_await ack->signal.async_wait(net::use_result);
+        if (ack->expected) {
+            // Answer nothing on this stream until the record is durable: the PUT_VALUE echo, or
+            // the answer to the request after an ADD_PROVIDER, is the acknowledgement.
+            auto deadline = net::Clock::now() + config_.durable_timeout;
+            while (!ack->done && net::Clock::now() < deadline) {
+                ack->signal.expires_at(deadline);
+                co_await ack->signal.async_wait(net::use_result);
+            }
+            if (!ack->done || ack->failed) {
+                count(stats_.served, request->type, ack->done ? "write_failed" : "write_timeout");
+                log().warn("event=kad_store_not_acknowledged peer={} type={} reason={}",
+                           conn->peer.short_string(), message_type_name(request->type),
+                           ack->done ? "write_failed" : "write_timeout");
+                stream->reset();
+                co_return;
+            }
         }
         if (response) {
             if (auto ec = co_await net::write_length_prefixed(*stream, encode_message(*response)))
                 co_return;
         }
     }
+}
+
+bool Dht::store_allowed(const Connection& conn) {
+    auto now = net::Clock::now();
+    if (!store_rate_per_peer_.take(conn.peer, now)) return false;
+    auto endpoint = tcp_endpoint(conn.remote_addr);
+    if (!endpoint) return true;
+    auto ip = endpoint->address();
+    if (config_.store_limits_exempt_loopback && ip.is_loopback()) return true;
+    return store_rate_per_ip_.take(ip, now);
 }
 
 std::vector<KadPeer> Dht::closer_peers(BytesView key, const PeerId& exclude) const {
@@ -298,14 +343,19 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
                 std::vector<Bytes> values{it->second.value, req.record->value};
                 replace = validators_.select(req.key, values) == std::size_t{1};
             }
-            if (replace && (it != records_.end() || records_.size() < config_.max_records)) {
+            if (replace) {
                 Record r = *req.record;
                 r.time_received = rfc3339_now();
-                records_[req.key] = r;
-                if (persistence_.record_stored) persistence_.record_stored(r);
+                if (!store_record(std::move(r), ack)) {
+                    log().info("event=kad_put_rejected peer={} reason=full records={} bytes={}",
+                               from.short_string(), records_.size(), record_bytes_);
+                    count(stats_.served, req.type, "full");
+                    if (ack) ack->rejected = true;
+                    return std::nullopt;
+                }
             }
             count(stats_.served, req.type, "ok");
-            return req;  // the spec: echo the request back
+            return req;  // the spec: echo the request back (once durable, see serve())
         }
         case MessageType::ping:
             count(stats_.served, req.type, "ok");
@@ -319,17 +369,44 @@ bool Dht::store_provider(const Bytes& key, ProviderEntry entry,
     auto copy = entry;
     if (!providers_.add(key, std::move(entry))) return false;
     if (!persistence_.provider_added) return true;
-    std::function<void(bool)> on_durable;
-    if (ack) {
-        ack->expected = true;
-        on_durable = [ack, ex = host_.get_executor()](bool) {
-            asio::post(ex, [ack]() {
-                ack->done = true;
-                ack->signal.cancel();
-            });
-        };
-    }
+    DhtPersistence::Ack on_durable;
+    if (ack)
+        // A record whose write failed is taken back: it must not be served as if stored.
+        on_durable = ack->completion(host_.get_executor(), [this, key, provider = copy.provider,
+                                                            alive = alive_]() {
+            if (*alive) providers_.remove(key, provider);
+        });
     persistence_.provider_added(key, copy, std::move(on_durable));
+    return true;
+}
+
+namespace {
+std::size_t record_cost(const Record& r) {
+    return r.key.size() + r.value.size() + r.time_received.size() + 96;
+}
+}  // namespace
+
+bool Dht::store_record(Record record, const std::shared_ptr<DurableAck>& ack) {
+    auto it = records_.find(record.key);
+    std::size_t freed = it == records_.end() ? 0 : record_cost(it->second);
+    std::size_t cost = record_cost(record);
+    if (it == records_.end() && records_.size() >= config_.max_records) return false;
+    if (record_bytes_ - std::min(record_bytes_, freed) + cost > config_.max_record_bytes)
+        return false;
+    record_bytes_ = record_bytes_ - std::min(record_bytes_, freed) + cost;
+    records_[record.key] = record;
+    if (!persistence_.record_stored) return true;
+    DhtPersistence::Ack on_durable;
+    if (ack)
+        on_durable = ack->completion(host_.get_executor(), [this, key = record.key,
+                                                            alive = alive_]() {
+            if (!*alive) return;
+            if (auto r = records_.find(key); r != records_.end()) {
+                record_bytes_ -= std::min(record_bytes_, record_cost(r->second));
+                records_.erase(r);
+            }
+        });
+    persistence_.record_stored(record, std::move(on_durable));
     return true;
 }
 
@@ -339,6 +416,7 @@ void Dht::restore_provider(const Bytes& key, ProviderEntry entry) {
 }
 
 void Dht::restore_record(Record record) {
+    record_bytes_ += record_cost(record);
     records_[record.key] = std::move(record);
 }
 
@@ -660,10 +738,7 @@ awaitable<std::vector<ProviderEntry>> Dht::find_providers(
 awaitable<net::result<std::size_t>> Dht::put_value(Bytes key, Bytes value, std::size_t quorum) {
     if (auto ec = validators_.validate(key, value)) co_return ec;
     Record record{key, value, rfc3339_now()};
-    if (config_.server_mode) {
-        records_[key] = record;
-        if (persistence_.record_stored) persistence_.record_stored(record);
-    }
+    if (config_.server_mode) store_record(record);
     auto closest = co_await lookup(key, MessageType::find_node, {});
     KadMessage msg;
     msg.type = MessageType::put_value;

@@ -13,6 +13,7 @@
 #include "keel/kad/provider_store.hpp"
 #include "keel/kad/record_validator.hpp"
 #include "keel/kad/routing_table.hpp"
+#include "keel/net/rate_limiter.hpp"
 
 namespace keel::kad {
 
@@ -34,7 +35,21 @@ struct DhtConfig {
     net::Duration dial_backoff_max{60'000};
     std::size_t max_rpcs_per_stream = 64;
     net::Duration stream_idle_timeout{60'000};
+    // Values stored for others (PUT_VALUE): at most this many, and this many bytes of keys and
+    // values together; past either, new keys are refused (held values were acknowledged).
     std::size_t max_records = 100'000;
+    std::size_t max_record_bytes = 32 * 1024 * 1024;
+    // A store (ADD_PROVIDER, PUT_VALUE) is answered only once durable; a write that takes longer
+    // than this is not acknowledged (the stream is reset).
+    net::Duration durable_timeout{5000};
+    // Stores accepted per second (and at once) from one peer and from one IP address. A peer ID
+    // is free to make, an address is not; loopback skips the per-address one when
+    // store_limits_exempt_loopback (as the Host's admission limits do).
+    double store_rate_per_peer = 200;
+    std::size_t store_burst_per_peer = 2000;
+    double store_rate_per_ip = 500;
+    std::size_t store_burst_per_ip = 5000;
+    bool store_limits_exempt_loopback = true;
     RoutingTableConfig table;
     ProviderStoreLimits provider_limits;
 };
@@ -54,12 +69,12 @@ struct LookupResult {
     int hops = 0;  // longest chain of referrals that led to an answering peer
 };
 
-// Stored events the persistence layer subscribes to. `ack` may be called on any thread, once the
-// provider record is durable (true) or failed to persist (false).
+// Stored events the persistence layer subscribes to. `ack` (when given) may be called on any
+// thread, once the record is durable (true) or failed to persist (false).
 struct DhtPersistence {
-    std::function<void(const Bytes& key, const ProviderEntry&, std::function<void(bool)> ack)>
-        provider_added;
-    std::function<void(const Record&)> record_stored;
+    using Ack = std::function<void(bool durable)>;
+    std::function<void(const Bytes& key, const ProviderEntry&, Ack ack)> provider_added;
+    std::function<void(const Record&, Ack ack)> record_stored;
     std::function<void(const PeerId&, bool in_table)> routing_changed;
 };
 
@@ -120,6 +135,7 @@ class Dht {
     void restore_record(Record record);
     void restore_routing_peer(const PeerId& peer);
     std::size_t record_count() const { return records_.size(); }
+    std::size_t record_bytes() const { return record_bytes_; }
 
   private:
     using OnResponse = std::function<bool(const PeerId& from, const KadMessage& response)>;
@@ -148,6 +164,10 @@ class Dht {
                std::string_view outcome);
     bool store_provider(const Bytes& key, ProviderEntry entry,
                         const std::shared_ptr<DurableAck>& ack = nullptr);
+    // Stores (or replaces) a value for others; false when the limits refuse a new key.
+    bool store_record(Record record, const std::shared_ptr<DurableAck>& ack = nullptr);
+    // A store request from `connection` within the per-peer and per-address rates.
+    bool store_allowed(const Connection& connection);
     std::int64_t now_ms() const;
 
     Host& host_;
@@ -156,6 +176,9 @@ class Dht {
     ProviderStore providers_;
     ValidatorRegistry validators_;
     std::map<Bytes, Record> records_;
+    std::size_t record_bytes_ = 0;
+    net::RateLimiter<PeerId> store_rate_per_peer_;
+    net::RateLimiter<net::asio::ip::address> store_rate_per_ip_;
     DhtStats stats_;
     DhtPersistence persistence_;
     std::vector<Multiaddr> bootstrap_peers_;

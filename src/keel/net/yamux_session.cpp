@@ -22,7 +22,6 @@ YamuxSession::YamuxSession(std::unique_ptr<ByteStream> transport, bool is_client
       config_(config),
       next_stream_id_(is_client ? 1 : 2),
       write_signal_(transport_->get_executor()),
-      drain_signal_(transport_->get_executor()),
       linger_(transport_->get_executor()) {}
 
 YamuxSession::~YamuxSession() = default;
@@ -123,7 +122,7 @@ void YamuxSession::fail(error_code reason, std::optional<yamux::GoAwayCode> go_a
     for (auto& [id, stream] : streams)
         stream->on_reset(make_error_code(net_errc::connection_closed));
     for (auto& [id, ping] : pings_) ping->timer.cancel();
-    drain_signal_.cancel();
+    wake_drain_waiters();
     write_signal_.cancel();
     if (!closing_ || writer_done_) {
         transport_->reset();
@@ -138,6 +137,39 @@ void YamuxSession::fail(error_code reason, std::optional<yamux::GoAwayCode> go_a
         asio::post(get_executor(), [handler, reason]() { handler(reason); });
     }
     on_inbound_ = nullptr;
+}
+
+bool YamuxSession::over_budget(std::size_t more) const {
+    if (buffered_ + more >= config_.max_buffered_per_connection) return true;
+    // "Full" once it cannot take one more frame's worth.
+    bool process_full = config_.process_budget && config_.process_budget->used() + more +
+                                                          config_.max_data_frame >
+                                                      config_.process_budget->limit();
+    return process_full && buffered_ + more > config_.connection_reserve;
+}
+
+bool YamuxSession::take_buffered(std::size_t n) {
+    if (config_.process_budget && !config_.process_budget->try_take(n)) {
+        if (reserve_used_ + n > config_.connection_reserve) return false;
+        reserve_used_ += n;
+    }
+    buffered_ += n;
+    return true;
+}
+
+void YamuxSession::release_buffered(std::size_t n) {
+    n = std::min(buffered_, n);
+    buffered_ -= n;
+    auto from_reserve = std::min(reserve_used_, n);
+    reserve_used_ -= from_reserve;
+    if (config_.process_budget) config_.process_budget->give_back(n - from_reserve);
+}
+
+void YamuxSession::wake_drain_waiters() {
+    auto waiters = std::move(drain_waiters_);
+    drain_waiters_.clear();
+    for (auto& w : waiters)
+        if (auto stream = w.lock()) stream->wake_writer();
 }
 
 void YamuxSession::forget(std::uint32_t stream_id) {
@@ -169,7 +201,7 @@ awaitable<void> YamuxSession::write_loop() {
         }
         auto ec = co_await transport_->write_all(batch);
         queued_bytes_ -= std::min(queued_bytes_, batch.size());
-        drain_signal_.cancel();
+        wake_drain_waiters();
         if (ec) {
             fail(ec, std::nullopt);
             co_return;
@@ -193,6 +225,7 @@ awaitable<void> YamuxSession::read_loop() {
                  std::nullopt);
             co_return;
         }
+        last_received_ = Clock::now();
         auto header = FrameHeader::decode(head);
         if (!header) {
             keel::log().debug(
@@ -246,9 +279,14 @@ awaitable<error_code> YamuxSession::handle_frame(const FrameHeader& h) {
         // The remote opens streams with its own parity: odd from a client, even from a server.
         bool remote_parity_ok = (h.stream_id % 2 == 1) != is_client_;
         if (stream || !remote_parity_ok) co_return make_error_code(net_errc::protocol_error);
-        if (inbound_count_ >= config_.max_inbound_streams || closing_) {
-            keel::log().debug("event=yamux_stream_refused stream={} inbound={} limit={} closing={}",
-                              h.stream_id, inbound_count_, config_.max_inbound_streams, closing_);
+        bool budget_full = over_budget(0);
+        if (inbound_count_ >= config_.max_inbound_streams || closing_ || budget_full) {
+            if (budget_full) ++budget_resets_;
+            keel::log().debug(
+                "event=yamux_stream_refused stream={} inbound={} limit={} closing={} "
+                "buffered={} budget_full={}",
+                h.stream_id, inbound_count_, config_.max_inbound_streams, closing_, buffered_,
+                budget_full);
             send_frame(FrameType::window_update, flag::rst, h.stream_id, 0);
             if (h.type == FrameType::data) co_return co_await discard(h.length);
             co_return error_code{};
@@ -268,10 +306,28 @@ awaitable<error_code> YamuxSession::handle_frame(const FrameHeader& h) {
             co_return make_error_code(net_errc::protocol_error);
         }
         if (h.length > 0) {
+            bool take = !stream->read_closed_ && !stream->reset_reason_;
+            if (take && !take_buffered(h.length)) {
+                // Within the window, but more than the process will hold for all peers together
+                // and more than this connection's reserve: the stream goes, its data is dropped,
+                // the session stays.
+                ++budget_resets_;
+                keel::log().debug("event=yamux_stream_reset reason=budget stream={} buffered={}",
+                                  h.stream_id, buffered_);
+                stream->reset();
+                take = false;
+            }
+            if (!take) {
+                stream->receive_window_ -= h.length;  // not credited back: the peer stalls
+                co_return co_await discard(h.length);
+            }
             // Read the payload aside and only then append it: while read_exact is suspended, the
             // stream's reader may run and must not see (or clear) a half-filled buffer.
             Bytes payload(h.length);
-            if (auto ec = co_await read_exact(*transport_, payload)) co_return ec;
+            if (auto ec = co_await read_exact(*transport_, payload)) {
+                release_buffered(h.length);
+                co_return ec;
+            }
             Bytes& buf = stream->buffer_;
             if (stream->buffer_pos_ == buf.size()) {
                 buf.clear();
@@ -280,6 +336,8 @@ awaitable<error_code> YamuxSession::handle_frame(const FrameHeader& h) {
             buf.insert(buf.end(), payload.begin(), payload.end());
             stream->receive_window_ -= h.length;
             stream->wake_reader();
+            // Dropped while we read it (reset, close_read): give the bytes back now.
+            if (stream->read_closed_ || stream->reset_reason_) stream->drop_buffer();
         }
     } else if (stream) {  // window update
         if (std::uint64_t{stream->send_window_} + h.length > 0xffffffffu)

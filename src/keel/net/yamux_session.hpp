@@ -2,6 +2,7 @@
 // A Yamux session: many streams over one secured connection, with per-stream flow control.
 // Runs on one executor (single-threaded); a reader task demultiplexes frames into streams and a
 // writer task drains one queue of outgoing frames, so writes never interleave.
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -15,6 +16,27 @@ namespace keel::net {
 class YamuxStream;
 inline constexpr std::string_view yamux_protocol_id = "/yamux/1.0.0";
 
+// Bytes received and not yet read, across every session that shares it (a Host's): the
+// whole-process bound on what remote peers can make us hold in receive buffers.
+class ReceiveBudget {
+  public:
+    explicit ReceiveBudget(std::size_t limit) : limit_(limit) {}
+    bool try_take(std::size_t n) {
+        auto used = used_.load(std::memory_order_relaxed);
+        do {
+            if (used + n > limit_) return false;
+        } while (!used_.compare_exchange_weak(used, used + n, std::memory_order_relaxed));
+        return true;
+    }
+    void give_back(std::size_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+    std::size_t used() const { return used_.load(std::memory_order_relaxed); }
+    std::size_t limit() const { return limit_; }
+
+  private:
+    std::size_t limit_;
+    std::atomic<std::size_t> used_{0};  // sessions on several threads may share it
+};
+
 struct YamuxConfig {
     std::uint32_t initial_window = 256 * 1024;  // the spec's initial receive window per stream
     std::size_t max_inbound_streams = 256;      // open at once per connection; more are reset
@@ -26,6 +48,19 @@ struct YamuxConfig {
     // this the session ends.
     std::size_t max_write_queue = 8 * 1024 * 1024;
     Duration close_linger{2000};  // after our GoAway, how long we wait for the peer to hang up
+    // A stream write that cannot finish within this (the peer does not read, so the window or
+    // the session's queue stays full) resets the stream: a peer cannot pin an answer forever.
+    Duration write_timeout{10'000};
+    // Received bytes not yet read, per connection: while it is reached, new inbound streams are
+    // refused (each stream may still fill its own 256 KiB window: that is the protocol).
+    std::size_t max_buffered_per_connection = 8 * 1024 * 1024;
+    // The hard bound, across connections (nullptr: none): data that would go over it resets the
+    // stream it came on (dropped, never buffered), and new inbound streams are refused, on
+    // connections holding more than their reserve.
+    std::shared_ptr<ReceiveBudget> process_budget;
+    // What each connection may hold whatever the process budget says, so that a peer that sends
+    // a request now and then is served while others fill the budget.
+    std::size_t connection_reserve = 64 * 1024;
 };
 
 class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
@@ -45,6 +80,11 @@ class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
     void close();
     bool is_closed() const { return closed_; }
     std::size_t stream_count() const { return streams_.size(); }
+    std::size_t buffered() const { return buffered_; }
+    // When the last frame arrived from the peer (or the session started).
+    Clock::time_point last_received() const { return last_received_; }
+    // Streams reset because a receive budget was full, and inbound streams refused for it.
+    std::uint64_t budget_resets() const { return budget_resets_; }
     const YamuxConfig& config() const { return config_; }
     asio::any_io_executor get_executor() { return transport_->get_executor(); }
 
@@ -55,6 +95,12 @@ class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
                     std::uint32_t length, BytesView payload = {});
     void fail(error_code reason, std::optional<yamux::GoAwayCode> go_away);
     void forget(std::uint32_t stream_id);
+    bool over_budget(std::size_t more) const;
+    // Accounts n received bytes (process budget, else the connection's reserve); false when
+    // neither has room.
+    bool take_buffered(std::size_t n);
+    void release_buffered(std::size_t n);
+    void wake_drain_waiters();
     void arm_linger();
     awaitable<void> read_loop();
     awaitable<void> write_loop();
@@ -79,7 +125,12 @@ class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
     std::deque<Bytes> write_queue_;
     std::size_t queued_bytes_ = 0;
     asio::steady_timer write_signal_;  // wakes the writer when a frame is queued
-    asio::steady_timer drain_signal_;  // wakes stream writers when the queue shrinks
+    // Stream writers waiting for the queue to shrink; each waits on its own signal.
+    std::vector<std::weak_ptr<YamuxStream>> drain_waiters_;
+    std::size_t buffered_ = 0;  // received, not yet read, over all streams
+    std::size_t reserve_used_ = 0;  // of buffered_, what is held on the connection's reserve
+    Clock::time_point last_received_ = Clock::now();
+    std::uint64_t budget_resets_ = 0;
     asio::steady_timer linger_;        // bounds how long a closing session waits for the peer
     std::unordered_map<std::uint32_t, std::shared_ptr<PendingPing>> pings_;
     std::uint32_t next_ping_ = 1;

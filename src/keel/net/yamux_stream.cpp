@@ -20,6 +20,24 @@ YamuxStream::YamuxStream(std::shared_ptr<YamuxSession> session, std::uint32_t id
       read_signal_(session_->get_executor()),
       write_signal_(session_->get_executor()) {}
 
+YamuxStream::~YamuxStream() {
+    drop_buffer();
+}
+
+void YamuxStream::drop_buffer() {
+    std::size_t unread = buffer_.size() - buffer_pos_;
+    buffer_ = Bytes{};  // the capacity too: this is what the budget is about
+    buffer_pos_ = 0;
+    if (unread > 0) session_->release_buffered(unread);
+}
+
+void YamuxStream::close_read() {
+    read_closed_ = true;
+    drop_buffer();
+    wake_reader();
+    maybe_forget();
+}
+
 asio::any_io_executor YamuxStream::get_executor() {
     return session_->get_executor();
 }
@@ -32,6 +50,7 @@ awaitable<result<std::size_t>> YamuxStream::read_some(std::span<std::uint8_t> bu
             std::size_t n = std::min(buffer.size(), buffer_.size() - buffer_pos_);
             std::memcpy(buffer.data(), buffer_.data() + buffer_pos_, n);
             buffer_pos_ += n;
+            session_->release_buffered(n);
             if (buffer_pos_ == buffer_.size()) {
                 buffer_.clear();
                 buffer_pos_ = 0;
@@ -40,7 +59,7 @@ awaitable<result<std::size_t>> YamuxStream::read_some(std::span<std::uint8_t> bu
             // fewer updates than one per read, and the peer never stalls on a full window.
             consumed_ += static_cast<std::uint32_t>(n);
             if (consumed_ >= session_->config().initial_window / 2 && !remote_closed_ &&
-                !reset_reason_) {
+                !reset_reason_ && !read_closed_) {
                 session_->send_frame(FrameType::window_update, 0, id_, consumed_);
                 receive_window_ += consumed_;
                 consumed_ = 0;
@@ -48,7 +67,7 @@ awaitable<result<std::size_t>> YamuxStream::read_some(std::span<std::uint8_t> bu
             co_return n;
         }
         if (reset_reason_) co_return reset_reason_;
-        if (remote_closed_) co_return make_error_code(asio::error::eof);
+        if (remote_closed_ || read_closed_) co_return make_error_code(asio::error::eof);
         read_signal_.expires_at(Clock::time_point::max());
         co_await read_signal_.async_wait(use_result);
         if (co_await cancelled()) co_return make_error_code(asio::error::operation_aborted);
@@ -59,28 +78,33 @@ awaitable<error_code> YamuxStream::write_all(BytesView data) {
     co_await asio::this_coro::throw_if_cancelled(false);
     auto self = shared_from_this();
     const auto& config = session_->config();
+    // One deadline for the whole write: a peer that reads a byte now and then must not keep the
+    // answer (and this task) alive for ever.
+    const auto deadline = Clock::now() + config.write_timeout;
     while (!data.empty()) {
         if (reset_reason_) co_return reset_reason_;
         if (local_closed_) co_return make_error_code(asio::error::broken_pipe);
         if (session_->is_closed()) co_return make_error_code(net_errc::connection_closed);
-        if (send_window_ == 0) {
-            write_signal_.expires_at(Clock::time_point::max());
-            co_await write_signal_.async_wait(use_result);
-            if (co_await cancelled()) co_return make_error_code(asio::error::operation_aborted);
-            continue;
-        }
         std::size_t chunk =
             std::min({data.size(), std::size_t{send_window_}, config.max_data_frame});
-        if (session_->queued_bytes_ + chunk > config.write_high_watermark) {
-            session_->drain_signal_.expires_at(Clock::time_point::max());
-            co_await session_->drain_signal_.async_wait(use_result);
-            if (co_await cancelled()) co_return make_error_code(asio::error::operation_aborted);
+        bool room = session_->queued_bytes_ + chunk <= config.write_high_watermark;
+        if (chunk > 0 && room) {
+            session_->send_frame(FrameType::data, 0, id_, static_cast<std::uint32_t>(chunk),
+                                 data.first(chunk));
+            send_window_ -= static_cast<std::uint32_t>(chunk);
+            data = data.subspan(chunk);
             continue;
         }
-        session_->send_frame(FrameType::data, 0, id_, static_cast<std::uint32_t>(chunk),
-                             data.first(chunk));
-        send_window_ -= static_cast<std::uint32_t>(chunk);
-        data = data.subspan(chunk);
+        if (Clock::now() >= deadline) {
+            reset();
+            co_return make_error_code(net_errc::timeout);
+        }
+        // Wait for a window update (on_window_update) or for the session's queue to drain
+        // (wake_drain_waiters), each of which wakes this stream's own signal, or the deadline.
+        if (!room) session_->drain_waiters_.push_back(weak_from_this());
+        write_signal_.expires_at(deadline);
+        co_await write_signal_.async_wait(use_result);
+        if (co_await cancelled()) co_return make_error_code(asio::error::operation_aborted);
     }
     co_return error_code{};
 }
@@ -99,6 +123,7 @@ void YamuxStream::reset() {
     if (reset_reason_) return;
     session_->send_frame(FrameType::window_update, flag::rst, id_, 0);
     on_reset(make_error_code(asio::error::operation_aborted));
+    drop_buffer();  // we reset it: nobody will read what it holds
 }
 
 void YamuxStream::on_window_update(std::uint32_t delta) {
@@ -123,7 +148,9 @@ void YamuxStream::on_reset(error_code reason) {
 }
 
 void YamuxStream::maybe_forget() {
-    if (local_closed_ && remote_closed_ && !forgotten_) {
+    // Closed for reading by us counts as the remote's side being done: what it sends later is
+    // discarded as for any stream we no longer know.
+    if (local_closed_ && (remote_closed_ || read_closed_) && !forgotten_) {
         forgotten_ = true;
         session_->forget(id_);
     }

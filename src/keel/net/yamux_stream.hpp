@@ -12,11 +12,16 @@ class YamuxSession;
 class YamuxStream final : public ByteStream, public std::enable_shared_from_this<YamuxStream> {
   public:
     YamuxStream(std::shared_ptr<YamuxSession> session, std::uint32_t id, bool inbound);
+    ~YamuxStream() override;
 
     awaitable<result<std::size_t>> read_some(std::span<std::uint8_t> buffer) override;
     awaitable<error_code> write_all(BytesView data) override;
     awaitable<error_code> close_write() override;
     void reset() override;
+    // We will read nothing more: what is buffered is dropped and what arrives later is
+    // discarded without a window update (so a peer that keeps sending stalls on its own window).
+    // Done by the Host once a stream's handler has finished.
+    void close_read();
     asio::any_io_executor get_executor() override;
 
     std::uint32_t id() const { return id_; }
@@ -33,6 +38,8 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     void on_remote_close();
     void on_reset(error_code reason);
     void maybe_forget();
+    // Drops the unread buffer and returns its bytes to the session's accounting.
+    void drop_buffer();
     void wake_reader() { read_signal_.cancel(); }
     void wake_writer() { write_signal_.cancel(); }
 
@@ -46,6 +53,7 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     std::uint32_t consumed_ = 0;    // read by the user since our last window update
     std::uint32_t send_window_;     // what we may still send
     bool local_closed_ = false;
+    bool read_closed_ = false;  // close_read(): incoming data is discarded
     bool remote_closed_ = false;
     error_code reset_reason_;  // set once reset, by either side or by the session ending
     bool forgotten_ = false;

@@ -1,10 +1,16 @@
 #include "keel/store/store.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -196,7 +202,7 @@ struct Store::Impl {
     // writer is mid-transaction. Declared first so they close after the statements finalize.
     DbPtr wdb;
     DbPtr rdb;
-    std::mutex read_mu;  // rdb is used by one load_* at a time
+    mutable std::mutex read_mu;  // rdb is used by one load_* at a time
 
     StmtPtr begin, commit, rollback;
     StmtPtr upsert_peer, delete_peer;
@@ -214,6 +220,17 @@ struct Store::Impl {
     std::uint64_t flush_upto = 0;     // a flush() waits for this sequence: do not linger
     bool stopping = false;
     std::thread writer;
+
+    std::atomic<std::uint64_t> write_failures{0};
+    error_code read_error;          // guarded by read_mu
+    std::size_t skipped_rows = 0;   // guarded by read_mu
+    std::string read_error_detail;  // guarded by read_mu
+    // After a load's last step: anything but SQLITE_DONE means the read stopped early.
+    void note_read_end(int rc, const char* table) {
+        if (rc == SQLITE_DONE || read_error) return;
+        read_error = make_error_code(store_errc::corrupt);
+        read_error_detail = std::string("reading ") + table + ": " + sqlite3_errmsg(rdb.get());
+    }
 
     ~Impl() {
         if (writer.joinable()) {
@@ -244,6 +261,17 @@ boost::system::result<void> Store::Impl::setup(const std::filesystem::path& file
         return boost::system::result<void>(make_error_code(e));
     };
 
+    // The file holds the node's state: readable by its owner only. Created here so that SQLite
+    // (which gives -wal and -shm the database's mode) never makes it world-readable.
+    {
+        int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+            if (why) *why = "open " + file.string() + ": " + std::strerror(errno);
+            return make_error_code(store_errc::open_failed);
+        }
+        ::fchmod(fd, 0600);
+        ::close(fd);
+    }
     sqlite3* raw = nullptr;
     int rc =
         sqlite3_open_v2(file.c_str(), &raw,
@@ -270,6 +298,19 @@ boost::system::result<void> Store::Impl::setup(const std::filesystem::path& file
         return fail(store_errc::open_failed, db, "set synchronous");
     sync = Sync::full;
 
+    // A damaged file must be found now, not halfway through loading (which would look like a
+    // smaller state) nor at the first write (acknowledged to nobody, but lost).
+    {
+        auto s = prepare(db, "PRAGMA quick_check", false);
+        int step = s ? sqlite3_step(s.get()) : SQLITE_ERROR;
+        const auto* first =
+            step == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(s.get(), 0))
+                               : nullptr;
+        if (first == nullptr || std::string_view(first) != "ok") {
+            if (why) *why = first ? std::string("quick_check: ") + first : sqlite3_errmsg(db);
+            return make_error_code(store_errc::corrupt);
+        }
+    }
     int version = 0;
     {
         auto s = prepare(db, "PRAGMA user_version", false);
@@ -398,8 +439,10 @@ std::vector<error_code> Store::Impl::write_batch(std::span<Op> batch) {
     // Something in the batch failed and the whole transaction rolled back. Retry each operation
     // on its own so one bad write (or a transient error) does not fail its neighbours.
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (batch.size() == 1 || !transaction(batch.subspan(i, 1)))
+        if (batch.size() == 1 || !transaction(batch.subspan(i, 1))) {
             results[i] = make_error_code(store_errc::write_failed);
+            ++write_failures;
+        }
     }
     return results;
 }
@@ -497,16 +540,23 @@ std::vector<StoredPeer> Store::load_peers() {
     std::vector<StoredPeer> out;
     auto s = prepare(impl_->rdb.get(),
                      "SELECT id, addrs, last_seen_ms, in_routing_table FROM peers", false);
-    if (!s) return out;
-    while (sqlite3_step(s.get()) == SQLITE_ROW) {
+    if (!s) {
+        impl_->note_read_end(SQLITE_ERROR, "peers");
+        return out;
+    }
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
         auto id = PeerId::from_bytes(column_blob(s.get(), 0));
-        if (!id) continue;
         auto addrs = decode_addrs(column_blob(s.get(), 1));
-        if (!addrs) continue;
+        if (!id || !addrs) {
+            ++impl_->skipped_rows;
+            continue;
+        }
         out.push_back(StoredPeer{std::move(*id), std::move(*addrs),
                                  sqlite3_column_int64(s.get(), 2),
                                  sqlite3_column_int64(s.get(), 3) != 0});
     }
+    impl_->note_read_end(rc, "peers");
     return out;
 }
 
@@ -516,16 +566,23 @@ std::vector<StoredProvider> Store::load_providers(std::int64_t now_ms) {
     auto s = prepare(impl_->rdb.get(),
                      "SELECT key, provider, addrs, expires_ms FROM providers WHERE expires_ms > ?1",
                      false);
-    if (!s || !bind_int(s.get(), 1, now_ms)) return out;
-    while (sqlite3_step(s.get()) == SQLITE_ROW) {
+    if (!s || !bind_int(s.get(), 1, now_ms)) {
+        impl_->note_read_end(SQLITE_ERROR, "providers");
+        return out;
+    }
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
         const BytesView key = column_blob(s.get(), 0);
         auto provider = PeerId::from_bytes(column_blob(s.get(), 1));
-        if (!provider) continue;
         auto addrs = decode_addrs(column_blob(s.get(), 2));
-        if (!addrs) continue;
+        if (!provider || !addrs) {
+            ++impl_->skipped_rows;
+            continue;
+        }
         out.push_back(StoredProvider{Bytes(key.begin(), key.end()), std::move(*provider),
                                      std::move(*addrs), sqlite3_column_int64(s.get(), 3)});
     }
+    impl_->note_read_end(rc, "providers");
     return out;
 }
 
@@ -533,13 +590,18 @@ std::vector<StoredRecord> Store::load_records() {
     std::lock_guard lk(impl_->read_mu);
     std::vector<StoredRecord> out;
     auto s = prepare(impl_->rdb.get(), "SELECT key, value, received_ms FROM records", false);
-    if (!s) return out;
-    while (sqlite3_step(s.get()) == SQLITE_ROW) {
+    if (!s) {
+        impl_->note_read_end(SQLITE_ERROR, "records");
+        return out;
+    }
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
         const BytesView key = column_blob(s.get(), 0);
         const BytesView value = column_blob(s.get(), 1);
         out.push_back(StoredRecord{Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end()),
                                    sqlite3_column_int64(s.get(), 2)});
     }
+    impl_->note_read_end(rc, "records");
     return out;
 }
 
@@ -579,6 +641,21 @@ void Store::flush() {
 std::size_t Store::queued() const {
     std::lock_guard lk(impl_->mu);
     return impl_->queue.size() + impl_->in_flight;
+}
+
+error_code Store::read_error(std::string* detail) const {
+    std::lock_guard lk(impl_->read_mu);
+    if (detail) *detail = impl_->read_error_detail;
+    return impl_->read_error;
+}
+
+std::size_t Store::skipped_rows() const {
+    std::lock_guard lk(impl_->read_mu);
+    return impl_->skipped_rows;
+}
+
+std::uint64_t Store::write_failures() const {
+    return impl_->write_failures.load();
 }
 
 }  // namespace keel::store

@@ -60,8 +60,11 @@ class Store {
     static constexpr std::size_t max_batch = 256;
     static constexpr int max_linger_ms = 20;
 
-    // Opens or creates `db_file` (its directory must exist); WAL mode; creates the schema
-    // (versioned with PRAGMA user_version). On failure `why` (if given) receives SQLite's message.
+    // Opens or creates `db_file` (its directory must exist) with mode 0600 (an existing file is
+    // made 0600 too; SQLite gives its -wal and -shm files the same mode); WAL mode; creates the
+    // schema (versioned with PRAGMA user_version); runs SQLite's quick_check, so a damaged file
+    // is store_errc::corrupt here rather than a silently empty state later. On failure `why` (if
+    // given) receives SQLite's message.
     static boost::system::result<std::unique_ptr<Store>> open(const std::filesystem::path& db_file,
                                                               std::string* why = nullptr);
     // Commits everything still queued, stops the writer thread, closes the database.
@@ -72,7 +75,9 @@ class Store {
 
     // Reads, on the calling thread, for startup. They see committed writes only (flush() first
     // to include queued ones). Rows that do not parse (bad peer ID, corrupt address blob) are
-    // skipped.
+    // skipped and counted in skipped_rows(); a read that SQLite cannot finish (a damaged page)
+    // sets read_error() and returns what it read so far: the caller must not take that for the
+    // whole state.
     std::vector<StoredPeer> load_peers();
     std::vector<StoredProvider> load_providers(std::int64_t now_ms);  // expired ones skipped
     std::vector<StoredRecord> load_records();
@@ -91,6 +96,12 @@ class Store {
     void flush();
     // Operations queued and not yet committed (including the batch being written).
     std::size_t queued() const;
+    // The first read that failed (store_errc::corrupt; `detail` gets SQLite's words), or success.
+    boost::system::error_code read_error(std::string* detail = nullptr) const;
+    std::size_t skipped_rows() const;
+    // Writes whose transaction did not commit (a full disk, a damaged file), since open. Their
+    // `done` saw store_errc::write_failed; the store itself does not log (the caller does).
+    std::uint64_t write_failures() const;
 
   private:
     struct Impl;

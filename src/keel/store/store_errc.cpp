@@ -19,6 +19,8 @@ class StoreCategory final : public boost::system::error_category {
                 return "store write did not commit";
             case store_errc::closed:
                 return "store is closed";
+            case store_errc::corrupt:
+                return "the store database is corrupt";
         }
         return "unknown store error";
     }

@@ -9,6 +9,7 @@ enum class store_errc {
     schema_failed,    // creating or checking the schema failed, or the file is from a newer Keel
     write_failed,     // the transaction holding this write did not commit
     closed,           // the store was shutting down when the write was queued
+    corrupt,          // the database file is damaged (integrity check or a read failed)
 };
 
 const boost::system::error_category& store_category() noexcept;

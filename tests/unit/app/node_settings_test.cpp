@@ -34,6 +34,33 @@ TEST(Duration, ParsesUnitsAndFormatsBack) {
     EXPECT_EQ(format_duration(milliseconds(600'000)), "10m");
 }
 
+// What would overflow a deadline (every handshake then fails at once) or is not a number at all.
+TEST(Duration, RefusesWhatIsNotAFiniteBoundedDuration) {
+    for (const char* bad : {"inf", "nan", "infs", "NaNms", "99999999999999999999h", "1e9", "0x10",
+                            " 5s", "5s ", "+5s", ".", "", "169h", "1.2.3s"})
+        EXPECT_FALSE(parse_duration(bad)) << bad;
+    EXPECT_EQ(parse_duration("168h"), max_duration);
+    EXPECT_EQ(parse_duration(".5s"), milliseconds(500));
+}
+
+TEST(NodeSettings, LogLevelAndApiAddressAreStrict) {
+    EXPECT_NE(error_of("[node]\nlog_level = \"loud\"\n").find("expected trace"), std::string::npos);
+    EXPECT_EQ(error_of("[node]\nlog_level = \"debug\"\n"), "");
+    auto s = NodeSettings::defaults(NodeRole::node);
+    for (const char* bad : {"127.0.0.1:abc", "127.0.0.1:5080x", "127.0.0.1:", "127.0.0.1",
+                            "127.0.0.1:65536", "localhost:5080", "0.0.0.0:5080", "[::]:5080"}) {
+        s.api = bad;
+        EXPECT_THROW(s.api_endpoint(), ConfigError) << bad;
+    }
+    s.api = "[::1]:5080";
+    EXPECT_EQ(s.api_endpoint()->port(), 5080);
+    s.api = "0.0.0.0:9464";
+    s.api_allow_remote = true;
+    EXPECT_EQ(s.api_endpoint()->port(), 9464);
+    s.api = "off";
+    EXPECT_FALSE(s.api_endpoint());
+}
+
 TEST(NodeSettings, ExampleFileSpellsExactlyTheDefaults) {
     auto s = NodeSettings::defaults(NodeRole::node);
     s.listen.clear();

@@ -93,5 +93,31 @@ TEST(ProviderStore, ExpiredEntriesStillCountAgainstTheLimitUntilRemoved) {
     EXPECT_TRUE(store.add(key, entry(3)));
 }
 
+TEST(ProviderStore, ByteBudgetRefusesNewRecordsAndKeepsHeldOnes) {
+    const Bytes key = to_bytes("key");
+    const std::size_t one = ProviderStore::entry_cost(key, entry(1));
+    ProviderStore store(ProviderStoreLimits{64, 100, 3 * one + one / 2, 100});
+    for (std::uint32_t i = 1; i <= 3; ++i) EXPECT_TRUE(store.add(key, entry(i)));
+    EXPECT_FALSE(store.add(key, entry(4)));
+    EXPECT_EQ(store.last_refusal(), ProviderRefusal::bytes);
+    EXPECT_TRUE(store.add(key, entry(2)));  // a refresh costs nothing more
+    EXPECT_EQ(store.record_count(), 3u);
+    EXPECT_LE(store.bytes(), 3 * one + one / 2);
+    store.remove(key, peer(1));
+    EXPECT_TRUE(store.add(key, entry(4)));
+    EXPECT_EQ(store.remove_expired(now + 2000), 3u);
+    EXPECT_EQ(store.bytes(), 0u);
+}
+
+TEST(ProviderStore, PerProviderLimit) {
+    ProviderStore store(ProviderStoreLimits{64, 100, 1 << 20, 2});
+    EXPECT_TRUE(store.add(to_bytes("a"), entry(1)));
+    EXPECT_TRUE(store.add(to_bytes("b"), entry(1)));
+    EXPECT_FALSE(store.add(to_bytes("c"), entry(1)));
+    EXPECT_EQ(store.last_refusal(), ProviderRefusal::provider_full);
+    EXPECT_TRUE(store.add(to_bytes("a"), entry(1)));  // refreshing one it holds
+    EXPECT_TRUE(store.add(to_bytes("c"), entry(2)));  // another provider
+}
+
 }  // namespace
 }  // namespace keel::kad

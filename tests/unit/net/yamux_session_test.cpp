@@ -313,5 +313,97 @@ TEST(YamuxSession, WriterStallsAtTheWindowUntilThePeerReads) {
     });
 }
 
+// A peer that never reads cannot hold a writer for longer than write_timeout: the write fails
+// with a timeout and the stream is reset.
+TEST(YamuxSession, WriteToAPeerThatNeverReadsTimesOut) {
+    run([]() -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        YamuxConfig config;
+        config.write_timeout = Duration{300};
+        Connection c(ex, config);
+        auto opened = c.client.session->open_stream();
+        KEEL_CO_ASSERT_OK(opened);
+        auto out = *opened;
+        auto in = co_await c.server.accept();
+        KEEL_CO_ASSERT(in != nullptr);
+        auto start = Clock::now();
+        auto ec = co_await out->write_all(test::pattern(512 * 1024, 1));  // twice the window
+        auto took = Clock::now() - start;
+        EXPECT_EQ(ec, make_error_code(net_errc::timeout));
+        EXPECT_GE(took, Duration{300});
+        EXPECT_LT(took, Duration{2000});
+        // The reader sees the data that fitted, then the reset.
+        Bytes sink(64 * 1024);
+        error_code end;
+        for (int i = 0; i < 10 && !end; ++i) {
+            auto n = co_await with_deadline(in->read_some(sink), io_limit);
+            if (!n) end = n.error();
+        }
+        EXPECT_EQ(end, make_error_code(net_errc::stream_reset));
+        bool closed_cleanly = co_await c.shutdown();
+        EXPECT_TRUE(closed_cleanly);
+    });
+}
+
+// After close_read() nothing more is buffered: later data is dropped, its window not credited.
+TEST(YamuxSession, ClosedForReadingHoldsNothing) {
+    run([]() -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        Connection c(ex);
+        auto opened = c.client.session->open_stream();
+        KEEL_CO_ASSERT_OK(opened);
+        auto out = *opened;
+        KEEL_CO_ASSERT_NO_ERROR(co_await out->write_all(test::pattern(1000, 2)));
+        auto in = co_await c.server.accept();
+        KEEL_CO_ASSERT(in != nullptr);
+        std::function<bool()> arrived = [&] { return c.server.session->buffered() == 1000; };
+        KEEL_CO_ASSERT(co_await wait_until(arrived, io_limit));
+        in->close_read();
+        EXPECT_EQ(c.server.session->buffered(), 0u);
+        KEEL_CO_ASSERT_NO_ERROR(co_await out->write_all(test::pattern(200 * 1024, 3)));
+        co_await pause(Duration{100});
+        EXPECT_EQ(c.server.session->buffered(), 0u);
+        bool closed_cleanly = co_await c.shutdown();
+        EXPECT_TRUE(closed_cleanly);
+    });
+}
+
+// Unread data past the process budget resets the stream it arrives on, and new inbound streams
+// are refused while the connection's (or the process's) budget is full.
+TEST(YamuxSession, ReceiveBudgetBoundsUnreadData) {
+    run([]() -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        YamuxConfig config;
+        config.max_buffered_per_connection = 1024 * 1024;
+        config.process_budget = std::make_shared<ReceiveBudget>(300 * 1024);
+        config.connection_reserve = 16 * 1024;
+        Connection c(ex, config);
+        std::vector<std::shared_ptr<YamuxStream>> held;
+        for (int i = 0; i < 2; ++i) {
+            auto opened = c.client.session->open_stream();
+            KEEL_CO_ASSERT_OK(opened);
+            KEEL_CO_ASSERT_NO_ERROR(co_await (*opened)->write_all(test::pattern(200 * 1024, i)));
+            auto in = co_await c.server.accept();
+            KEEL_CO_ASSERT(in != nullptr);
+            held.push_back(in);  // accepted, never read
+        }
+        std::function<bool()> settled = [&] {
+            return c.server.session->budget_resets() > 0;
+        };
+        KEEL_CO_ASSERT(co_await wait_until(settled, io_limit));
+        EXPECT_LE(c.server.session->buffered(), 300u * 1024 + 16 * 1024);
+        EXPECT_LE(config.process_budget->used(), 300u * 1024);
+        // Past the process budget and the reserve, no new stream is taken.
+        auto third = c.client.session->open_stream();
+        KEEL_CO_ASSERT_OK(third);
+        KEEL_CO_ASSERT_NO_ERROR(co_await (*third)->write_all(test::pattern(10, 9)));
+        auto refused = co_await c.server.accept();
+        EXPECT_EQ(refused, nullptr);
+        held.clear();
+        bool closed_cleanly = co_await c.shutdown();
+        EXPECT_TRUE(closed_cleanly);
+    });
+}
+
 }  // namespace
 }  // namespace keel::net
