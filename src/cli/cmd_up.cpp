@@ -1,7 +1,10 @@
 // keel up: the one command a newcomer runs. Starts a node with its HTTP API (and the web UI when
 // it is built) joined to the given --bootstrap list, or, by default, to a small local network run
-// in the same process: two embedded bootstraps that know each other. Two, not one: a lone
-// bootstrap's FIND_NODE can name no other peer, and Keel calls that (honestly) degraded.
+// in the same process: two embedded bootstraps that know each other, and one local peer (a plain
+// DHT server joined to them). Two bootstraps, not one: a lone bootstrap's FIND_NODE can name no
+// other peer, and Keel calls that (honestly) degraded. The local peer: discovery verification
+// needs a peer besides us and the bootstraps to discover, ping and be pinged back by; without
+// one, a newcomer's first run could only report "not enough peers".
 #include <filesystem>
 #include <iostream>
 #include <vector>
@@ -20,8 +23,13 @@ namespace {
 
 struct UpOptions {
     NodeFlags flags;
-    int local_port = 4011;  // the embedded bootstraps listen on this port and the next
+    int local_port = 4011;  // the embedded bootstraps listen on this port and the next, the
+                            // local peer on the one after
 };
+
+// How long the node waits for the local peer to be in the bootstraps' routing tables before it
+// joins anyway: its first lookup then finds the local peer instead of a later refresh.
+constexpr auto local_peer_join_wait = std::chrono::seconds(10);
 
 // The web UI's built files (scripts/setup builds them into ui/dist): those of the checkout this
 // binary was built from, else a ui/dist next to the working directory.
@@ -63,7 +71,8 @@ int run_up(const UpOptions& o) {
         };
     };
 
-    std::vector<std::unique_ptr<app::NodeRuntime>> local;
+    std::vector<std::unique_ptr<app::NodeRuntime>> local;  // the embedded bootstraps
+    std::unique_ptr<app::NodeRuntime> local_peer;
     std::unique_ptr<app::NodeRuntime> node;
     try {
         bool embedded = settings.bootstrap.empty();
@@ -94,10 +103,34 @@ int run_up(const UpOptions& o) {
                 for (const auto& a : local[i]->listen_addrs())
                     settings.bootstrap.push_back(a.to_string());
             }
+            // The local peer: a plain node, but a DHT server (so that FIND_NODE names it), no API.
+            auto p = app::NodeSettings::defaults(NodeRole::node);
+            p.data_dir = (std::filesystem::path(settings.data_dir) / "local-peer").string();
+            int port = o.local_port == 0 ? 0 : o.local_port + 2;
+            p.listen = {"/ip4/127.0.0.1/tcp/" + std::to_string(port)};
+            p.api = "off";
+            p.dht_server = true;
+            p.bootstrap = settings.bootstrap;
+            p.profile = settings.profile;
+            p.kad_protocol = settings.kad_protocol;
+            p.k = settings.k;
+            p.rpc_timeout = settings.rpc_timeout;
+            local_peer = std::make_unique<app::NodeRuntime>(io.get_executor(), p, NodeRole::node,
+                                                            sink_for("local-peer"));
+            local_peer->start();
+            local_peer->join();
         }
         node = std::make_unique<app::NodeRuntime>(io.get_executor(), settings, NodeRole::node,
                                                   sink_for("node"));
         node->start();
+        if (local_peer) {
+            std::vector<app::LocalPeer> labels;
+            for (std::size_t i = 0; i < local.size(); ++i)
+                labels.push_back({local[i]->host().peer_id(), "bootstrap",
+                                  "local-bootstrap-" + std::to_string(i + 1)});
+            labels.push_back({local_peer->host().peer_id(), "peer", "local-peer"});
+            node->set_local_peers(std::move(labels));
+        }
     } catch (const app::ConfigError& e) {
         std::cerr << "keel up: " << e.what() << "\n";
         if (std::string_view(e.what()).find("cannot") != std::string_view::npos)
@@ -110,6 +143,12 @@ int run_up(const UpOptions& o) {
     for (const auto& b : settings.bootstrap) bootstraps.push_back(b);
     json node_addrs = json::array();
     for (const auto& a : node->listen_addrs()) node_addrs.push_back(a.to_string());
+    json local_peer_json;  // null with --bootstrap
+    if (local_peer) {
+        json addrs = json::array();
+        for (const auto& a : local_peer->listen_addrs()) addrs.push_back(a.to_string());
+        local_peer_json = {{"peer_id", local_peer->host().peer_id().to_base58()}, {"addrs", addrs}};
+    }
     if (o.flags.json) {
         emit({{"event", "up"},
               {"api", node->api_url()},
@@ -117,7 +156,8 @@ int run_up(const UpOptions& o) {
               {"peer_id", node->host().peer_id().to_base58()},
               {"addrs", node_addrs},
               {"bootstraps", bootstraps},
-              {"embedded_bootstraps", !local.empty()}});
+              {"embedded_bootstraps", !local.empty()},
+              {"local_peer", local_peer_json}});
     } else {
         std::cout << "Keel is up.\n";
         std::cout << "  " << (settings.ui_dir.empty() ? "API" : "Web UI and API") << ": "
@@ -128,6 +168,11 @@ int run_up(const UpOptions& o) {
         std::cout << (local.empty() ? "  Bootstraps:\n"
                                     : "  Local bootstraps (in this process):\n");
         for (const auto& b : settings.bootstrap) std::cout << "    " << b << "\n";
+        if (local_peer) {
+            std::cout << "  Local peer (in this process, for the diagnostics to discover):\n";
+            for (const auto& a : local_peer->listen_addrs())
+                std::cout << "    " << a.to_string() << "\n";
+        }
         if (!local.empty())
             std::cout << "  Another node can join them: keel node --listen /ip4/127.0.0.1/tcp/0 "
                          "--api 127.0.0.1:0 --data-dir DIR --bootstrap "
@@ -136,10 +181,35 @@ int run_up(const UpOptions& o) {
                   << "/api/v1/diagnostics?wait=1'\n";
         std::cout << "Ctrl-C stops it." << std::endl;
     }
-    node->join();
+    bool stopping = false;
+    if (local_peer) {
+        // The node joins once the local peer is in both bootstraps' routing tables, so that the
+        // node's first lookup finds it (after local_peer_join_wait it joins anyway).
+        asio::co_spawn(
+            io,
+            [&]() -> net::awaitable<void> {
+                asio::steady_timer poll(co_await asio::this_coro::executor);
+                auto deadline = std::chrono::steady_clock::now() + local_peer_join_wait;
+                auto known = [&] {
+                    for (auto& b : local)
+                        if (!b->dht().routing_table().contains(local_peer->host().peer_id()))
+                            return false;
+                    return true;
+                };
+                while (!known() && !stopping && std::chrono::steady_clock::now() < deadline) {
+                    poll.expires_after(std::chrono::milliseconds(20));
+                    co_await poll.async_wait(net::use_result);
+                }
+                if (!stopping) node->join();
+            },
+            asio::detached);
+    } else {
+        node->join();
+    }
     std::vector<app::NodeRuntime*> all{node.get()};
+    if (local_peer) all.push_back(local_peer.get());
     for (auto& b : local) all.push_back(b.get());
-    run_until_signal(io, all);
+    run_until_signal(io, all, [&] { stopping = true; });
     if (o.flags.json) emit({{"event", "stopped"}});
     return 0;
 }
@@ -150,11 +220,12 @@ void add_up_command(CLI::App& app, int& exit_code) {
     auto o = std::make_shared<UpOptions>();
     auto* cmd = app.add_subcommand(
         "up",
-        "Start a node with its web UI and API, joined to two local bootstraps (default) "
-        "or to --bootstrap");
+        "Start a node with its web UI and API, joined to two local bootstraps and a local peer "
+        "(default) or to --bootstrap");
     add_node_flags(*cmd, o->flags, NodeRole::node, true);
     cmd->add_option("--local-port", o->local_port,
-                    "Port of the first embedded bootstrap (the second uses the next; 0: any)")
+                    "Port of the first embedded bootstrap (the second uses the next, the local "
+                    "peer the one after; 0: any)")
         ->capture_default_str();
     cmd->callback([o, &exit_code]() { exit_code = run_up(*o); });
 }

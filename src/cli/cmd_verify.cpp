@@ -4,7 +4,9 @@
 // health::DiscoveryVerifier and prints each step as it ends (text) or every progress event (one
 // JSON object per line with --json) followed by a summary {"ok", "steps"}.
 // Exit code, like keel health's: 0 every step passed (healthy), 1 some failed (degraded), 2 the
-// routing table stayed empty, so nothing could be checked (down), 3 bad arguments.
+// routing table stayed empty, so nothing could be checked (down), 3 bad arguments, 4 no step
+// failed but some could not be checked because the network is too small (not_enough_peers: only
+// us and the bootstraps; not a failure, but not a verification either, so not 0).
 #include <boost/asio/io_context.hpp>
 #include <iostream>
 
@@ -35,7 +37,10 @@ struct VerifyOptions {
 
 void print_step(const health::VerificationStep& s, std::size_t index) {
     using Status = health::VerificationStep::Status;
-    const char* mark = s.status == Status::passed ? "✓" : s.status == Status::failed ? "✗" : "-";
+    const char* mark = s.status == Status::passed             ? "✓"
+                       : s.status == Status::failed           ? "✗"
+                       : s.status == Status::not_enough_peers ? "○"
+                                                              : "-";
     std::cout << mark << ' ' << index + 1 << '/' << health::DiscoveryVerifier::step_count << ' '
               << s.title;
     if (s.status == Status::skipped) {
@@ -131,23 +136,33 @@ int run_verify(const VerifyOptions& o) {
         asio::detached);
     io.run();
 
-    bool ok = steps.size() == health::DiscoveryVerifier::step_count;
+    std::string_view result = steps.size() == health::DiscoveryVerifier::step_count
+                                  ? health::overall_result(steps)
+                                  : "failed";
     json list = json::array();
     std::size_t passed = 0;
+    std::size_t unchecked = 0;
     for (const auto& s : steps) {
         list.push_back(app::step_to_json(s));
-        if (s.status == health::VerificationStep::Status::passed)
-            ++passed;
-        else
-            ok = false;
+        if (s.status == health::VerificationStep::Status::passed) ++passed;
+        if (s.status == health::VerificationStep::Status::not_enough_peers) ++unchecked;
     }
     if (o.json) {
-        emit(json{{"ok", ok}, {"peer_id", host.peer_id().to_base58()}, {"steps", list}});
+        emit(json{{"ok", result == "passed"},
+                  {"result", std::string(result)},
+                  {"peer_id", host.peer_id().to_base58()},
+                  {"steps", list}});
+    } else if (result == "not_enough_peers") {
+        std::cout << "nothing failed, but the network is too small to check everything: " << passed
+                  << '/' << health::DiscoveryVerifier::step_count << " steps passed, " << unchecked
+                  << " not checked (not enough peers)" << std::endl;
     } else {
-        std::cout << (ok ? "discovery verified" : "discovery NOT verified") << ": " << passed << '/'
-                  << health::DiscoveryVerifier::step_count << " steps passed" << std::endl;
+        std::cout << (result == "passed" ? "discovery verified" : "discovery NOT verified") << ": "
+                  << passed << '/' << health::DiscoveryVerifier::step_count << " steps passed"
+                  << std::endl;
     }
-    if (ok) return 0;
+    if (result == "passed") return 0;
+    if (result == "not_enough_peers") return 4;
     bool joined = !steps.empty() && steps[0].status == health::VerificationStep::Status::passed;
     return joined ? 1 : 2;
 }
@@ -160,7 +175,8 @@ void add_verify_command(CLI::App& app, int& exit_code) {
         "verify",
         "Verify peer discovery in six steps: routing table, publish, fetch from another peer, "
         "discovered peers, bidirectional reachability, provider visibility (exit 0 all passed, 1 "
-        "some failed, 2 not joined)");
+        "some failed, 2 not joined, 3 bad arguments, 4 none failed but the network is too small "
+        "to check them all)");
     cmd->add_option("--bootstrap", o->bootstrap,
                     "Bootstrap multiaddr ending in /p2p/ID (repeatable)")
         ->required();

@@ -92,24 +92,32 @@ test('keyboard: every control is reachable with Tab and has an accessible name',
   await page.context().close()
 })
 
-test('[Run Diagnostics] with nobody else on the network: the failed step shows its detail and remedy', async () => {
-  // Both bootstraps are in this node's list and no other node has joined: step 4 ("list
-  // discovered peers") cannot pass, whatever else does.
+test('[Run Diagnostics] with nobody else on the network: step 4 is "not enough peers to check", neutral, not a failure', async () => {
+  // Both bootstraps are in this node's list, no other node has joined, and the bootstraps know
+  // nobody else either: step 4 ("list discovered peers") has nothing to check. That is the
+  // network's size, not a fault: its own neutral state, neither a tick nor a cross.
   const page = await openPage(browser, node.api)
   await ui.nodeStatus(page, 'Healthy').waitFor()
   const panel = ui.diagnostics(page)
   await panel.getByRole('button', { name: 'Run Diagnostics' }).click()
-  await waitText(panel.getByRole('status'), /[1-6] of 6 steps did not pass\./, 90_000)
+  await waitText(panel.getByRole('status'), /5 of 6 steps passed; 1 could not be checked: not enough peers\./, 90_000)
+  assert.equal(await panel.getByRole('status').getAttribute('class'), 'neutral')
   const step = panel.locator('li[data-step="list_peers"]')
-  assert.equal(await step.locator('.step-icon').textContent(), '✗')
-  assert.ok((await step.textContent()).includes(': failed'))
-  await waitText(step, /besides the bootstraps/)
-  await waitText(step.locator('.remedy'), /Remedy: .*start a second node/)
+  assert.equal(await step.getAttribute('class'), 'step step-not_enough_peers')
+  assert.equal(await step.locator('.step-icon').textContent(), '∅')
+  assert.ok((await step.textContent()).includes(': not enough peers to check'))
+  await waitText(step, /0 besides the bootstraps/)
+  await waitText(step, /routing table \d/)
+  await waitText(step.locator('.remedy'), /To check it: .*Start another node/)
   await waitText(step.locator('.step-ms'), /\d+(\.\d)? (ms|s)$/)
-  // the steps that passed show no remedy
+  // nothing failed, and the steps that passed show no remedy
+  assert.equal(await panel.locator('li.step-failed').count(), 0)
   assert.equal(await panel.locator('li.step-passed .remedy').count(), 0)
-  await screenshot(page, 'diagnostics-failed')
-  await screenshot(page, 'diagnostics-failed-panel', { element: panel })
+  // the API says the same
+  const last = await apiGet(node, '/api/v1/diagnostics')
+  assert.equal(last.steps[3].status, 'not_enough_peers')
+  await screenshot(page, 'diagnostics-not-enough-peers')
+  await screenshot(page, 'diagnostics-not-enough-peers-panel', { element: panel })
   assert.deepEqual(page.errors, [])
   await page.context().close()
 })

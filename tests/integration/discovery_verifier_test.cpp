@@ -1,8 +1,10 @@
 // Discovery verification end to end, over 127.0.0.1 in one process:
 //  - a bootstrap and two DHT servers A and B: every step passes on A and on B, and progress
 //    events arrive in order (running, then passed/failed; skipped steps once);
-//  - a bootstrap alone: the DHT steps pass through it, but step 4 fails (nobody else was
-//    discovered) with a remedy;
+//  - a lone node on one bootstrap: the DHT steps pass through it, and step 4 reports
+//    not_enough_peers (the bootstrap knows nobody else either), not a failure;
+//  - a bootstrap that holds another peer but leaves it out of its FIND_NODE answers: step 4
+//    fails, naming the routing table size;
 //  - a bootstrap that is no DHT server: step 1 fails, 2, 3 and 6 are skipped with a remedy;
 //  - a node connected to nobody: nothing to ping, everything fails or is skipped, at once;
 //  - a bootstrap whose DHT stops answering: the DHT steps end at their deadline;
@@ -14,6 +16,9 @@
 #include "keel/base/cid.hpp"
 #include "keel/health/discovery_verifier.hpp"
 #include "keel/kad/dht.hpp"
+#include "keel/kad/kad_message.hpp"
+#include "keel/net/deadline.hpp"
+#include "keel/net/framing.hpp"
 #include "keel/protocols/keel_health.hpp"
 #include "keel/protocols/ping.hpp"
 #include "test_support.hpp"
@@ -131,7 +136,8 @@ void expect_ordered_progress(const Run& run) {
         ASSERT_LT(e, run.events.size()) << "no final event for step " << i + 1;
         EXPECT_EQ(run.events[e].index, i);
         EXPECT_TRUE(run.events[e].status == Status::passed ||
-                    run.events[e].status == Status::failed)
+                    run.events[e].status == Status::failed ||
+                    run.events[e].status == Status::not_enough_peers)
             << "step " << i + 1;
         EXPECT_EQ(run.events[e].status, run.steps[i].status);
         ++e;
@@ -250,15 +256,20 @@ TEST(DiscoveryVerifier, NoWayBackFailsReachabilityWithARemedy) {
     shut_down_nodes(io, {&b, &c, &boot});
 }
 
-// ---- a bootstrap alone -------------------------------------------------------------------
+// ---- a network of one ----------------------------------------------------------------------
 
-TEST(DiscoveryVerifier, ABootstrapAloneIsNotDiscovery) {
+TEST(DiscoveryVerifier, ALoneNodeOnOneBootstrapHasNotEnoughPeersToCheckStepFour) {
     asio::io_context io;
     auto boot = make_node(io, true);
     auto a = make_node(io, true);
     ASSERT_TRUE(bootstrap(io, a, boot));
     ASSERT_TRUE(run_until(
-        io, [&] { return a.dht->routing_table().contains(boot.id()); }, 10s));
+        io,
+        [&] {
+            return a.dht->routing_table().contains(boot.id()) &&
+                   boot.dht->routing_table().contains(a.id());
+        },
+        10s));
 
     std::vector<PeerId> bootstraps{boot.id()};
     auto run = verify(io, a, bootstraps);
@@ -269,14 +280,72 @@ TEST(DiscoveryVerifier, ABootstrapAloneIsNotDiscovery) {
     EXPECT_EQ(step(*run, "publish").status, Status::passed) << describe(*run);
     EXPECT_EQ(step(*run, "fetch_remote").status, Status::passed) << describe(*run);
     EXPECT_EQ(step(*run, "provider_visible").status, Status::passed) << describe(*run);
+    // ... and the bootstrap knows nobody else either: the network is too small to check step 4,
+    // which is neither a pass nor a failure.
     const auto& list = step(*run, "list_peers");
-    EXPECT_EQ(list.status, Status::failed) << describe(*run);
+    EXPECT_EQ(list.status, Status::not_enough_peers) << describe(*run);
+    EXPECT_TRUE(contains(list.detail, "0 besides the bootstraps")) << describe(*run);
+    EXPECT_TRUE(contains(list.detail, "not enough peers")) << describe(*run);
+    // The counts it judged by: the bootstrap's FIND_NODE and routing table (us alone).
+    EXPECT_TRUE(contains(list.detail, "FIND_NODE named 0, routing table 1")) << describe(*run);
     EXPECT_FALSE(list.remedy.empty());
+    EXPECT_EQ(health::overall_result(run->steps), "not_enough_peers") << describe(*run);
     // Reachability falls back to the bootstrap, and says so.
     const auto& reach = step(*run, "reachability");
     EXPECT_EQ(reach.status, Status::passed) << describe(*run);
     EXPECT_TRUE(contains(reach.detail, "bootstrap")) << describe(*run);
     shut_down_nodes(io, {&a, &boot});
+}
+
+// C joined the bootstrap, then the bootstrap's Kademlia handler starts answering every request
+// with no peers. A joins: it learns nobody through FIND_NODE, yet the bootstrap's routing table
+// (C and A) shows there is somebody to discover. That is a fault, not a small network.
+TEST(DiscoveryVerifier, PeersTheBootstrapKnowsButDoesNotNameFailStepFour) {
+    asio::io_context io;
+    auto boot = make_node(io, true);
+    auto c = make_node(io, true);
+    ASSERT_TRUE(bootstrap(io, c, boot));
+    ASSERT_TRUE(run_until(
+        io, [&] { return boot.dht->routing_table().contains(c.id()); }, 10s));
+    boot.host->set_handler(
+        boot.dht->config().profile.kad_protocol,
+        [](std::shared_ptr<net::YamuxStream> stream,
+           std::shared_ptr<Connection>) -> net::awaitable<void> {
+            for (;;) {
+                auto bytes = co_await net::with_deadline(
+                    net::read_length_prefixed(*stream, kad::max_message_size), 5s);
+                if (!bytes) co_return;
+                auto request = kad::decode_message(*bytes);
+                if (!request) co_return;
+                kad::KadMessage empty;  // same type and key, no peers, no record
+                empty.type = request->type;
+                empty.key = request->key;
+                if (co_await net::write_length_prefixed(*stream, kad::encode_message(empty)))
+                    co_return;
+            }
+        });
+    auto a = make_node(io, true);
+    ASSERT_TRUE(bootstrap(io, a, boot));
+    ASSERT_TRUE(run_until(
+        io,
+        [&] {
+            return a.dht->routing_table().contains(boot.id()) &&
+                   boot.dht->routing_table().contains(a.id());
+        },
+        10s));
+    ASSERT_FALSE(a.host->peer_store().get(c.id())) << "A must not have learnt of C";
+
+    std::vector<PeerId> bootstraps{boot.id()};
+    auto run = verify(io, a, bootstraps, 3s);
+    ASSERT_TRUE(run);
+    expect_ordered_progress(*run);
+    const auto& list = step(*run, "list_peers");
+    EXPECT_EQ(list.status, Status::failed) << describe(*run);
+    EXPECT_TRUE(contains(list.detail, "holds 2 peers in its routing table")) << describe(*run);
+    EXPECT_TRUE(contains(list.detail, "FIND_NODE named none")) << describe(*run);
+    EXPECT_TRUE(contains(list.remedy, "does not share")) << describe(*run);
+    EXPECT_EQ(health::overall_result(run->steps), "failed");
+    shut_down_nodes(io, {&a, &c, &boot});
 }
 
 // ---- a bootstrap that is not a DHT server ------------------------------------------------

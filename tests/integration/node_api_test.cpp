@@ -117,7 +117,36 @@ TEST_F(NodeApi, NodeAndRoutingTableAndPeers) {
     EXPECT_EQ(table["peers"][0]["peer_id"], boot_host->peer_id().to_base58());
     auto peers = get_json("/api/v1/peers");
     bool found = false;
-    for (const auto& p : peers["peers"]) found |= p["peer_id"] == boot_host->peer_id().to_base58();
+    for (const auto& p : peers["peers"]) {
+        if (p["peer_id"] != boot_host->peer_id().to_base58()) continue;
+        found = true;
+        EXPECT_EQ(p["local"], false) << p.dump();
+        EXPECT_FALSE(p.contains("label")) << p.dump();
+    }
+    EXPECT_TRUE(found) << peers.dump();
+    // No peer runs in this process unless keel up says so.
+    ASSERT_TRUE(node["local_peers"].is_array()) << node.dump();
+    EXPECT_TRUE(node["local_peers"].empty());
+}
+
+// keel up names the peers it runs in its own process: the node info lists them, and each is
+// marked local, with its label, in the peer list.
+TEST_F(NodeApi, LocalPeersAreNamedInNodeInfoAndPeerList) {
+    context->local_peers = {{boot_host->peer_id(), "bootstrap", "local-bootstrap-1"}};
+    auto node = get_json("/api/v1/node");
+    ASSERT_EQ(node["local_peers"].size(), 1u) << node.dump();
+    EXPECT_EQ(node["local_peers"][0]["peer_id"], boot_host->peer_id().to_base58());
+    EXPECT_EQ(node["local_peers"][0]["role"], "bootstrap");
+    EXPECT_EQ(node["local_peers"][0]["label"], "local-bootstrap-1");
+    auto peers = get_json("/api/v1/peers");
+    bool found = false;
+    for (const auto& p : peers["peers"]) {
+        if (p["peer_id"] != boot_host->peer_id().to_base58()) continue;
+        found = true;
+        EXPECT_EQ(p["local"], true) << p.dump();
+        EXPECT_EQ(p["local_role"], "bootstrap") << p.dump();
+        EXPECT_EQ(p["label"], "local-bootstrap-1") << p.dump();
+    }
     EXPECT_TRUE(found) << peers.dump();
 }
 
@@ -209,9 +238,15 @@ TEST_F(NodeApi, DiagnosticsRunsTheSixSteps) {
     ASSERT_EQ(j["steps"].size(), 6u);
     EXPECT_EQ(j["steps"][0]["id"], "routing_table");
     EXPECT_EQ(j["steps"][0]["status"], "passed");
-    // Nobody but the bootstrap: step 4 fails with a remedy.
-    EXPECT_EQ(j["steps"][3]["status"], "failed");
+    // Nobody but the bootstrap, which knows nobody else either: step 4 cannot be checked, which
+    // is neither a pass nor a failure, and says what to do.
+    EXPECT_EQ(j["steps"][3]["status"], "not_enough_peers") << a.body;
     EXPECT_FALSE(j["steps"][3]["remedy"].get<std::string>().empty());
+    // Step 5 fails here (this bootstrap neither speaks /keel/health nor dialed us): the run is
+    // failed, a step short of peers does not hide a failure.
+    EXPECT_EQ(j["steps"][4]["status"], "failed") << a.body;
+    EXPECT_EQ(j["ok"], false);
+    EXPECT_EQ(j["result"], "failed") << a.body;
     auto last = get_json("/api/v1/diagnostics");
     EXPECT_EQ(last["running"], false);
     EXPECT_EQ(last["steps"].size(), 6u);

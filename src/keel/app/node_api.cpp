@@ -31,6 +31,19 @@ json addrs_json(const std::vector<Multiaddr>& addrs) {
     return out;
 }
 
+const LocalPeer* find_local(const NodeContext& node, const PeerId& id) {
+    for (const auto& l : node.local_peers)
+        if (l.peer_id == id) return &l;
+    return nullptr;
+}
+
+json local_peers_json(const NodeContext& node) {
+    json out = json::array();
+    for (const auto& l : node.local_peers)
+        out.push_back({{"peer_id", l.peer_id.to_base58()}, {"role", l.role}, {"label", l.label}});
+    return out;
+}
+
 json peer_json(NodeContext& node, const PeerInfo& info) {
     auto conns = node.host.connections_to(info.id);
     json j{{"peer_id", info.id.to_base58()},
@@ -42,6 +55,12 @@ json peer_json(NodeContext& node, const PeerInfo& info) {
            {"in_routing_table", node.dht.routing_table().contains(info.id)}};
     if (!conns.empty())
         j["direction"] = conns.front()->direction == Direction::inbound ? "inbound" : "outbound";
+    const auto* local = find_local(node, info.id);
+    j["local"] = local != nullptr;
+    if (local) {
+        j["local_role"] = local->role;
+        j["label"] = local->label;
+    }
     return j;
 }
 
@@ -121,7 +140,8 @@ void install_node_api(HttpServer& server, NodeContext& node) {
                       {"agent_version", n->host.config().agent_version},
                       {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(
                                        net::Clock::now() - n->started)
-                                       .count()}});
+                                       .count()},
+                      {"local_peers", local_peers_json(*n)}});
     });
 
     server.route(
@@ -291,14 +311,15 @@ void install_node_api(HttpServer& server, NodeContext& node) {
         };
         auto steps = co_await verifier->run(progress, steps_wanted);
         json list = json::array();
-        bool all_passed = true;
-        for (const auto& step : steps) {
-            list.push_back(step_to_json(step));
-            all_passed &= step.status == health::VerificationStep::Status::passed;
-        }
+        for (const auto& step : steps) list.push_back(step_to_json(step));
         diagnostics->steps = list;
         diagnostics->running = false;
-        json summary{{"run_id", run_id}, {"ok", all_passed}, {"steps", list}};
+        // ok: every step passed; result also tells "too few peers to check" from a failure.
+        auto result = health::overall_result(steps);
+        json summary{{"run_id", run_id},
+                     {"ok", result == "passed"},
+                     {"result", std::string(result)},
+                     {"steps", list}};
         n->events.publish("verification_done", summary.dump());
         co_return summary;
     };

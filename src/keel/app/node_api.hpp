@@ -9,13 +9,22 @@
 
 namespace keel::app {
 
+// A peer run in the same process as this node (`keel up`'s embedded network), so that the page
+// can tell the local network apart from peers found on a real one.
+struct LocalPeer {
+    PeerId peer_id;
+    std::string role;  // "bootstrap" | "peer"
+    std::string label;  // "local-bootstrap-1", "local-peer", … (the `node` tag of keel up's events)
+};
+
 struct NodeContext {
     Host& host;
     kad::Dht& dht;
     health::HealthMonitor& monitor;
     api::EventBus& events;
     net::Clock::time_point started = net::Clock::now();
-    health::VerifierConfig verifier{};  // bootstrap_peers are filled from the monitor per run
+    health::VerifierConfig verifier{};     // bootstrap_peers are filled from the monitor per run
+    std::vector<LocalPeer> local_peers{};  // empty unless keel up runs them
 };
 
 // Registers the routes and publishes host/DHT/health changes on the event bus.

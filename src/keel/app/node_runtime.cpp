@@ -118,6 +118,10 @@ NodeRuntime::~NodeRuntime() {
     if (parts_) *parts_->alive = false;
 }
 
+void NodeRuntime::set_local_peers(std::vector<LocalPeer> peers) {
+    parts_->context.local_peers = std::move(peers);
+}
+
 Host& NodeRuntime::host() {
     return parts_->host;
 }

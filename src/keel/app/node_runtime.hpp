@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "keel/app/dht_persistence.hpp"
+#include "keel/app/node_api.hpp"
 #include "keel/app/node_settings.hpp"
 
 namespace keel::app {
@@ -42,6 +43,9 @@ class NodeRuntime {
     bool idle() const;
     // Writes pending state; call after the executor has stopped.
     void flush();
+
+    // Peers run in this process (keel up's local network), shown as such by the API and the page.
+    void set_local_peers(std::vector<LocalPeer> peers);
 
     Host& host();
     kad::Dht& dht();

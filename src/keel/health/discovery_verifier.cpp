@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -40,9 +41,8 @@ constexpr std::array<StepInfo, DiscoveryVerifier::step_count> step_info{{
      "without persistence), answer too slowly, or are not the peers that stored it; try keel dht "
      "get /pk/<our peer ID> from another machine"},
     {"list_peers", "list discovered peers",
-     "No peer besides the bootstrap is known: nobody else has joined through it yet, or it does "
-     "not share the peers it knows (its FIND_NODE answers are empty); start a second node and "
-     "verify again"},
+     "No peer besides the bootstraps is known: they did not answer FIND_NODE, or do not share the "
+     "peers they know; check them with keel health ADDR and keel dht table on the bootstrap"},
     {"reachability", "bidirectional reachability",
      "Discovered peers do not answer a ping or cannot reach us back: a NAT or firewall blocks "
      "one direction; forward the listen port (or use a relay) and advertise a public address"},
@@ -70,12 +70,30 @@ std::string plural(std::size_t n, std::string_view one, std::string_view many) {
     return std::to_string(n) + " " + std::string(n == 1 ? one : many);
 }
 
+constexpr std::string_view no_peers_remedy =
+    "No peers known at all: check that a bootstrap is reachable (keel health ADDR) and that its "
+    "address ends in the right /p2p/ID";
+
+// The first `shown` short IDs, then "…" when there are more.
+std::string short_list(const std::vector<PeerId>& peers, std::size_t shown) {
+    std::string out;
+    for (std::size_t i = 0; i < peers.size() && i < shown; ++i)
+        out += (i ? ", " : "") + peers[i].short_string();
+    if (peers.size() > shown) out += ", …";
+    return out;
+}
+
 Outcome pass(std::string detail) {
-    return Outcome{true, std::move(detail), {}};
+    return Outcome{VerificationStep::Status::passed, std::move(detail), {}};
 }
 
 Outcome fail(std::string detail, std::string_view remedy) {
-    return Outcome{false, std::move(detail), std::string(remedy)};
+    return Outcome{VerificationStep::Status::failed, std::move(detail), std::string(remedy)};
+}
+
+Outcome not_enough_peers(std::string detail, std::string_view remedy) {
+    return Outcome{VerificationStep::Status::not_enough_peers, std::move(detail),
+                   std::string(remedy)};
 }
 
 // ---- one request to many peers at once ------------------------------------------------------
@@ -126,6 +144,19 @@ awaitable<void> ask_peers(kad::Dht& dht, std::vector<PeerId> peers, kad::KadMess
     }
 }
 
+// ask_peers, but returns by `limit` with the answers so far: one silent peer must not take the
+// whole step's deadline when the others have answered.
+awaitable<bool> ask_peers_within(kad::Dht& dht, std::vector<PeerId> peers, kad::KadMessage message,
+                                 OnAnswer on_answer, net::Duration limit) {
+    auto done = co_await net::within_deadline(
+        [](kad::Dht& d, std::vector<PeerId> p, kad::KadMessage m, OnAnswer a) -> awaitable<bool> {
+            co_await ask_peers(d, std::move(p), std::move(m), std::move(a));
+            co_return true;
+        }(dht, std::move(peers), std::move(message), std::move(on_answer)),
+        limit);
+    co_return done.has_value();
+}
+
 // The k closest peers to `key` that answered a lookup, then the routing table's closest (in
 // case the lookup found fewer); never ourselves.
 awaitable<std::vector<PeerId>> closest_peers(kad::Dht& dht, Bytes key) {
@@ -158,6 +189,24 @@ awaitable<net::result<PingOutcome>> ping_peer(Host& host, PeerId peer) {
     co_return PingOutcome{*conn, *rtt};
 }
 
+// A peer's own figures over /keel/health (no ping back).
+awaitable<net::result<protocols::HealthStats>> ask_stats(Host& host, PeerId peer) {
+    auto conn = co_await host.connect_peer(peer);
+    if (!conn) co_return conn.error().error;
+    std::vector<std::string> wanted{std::string(protocols::health_protocol_id)};
+    auto stream = co_await host.new_stream(*conn, std::move(wanted));
+    if (!stream) co_return stream.error().error;
+    auto stats = co_await protocols::request_health(**stream, false);
+    if (!stats) (*stream)->reset();
+    co_return stats;
+}
+
+bool speaks_health(Host& host, const PeerId& peer) {
+    auto info = host.peer_store().get(peer);
+    return info && std::find(info->protocols.begin(), info->protocols.end(),
+                             protocols::health_protocol_id) != info->protocols.end();
+}
+
 // Asks the peer over /keel/health to ping us back on a stream it opens itself.
 awaitable<net::result<protocols::HealthStats>> ask_ping_back(Host& host,
                                                              std::shared_ptr<Connection> conn) {
@@ -183,8 +232,22 @@ std::string_view status_name(VerificationStep::Status status) {
             return "failed";
         case VerificationStep::Status::skipped:
             return "skipped";
+        case VerificationStep::Status::not_enough_peers:
+            return "not_enough_peers";
     }
     return "unknown";
+}
+
+std::string_view overall_result(const std::vector<VerificationStep>& steps) {
+    using Status = VerificationStep::Status;
+    bool short_of_peers = false;
+    for (const auto& s : steps) {
+        if (s.status == Status::not_enough_peers)
+            short_of_peers = true;
+        else if (s.status != Status::passed)
+            return "failed";
+    }
+    return short_of_peers ? "not_enough_peers" : "passed";
 }
 
 DiscoveryVerifier::DiscoveryVerifier(Host& host, kad::Dht& dht, VerifierConfig config)
@@ -234,7 +297,7 @@ awaitable<std::vector<VerificationStep>> DiscoveryVerifier::run(Progress on_prog
         auto outcome = co_await net::with_deadline(run_step(i), config_.step_timeout);
         step.duration_ms = ms_between(start, net::Clock::now());
         if (outcome) {
-            step.status = outcome->passed ? Status::passed : Status::failed;
+            step.status = outcome->status;
             step.detail = std::move(outcome->detail);
             step.remedy = std::move(outcome->remedy);
             if (step.status == Status::failed && step.remedy.empty())
@@ -344,18 +407,120 @@ awaitable<net::result<Outcome>> DiscoveryVerifier::list_peers() {
     std::string detail = plural(known.size(), "peer", "peers");
     if (!config_.bootstrap_peers.empty())
         detail += " (" + std::to_string(discovered.size()) + " besides the bootstraps)";
-    if (!discovered.empty()) {
-        detail += ": ";
-        for (std::size_t i = 0; i < discovered.size() && i < config_.peers_shown; ++i)
-            detail += (i ? ", " : "") + discovered[i].short_string();
-        if (discovered.size() > config_.peers_shown) detail += ", …";
-        co_return pass(std::move(detail));
+    if (!discovered.empty())
+        co_return pass(detail + ": " + short_list(discovered, config_.peers_shown));
+    if (config_.bootstrap_peers.empty())
+        co_return fail(std::move(detail), known.empty() ? no_peers_remedy : step_info[3].remedy);
+    co_return co_await ask_bootstraps(std::move(detail), known.empty());
+}
+
+// Nobody besides the bootstraps is known: is the network that small, or do the bootstraps know
+// peers they do not share? Their FIND_NODE for our key names the peers they would give anyone,
+// and /keel/health says how many their routing table (what FIND_NODE answers from) holds. In a
+// network of one it holds at most the other bootstraps and us.
+awaitable<net::result<Outcome>> DiscoveryVerifier::ask_bootstraps(std::string detail,
+                                                                  bool knew_nobody) {
+    auto deadline = net::Clock::now() + config_.step_timeout;
+    auto remaining = [&] {
+        return std::chrono::duration_cast<net::Duration>(deadline - net::Clock::now());
+    };
+    std::set<PeerId> bootstraps(config_.bootstrap_peers.begin(), config_.bootstrap_peers.end());
+    bootstraps.erase(host_.peer_id());
+    std::vector<PeerId> asked(bootstraps.begin(), bootstraps.end());
+
+    kad::KadMessage find;
+    find.type = kad::MessageType::find_node;
+    find.key = host_.peer_id().bytes();
+    std::map<PeerId, std::size_t> answered;  // bootstrap -> peers its FIND_NODE named
+    std::vector<PeerId> named;               // besides us and the bootstraps
+    std::string errors;
+    std::set<PeerId> failed;
+    OnAnswer on_answer = [&](const PeerId& peer, const net::result<kad::KadMessage>& answer) {
+        if (!answer) {
+            failed.insert(peer);
+            errors += (errors.empty() ? "" : "; ") + peer.short_string() + ": " +
+                      answer.error().message();
+            return false;
+        }
+        answered[peer] = answer->closer_peers.size();
+        for (const auto& p : answer->closer_peers) {
+            if (p.id == host_.peer_id() || bootstraps.count(p.id) ||
+                std::find(named.begin(), named.end(), p.id) != named.end())
+                continue;
+            named.push_back(p.id);
+            // As a lookup would: the peer is now known, and step 5 can dial it.
+            for (const auto& a : p.addrs) host_.peer_store().add_address(p.id, a);
+        }
+        return false;
+    };
+    co_await ask_peers_within(dht_, asked, find, std::move(on_answer), config_.step_timeout / 2);
+    for (const auto& b : asked)
+        if (!answered.count(b) && !failed.count(b))
+            errors += (errors.empty() ? "" : "; ") + b.short_string() + ": no answer in time";
+
+    if (!named.empty())
+        co_return pass(detail + "; discovered now, named by the bootstraps' FIND_NODE: " +
+                       short_list(named, config_.peers_shown));
+    if (answered.empty())
+        co_return fail(detail + "; no bootstrap answered FIND_NODE (" + errors + ")",
+                       knew_nobody ? no_peers_remedy : step_info[3].remedy);
+    if (answered.size() < asked.size())
+        co_return fail(detail + "; " + std::to_string(asked.size() - answered.size()) + " of " +
+                           plural(asked.size(), "bootstrap", "bootstraps") +
+                           " did not answer FIND_NODE, so the peers they know are out of sight (" +
+                           errors + ")",
+                       "A bootstrap does not answer FIND_NODE: check it with keel health ADDR "
+                       "(down or degraded?) and verify again");
+
+    // What a bootstrap's routing table may hold without anyone else: the other bootstraps, and us
+    // when we are a DHT server (servers take into their tables only peers that serve the DHT).
+    std::size_t allowance = bootstraps.size() - 1 + (dht_.config().server_mode ? 1 : 0);
+    std::string figures;
+    for (const auto& [b, count] : answered) {
+        std::optional<protocols::HealthStats> stats;
+        std::string why;
+        for (int attempt = 0; attempt < 2 && !stats; ++attempt) {
+            if (attempt == 1) {
+                // A refusal may be the one-request-per-second limit (the health monitor's probe
+                // may just have asked): wait it out once, when the step has time for it.
+                if (!speaks_health(host_, b) || remaining() < std::chrono::milliseconds(2500))
+                    break;
+                asio::steady_timer pause(co_await asio::this_coro::executor,
+                                         std::chrono::milliseconds(1100));
+                co_await pause.async_wait(net::use_result);
+            }
+            auto budget = std::min<net::Duration>(config_.step_timeout / 4,
+                                                  remaining() - std::chrono::milliseconds(50));
+            if (budget <= net::Duration::zero()) break;
+            auto answer = co_await net::with_deadline(ask_stats(host_, b), budget);
+            if (answer)
+                stats = *answer;
+            else
+                why = answer.error().message();
+        }
+        figures += (figures.empty() ? "" : "; ") + b.short_string() + ": FIND_NODE named " +
+                   std::to_string(count);
+        if (!stats) {
+            figures += ", routing table size unknown (/keel/health: " + why + ")";
+            continue;
+        }
+        figures += ", routing table " + std::to_string(stats->routing_table_size);
+        if (stats->routing_table_size > allowance)
+            co_return fail(
+                detail + "; but bootstrap " + b.short_string() + " holds " +
+                    plural(stats->routing_table_size, "peer", "peers") +
+                    " in its routing table and its FIND_NODE named none besides us and the "
+                    "bootstraps (" +
+                    figures + ")",
+                "A bootstrap knows peers it does not share: its FIND_NODE answers leave them out "
+                "(peers it has no address for, or an implementation that filters its answers); "
+                "compare keel dht table on the bootstrap with what it answers (keel health ADDR)");
     }
-    if (known.empty())
-        co_return fail(std::move(detail),
-                       "No peers known at all: check that a bootstrap is reachable (keel health "
-                       "ADDR) and that its address ends in the right /p2p/ID");
-    co_return fail(std::move(detail), step_info[3].remedy);
+    co_return not_enough_peers(
+        detail + "; not enough peers to check: the bootstraps know nobody else either (" + figures +
+            ")",
+        "Not a fault: this network holds only this node and its bootstraps. Start another node "
+        "that joins them (keel node --bootstrap ADDR) and run the check again");
 }
 
 // ---- 5: bidirectional reachability ------------------------------------------------------------
@@ -423,10 +588,7 @@ awaitable<net::result<Outcome>> DiscoveryVerifier::reachability() {
 
     // They reach us: a ping back over a stream they open (Keel), or a connection they opened.
     std::string reverse_note;
-    auto info = host_.peer_store().get(target);
-    bool speaks_health = info && std::find(info->protocols.begin(), info->protocols.end(),
-                                           protocols::health_protocol_id) != info->protocols.end();
-    if (speaks_health) {
+    if (speaks_health(host_, target)) {
         for (int attempt = 0; attempt < 2; ++attempt) {
             if (attempt == 1) {
                 // A refusal may be the peer's one-request-per-second limit: wait it out once.

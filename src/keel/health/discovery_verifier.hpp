@@ -7,7 +7,12 @@
 //                       stored by at least one DHT server (PUT_VALUE, quorum 1)
 //   3 fetch_remote      another peer (not our local store) returns that exact record to a GET_VALUE
 //   4 list_peers        at least one peer besides us and the bootstraps was discovered (peer
-//                       store + routing table): a bootstrap alone proves nothing about discovery
+//                       store + routing table): a bootstrap alone proves nothing about discovery.
+//                       When we know nobody else, the bootstraps are asked (FIND_NODE for our
+//                       key, /keel/health for their routing table size): if they know nobody else
+//                       either, the network is too small to check (not_enough_peers, neither
+//                       passed nor failed); if one holds peers its FIND_NODE did not name, or
+//                       none answers FIND_NODE, the step fails
 //   5 reachability      both directions: we ping a discovered peer (a non-bootstrap one first),
 //                       and that peer reaches us: it pings us back over a stream it opens
 //                       (/keel/health ping_back), or, for peers that do not speak /keel/health,
@@ -17,7 +22,8 @@
 // Dependencies: when step 1 fails, steps 2, 3 and 6 are skipped (they need DHT peers) with step
 // 1's remedy; steps 4 and 5 still run (they use the peer store and open connections). When step 2
 // fails, step 3 is skipped (there is nothing to fetch). A skipped step is reported once, with
-// status skipped; a step that runs is reported twice, running and then passed or failed.
+// status skipped; a step that runs is reported twice, running and then passed, failed or
+// not_enough_peers.
 #include <functional>
 #include <string>
 #include <string_view>
@@ -29,7 +35,10 @@
 namespace keel::health {
 
 struct VerificationStep {
-    enum class Status { pending, running, passed, failed, skipped };
+    // not_enough_peers: the network is too small for the step to show anything (a network of
+    // one: nobody but us and the bootstraps, as the bootstraps themselves confirm). Not a pass
+    // (nothing was shown to work) and not a failure (nothing was found broken).
+    enum class Status { pending, running, passed, failed, skipped, not_enough_peers };
 
     std::string id;     // "routing_table", "publish", …
     std::string title;  // "routing table populated", …
@@ -40,6 +49,10 @@ struct VerificationStep {
 };
 
 std::string_view status_name(VerificationStep::Status status);
+
+// The verdict on a run: "passed" when every step passed, "not_enough_peers" when none failed or
+// was skipped but some could not be checked for want of peers, "failed" otherwise.
+std::string_view overall_result(const std::vector<VerificationStep>& steps);
 
 struct VerifierConfig {
     net::Duration step_timeout{10'000};  // each step's deadline
@@ -65,7 +78,7 @@ class DiscoveryVerifier {
                                                       std::size_t steps = step_count);
 
     struct Outcome {
-        bool passed = false;
+        VerificationStep::Status status = VerificationStep::Status::failed;
         std::string detail;
         std::string remedy;
     };
@@ -75,6 +88,7 @@ class DiscoveryVerifier {
     net::awaitable<net::result<Outcome>> publish();
     net::awaitable<net::result<Outcome>> fetch_remote();
     net::awaitable<net::result<Outcome>> list_peers();
+    net::awaitable<net::result<Outcome>> ask_bootstraps(std::string detail, bool knew_nobody);
     net::awaitable<net::result<Outcome>> reachability();
     net::awaitable<net::result<Outcome>> provider_visible();
     net::awaitable<net::result<Outcome>> run_step(std::size_t index);

@@ -20,6 +20,20 @@ export const STEP_TITLES = [
 const pendingSteps = () =>
   STEP_TITLES.map(([id, title]) => ({ id, title, status: 'pending', duration_ms: 0, detail: '', remedy: '' }))
 
+/**
+ * A finished run's verdict, as the API's `result`: 'passed' (every step passed),
+ * 'not_enough_peers' (none failed, but the network is too small to check some) or 'failed'.
+ */
+export function runResult (steps) {
+  if (steps.some((s) => s.status !== 'passed' && s.status !== 'not_enough_peers')) return 'failed'
+  return steps.some((s) => s.status === 'not_enough_peers') ? 'not_enough_peers' : 'passed'
+}
+
+/** The peer's entry in GET /api/v1/node's local_peers (keel up runs it in its process), or null. */
+export function localPeer (peerId) {
+  return net.node?.local_peers?.find((l) => l.peer_id === peerId) ?? null
+}
+
 export const net = $state({
   stream: 'connecting', // connecting | live | lost: the event stream to the daemon
   loadError: '',
@@ -27,8 +41,9 @@ export const net = $state({
   nodeState: 'connecting',
   routingTableSize: 0,
   bootstraps: [], // GET /api/v1/bootstrap/health's list, kept live by `health` events
-  peers: [], // most recent first: {peer_id, connected, direction, addrs, agent_version, seen}
-  diagnostics: { runId: 0, running: false, steps: pendingSteps(), ok: null, error: '', started: false },
+  peers: [], // most recent first: {peer_id, connected, direction, addrs, agent_version, local, label, seen}
+  // result: null while none has finished, else runResult's verdict
+  diagnostics: { runId: 0, running: false, steps: pendingSteps(), ok: null, result: null, error: '', started: false },
   retry: {}, // addr → {pending, message}
   backup: {}, // addr → {pending, ok, message}
   now: Date.now()
@@ -76,12 +91,14 @@ async function loadDiagnostics () {
   if (d.run_id === 0) return
   const steps = pendingSteps()
   for (const [i, s] of d.steps.entries()) if (i < steps.length) steps[i] = s
-  const failed = d.steps.some((s) => s.status !== 'passed')
+  const finished = !d.running && d.steps.length > 0
+  const result = finished ? runResult(d.steps) : null
   net.diagnostics = {
     runId: d.run_id,
     running: d.running,
     steps,
-    ok: d.running || d.steps.length === 0 ? null : !failed,
+    ok: finished ? result === 'passed' : null,
+    result,
     error: '',
     started: true
   }
@@ -159,7 +176,7 @@ const handlers = {
     const d = net.diagnostics
     if (e.run_id < d.runId) return
     if (e.run_id > d.runId) {
-      net.diagnostics = { runId: e.run_id, running: true, steps: pendingSteps().slice(0, e.of), ok: null, error: '', started: true }
+      net.diagnostics = { runId: e.run_id, running: true, steps: pendingSteps().slice(0, e.of), ok: null, result: null, error: '', started: true }
     }
     const { run_id: _r, index, of: _o, ...step } = e
     net.diagnostics.steps[index] = step
@@ -167,7 +184,7 @@ const handlers = {
   },
   verification_done (e) {
     if (e.run_id < net.diagnostics.runId) return
-    net.diagnostics = { runId: e.run_id, running: false, steps: e.steps, ok: e.ok, error: '', started: true }
+    net.diagnostics = { runId: e.run_id, running: false, steps: e.steps, ok: e.ok, result: e.result ?? runResult(e.steps), error: '', started: true }
   },
   dropped () {
     loadAll()
@@ -244,7 +261,7 @@ export async function runDiagnostics () {
   try {
     const r = await post('/api/v1/diagnostics')
     if (r.run_id > net.diagnostics.runId) {
-      net.diagnostics = { runId: r.run_id, running: true, steps: pendingSteps(), ok: null, error: '', started: true }
+      net.diagnostics = { runId: r.run_id, running: true, steps: pendingSteps(), ok: null, result: null, error: '', started: true }
     }
   } catch (e) {
     if (e instanceof ApiError && e.status === 409) {
