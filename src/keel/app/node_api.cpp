@@ -1,5 +1,6 @@
 #include "keel/app/node_api.hpp"
 
+#include <charconv>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -82,6 +83,26 @@ json health_snapshot(NodeContext& node) {
     return {{"node_state", health::state_name(node.monitor.node_state())},
             {"routing_table_size", node.dht.routing_table().size()},
             {"bootstraps", list}};
+}
+
+// A non-negative integer query parameter ("limit=20"); nullopt when absent or malformed.
+std::optional<std::size_t> query_number(std::string_view query, std::string_view name) {
+    std::size_t at = 0;
+    while (at <= query.size()) {
+        auto end = query.find('&', at);
+        if (end == std::string_view::npos) end = query.size();
+        auto part = query.substr(at, end - at);
+        if (part.size() > name.size() && part.substr(0, name.size()) == name &&
+            part[name.size()] == '=') {
+            auto digits = part.substr(name.size() + 1);
+            std::size_t value = 0;
+            auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+            if (ec != std::errc{} || p != digits.data() + digits.size()) return std::nullopt;
+            return value;
+        }
+        at = end + 1;
+    }
+    return std::nullopt;
 }
 
 std::optional<json> parse_body(const HttpRequest& req, std::string& why) {
@@ -175,10 +196,19 @@ void install_node_api(HttpServer& server, NodeContext& node) {
                       {"elapsed_ms", ms}});
     });
 
-    server.route("GET", "/api/v1/peers", [n](HttpRequest) -> net::awaitable<HttpResponse> {
+    // Paged (?offset=N&limit=M, at most 500 a page): a bootstrap knows tens of thousands of
+    // peers, and one answer must not grow with them.
+    server.route("GET", "/api/v1/peers", [n](HttpRequest req) -> net::awaitable<HttpResponse> {
+        constexpr std::size_t max_page = 500;
+        auto offset = query_number(req.query, "offset").value_or(0);
+        auto limit = std::min<std::size_t>(query_number(req.query, "limit").value_or(max_page),
+                                           max_page);
+        auto all = n->host.peer_store().all();
         json list = json::array();
-        for (const auto& info : n->host.peer_store().all()) list.push_back(peer_json(*n, info));
-        co_return ok({{"count", list.size()}, {"peers", list}});
+        for (std::size_t i = offset; i < all.size() && list.size() < limit; ++i)
+            list.push_back(peer_json(*n, all[i]));
+        co_return ok(
+            {{"count", all.size()}, {"offset", offset}, {"limit", limit}, {"peers", list}});
     });
 
     server.route(

@@ -393,12 +393,6 @@ TEST(YamuxSession, ReceiveBudgetBoundsUnreadData) {
         KEEL_CO_ASSERT(co_await wait_until(settled, io_limit));
         EXPECT_LE(c.server.session->buffered(), 300u * 1024 + 16 * 1024);
         EXPECT_LE(config.process_budget->used(), 300u * 1024);
-        // Past the process budget and the reserve, no new stream is taken.
-        auto third = c.client.session->open_stream();
-        KEEL_CO_ASSERT_OK(third);
-        KEEL_CO_ASSERT_NO_ERROR(co_await (*third)->write_all(test::pattern(10, 9)));
-        auto refused = co_await c.server.accept();
-        EXPECT_EQ(refused, nullptr);
         held.clear();
         bool closed_cleanly = co_await c.shutdown();
         EXPECT_TRUE(closed_cleanly);
