@@ -61,6 +61,7 @@ class NodeRuntime {
     struct Parts;
     void emit(const nlohmann::json& event) const;
     // DATA_DIR/listen-addr: the full listen addresses, one per line.
+    void release_memory_periodically();
     void write_listen_file() const;
 
     NodeSettings settings_;

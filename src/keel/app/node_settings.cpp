@@ -38,6 +38,9 @@ HostConfig NodeSettings::host_config(Ed25519KeyPair identity_key) const {
     c.inbound_burst_per_ip = inbound_burst_per_ip;
     c.limits_exempt_loopback = limits_exempt_loopback;
     c.yamux.max_inbound_streams = max_streams_per_connection;
+    c.yamux.max_buffered_per_connection = max_buffered_per_connection;
+    c.yamux.write_timeout = stream_write_timeout;
+    c.max_buffered_bytes = max_buffered_bytes;
     if (auto p = kad::network_profile(profile)) c.protocol_version = p->identify_protocol_version;
     return c;
 }
@@ -55,6 +58,13 @@ kad::DhtConfig NodeSettings::dht_config(NodeRole role) const {
     c.lookup_timeout = lookup_timeout;
     c.refresh_interval = refresh_interval;
     c.bootstrap_stagger = bootstrap_stagger;
+    c.provider_limits.max_bytes = provider_store_bytes;
+    c.max_record_bytes = record_store_bytes;
+    c.store_rate_per_peer = store_rate_per_peer;
+    c.store_burst_per_peer = static_cast<std::size_t>(store_rate_per_peer * 10);
+    c.store_rate_per_ip = store_rate_per_ip;
+    c.store_burst_per_ip = static_cast<std::size_t>(store_rate_per_ip * 10);
+    c.store_limits_exempt_loopback = limits_exempt_loopback;
     return c;
 }
 
@@ -210,7 +220,15 @@ const std::map<std::string, std::map<std::string, KeyReader>>& schema() {
           {"inbound_rate_per_ip", fraction(&S::inbound_rate_per_ip, 0, 100'000)},
           {"inbound_burst_per_ip", count(&S::inbound_burst_per_ip, 1, 1'000'000)},
           {"exempt_loopback", flag(&S::limits_exempt_loopback)},
-          {"max_streams_per_connection", count(&S::max_streams_per_connection, 1, 65'536)}}},
+          {"max_streams_per_connection", count(&S::max_streams_per_connection, 1, 65'536)},
+          {"max_buffered_bytes", count(&S::max_buffered_bytes, 1 << 20, 1LL << 40)},
+          {"max_buffered_per_connection",
+           count(&S::max_buffered_per_connection, 256 * 1024, 1LL << 40)},
+          {"stream_write_timeout", duration(&S::stream_write_timeout)},
+          {"provider_store_bytes", count(&S::provider_store_bytes, 1 << 20, 1LL << 40)},
+          {"record_store_bytes", count(&S::record_store_bytes, 1 << 20, 1LL << 40)},
+          {"store_rate_per_peer", fraction(&S::store_rate_per_peer, 0.1, 1e6)},
+          {"store_rate_per_ip", fraction(&S::store_rate_per_ip, 0.1, 1e6)}}},
     };
     return table;
 }

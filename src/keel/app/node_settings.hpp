@@ -66,6 +66,17 @@ struct NodeSettings {
     std::size_t inbound_burst_per_ip = 40;         // ... this many at once
     bool limits_exempt_loopback = true;            // TOML exempt_loopback: no per-address limits
     std::size_t max_streams_per_connection = 256;  // inbound Yamux streams open at once
+    // What remote peers can make the node hold (docs/security.md): unread stream data (all
+    // connections / one connection), how long an answer may wait for a peer that does not read,
+    // the DHT's provider records and values held for others, and how fast one peer or address
+    // may store.
+    std::size_t max_buffered_bytes = 64 * 1024 * 1024;
+    std::size_t max_buffered_per_connection = 8 * 1024 * 1024;
+    net::Duration stream_write_timeout{10'000};
+    std::size_t provider_store_bytes = 64 * 1024 * 1024;
+    std::size_t record_store_bytes = 32 * 1024 * 1024;
+    double store_rate_per_peer = 200;  // ADD_PROVIDER + PUT_VALUE per second, one peer ...
+    double store_rate_per_ip = 100;    // ... and one address (loopback exempt as above)
 
     // [dht]
     std::size_t k = 20;

@@ -310,6 +310,9 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
                 if (addrs.empty())
                     if (auto info = host_.peer_store().get(from)) addrs = info->addrs;
                 for (const auto& a : addrs) host_.peer_store().add_address(from, a);
+                // A record keeps a few addresses (the peer store keeps the rest while the peer is
+                // known): each one is paid for once per key, for 48 hours.
+                if (addrs.size() > max_addrs_per_provider) addrs.resize(max_addrs_per_provider);
                 if (store_provider(
                         req.key, ProviderEntry{from, addrs, now_ms() + provider_validity_ms}, ack))
                     stored = true;

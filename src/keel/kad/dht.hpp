@@ -47,8 +47,8 @@ struct DhtConfig {
     // store_limits_exempt_loopback (as the Host's admission limits do).
     double store_rate_per_peer = 200;
     std::size_t store_burst_per_peer = 2000;
-    double store_rate_per_ip = 500;
-    std::size_t store_burst_per_ip = 5000;
+    double store_rate_per_ip = 100;
+    std::size_t store_burst_per_ip = 1000;
     bool store_limits_exempt_loopback = true;
     RoutingTableConfig table;
     ProviderStoreLimits provider_limits;

@@ -14,6 +14,8 @@ namespace keel::kad {
 
 inline constexpr std::int64_t provider_validity_ms = 48LL * 3600 * 1000;   // spec: 48 h
 inline constexpr std::int64_t provider_republish_ms = 22LL * 3600 * 1000;  // spec: 22 h
+// Addresses kept in one provider record (a node's public ones: IPv4, IPv6, a relay or two).
+inline constexpr std::size_t max_addrs_per_provider = 8;
 
 struct ProviderEntry {
     PeerId provider;

@@ -94,6 +94,13 @@ TEST(NodeSettings, ExampleFileSpellsExactlyTheDefaults) {
     EXPECT_EQ(s.inbound_burst_per_ip, d.inbound_burst_per_ip);
     EXPECT_EQ(s.limits_exempt_loopback, d.limits_exempt_loopback);
     EXPECT_EQ(s.max_streams_per_connection, d.max_streams_per_connection);
+    EXPECT_EQ(s.max_buffered_bytes, d.max_buffered_bytes);
+    EXPECT_EQ(s.max_buffered_per_connection, d.max_buffered_per_connection);
+    EXPECT_EQ(s.stream_write_timeout, d.stream_write_timeout);
+    EXPECT_EQ(s.provider_store_bytes, d.provider_store_bytes);
+    EXPECT_EQ(s.record_store_bytes, d.record_store_bytes);
+    EXPECT_DOUBLE_EQ(s.store_rate_per_peer, d.store_rate_per_peer);
+    EXPECT_DOUBLE_EQ(s.store_rate_per_ip, d.store_rate_per_ip);
     auto host = s.host_config(Ed25519KeyPair::generate());
     EXPECT_EQ(host.max_pending_inbound_per_ip, d.max_pending_inbound_per_ip);
     EXPECT_EQ(host.yamux.max_inbound_streams, d.max_streams_per_connection);
