@@ -22,8 +22,9 @@ std::filesystem::path default_data_dir() {
 void setup_logging(const std::string& level) {
     auto parsed = parse_log_level(level);
     if (!parsed)
-        throw std::invalid_argument("log level \"" + level +
-                                    "\": expected trace, debug, info, warn, error, critical or off");
+        throw std::invalid_argument(
+            "log level \"" + level +
+            "\": expected trace, debug, info, warn, error, critical or off");
     auto logger = spdlog::stderr_logger_mt("keel");
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
     logger->set_level(*parsed);

@@ -29,10 +29,9 @@ class LocalAttacks : public KeelProcessTest {
     void start_node(const fs::path& data_dir, std::vector<std::string> extra = {}) {
         fs::create_directories(tmp_ / "ui");
         std::ofstream(tmp_ / "ui" / "index.html") << "<!doctype html><title>keel</title>";
-        std::vector<std::string> args{"node",     "--listen", "/ip4/127.0.0.1/tcp/0",
-                                      "--json",   "--api",    "127.0.0.1:0",
-                                      "--ui-dir", (tmp_ / "ui").string(),
-                                      "--data-dir", data_dir.string()};
+        std::vector<std::string> args{
+            "node",        "--listen", "/ip4/127.0.0.1/tcp/0", "--json",     "--api",
+            "127.0.0.1:0", "--ui-dir", (tmp_ / "ui").string(), "--data-dir", data_dir.string()};
         args.insert(args.end(), extra.begin(), extra.end());
         node_ = &spawn(std::move(args));
         ASSERT_TRUE(node_->started());
@@ -48,9 +47,10 @@ class LocalAttacks : public KeelProcessTest {
 
     HttpAnswer http(const std::string& method, const std::string& target,
                     const std::string& host = "127.0.0.1", const std::string& body = "") {
-        std::string request = method + " " + target + " HTTP/1.1\r\nHost: " + host +
-                              "\r\nContent-Type: application/json\r\nContent-Length: " +
-                              std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+        std::string request =
+            method + " " + target + " HTTP/1.1\r\nHost: " + host +
+            "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+            "\r\nConnection: close\r\n\r\n" + body;
         asio::io_context io;
         auto seen = std::make_shared<Bytes>();
         auto task = [](tcp::endpoint ep, std::string req,
@@ -134,8 +134,8 @@ TEST_F(LocalAttacks, InvalidUtf8BodyIsA400) {
 // Item 8: the API's address is parsed whole, and is loopback unless the operator says otherwise.
 TEST_F(LocalAttacks, ApiAddressIsStrict) {
     auto node = [&](const std::string& api, std::vector<std::string> extra = {}) {
-        std::vector<std::string> args{"node", "--listen", "/ip4/127.0.0.1/tcp/0", "--api", api,
-                                      "--data-dir", (tmp_ / "d").string()};
+        std::vector<std::string> args{"node", "--listen",   "/ip4/127.0.0.1/tcp/0", "--api",
+                                      api,    "--data-dir", (tmp_ / "d").string()};
         args.insert(args.end(), extra.begin(), extra.end());
         return exit_code_of(std::move(args));
     };
@@ -149,8 +149,8 @@ TEST_F(LocalAttacks, ApiAddressIsStrict) {
 
 TEST_F(LocalAttacks, BadDurationsAndLogLevelsAreRefused) {
     auto node = [&](std::vector<std::string> extra) {
-        std::vector<std::string> args{"node", "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "off",
-                                      "--data-dir", (tmp_ / "d").string()};
+        std::vector<std::string> args{"node", "--listen",   "/ip4/127.0.0.1/tcp/0", "--api",
+                                      "off",  "--data-dir", (tmp_ / "d").string()};
         args.insert(args.end(), extra.begin(), extra.end());
         return exit_code_of(std::move(args));
     };
@@ -168,8 +168,9 @@ TEST_F(LocalAttacks, MissingArgumentsExitAtOnce) {
     EXPECT_EQ(exit_code_of({"dht", "put", "only-a-key"}, 10s), 2);
     EXPECT_EQ(exit_code_of({"dht", "frobnicate"}, 10s), 2);
     EXPECT_LT(seconds_since(t0), 5.0);
-    int load = exit_code_of({"load", "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWGqBYBrUXz8ByyLWj6U4Xd"
-                                     "PbGHqCGBmPkQoVArLqVWmNY",
+    int load = exit_code_of({"load",
+                             "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWGqBYBrUXz8ByyLWj6U4Xd"
+                             "PbGHqCGBmPkQoVArLqVWmNY",
                              "-n", "-5"});
     EXPECT_NE(load, 0);
     EXPECT_NE(load, -1);
@@ -193,8 +194,8 @@ TEST_F(LocalAttacks, IdentityAndDataDirectory) {
     children_.clear();
 
     fs::remove(data / "identity.key");
-    std::vector<std::string> again{"node", "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "off",
-                                   "--data-dir", data.string()};
+    std::vector<std::string> again{"node", "--listen",   "/ip4/127.0.0.1/tcp/0", "--api",
+                                   "off",  "--data-dir", data.string()};
     EXPECT_EQ(exit_code_of(again), 1);
     EXPECT_NE(stderr_of_last().find("is missing"), std::string::npos) << stderr_of_last();
     EXPECT_FALSE(fs::exists(data / "identity.key"));
@@ -202,8 +203,8 @@ TEST_F(LocalAttacks, IdentityAndDataDirectory) {
     auto fifo_dir = tmp_ / "fifo";
     fs::create_directories(fifo_dir);
     ASSERT_EQ(::mkfifo((fifo_dir / "identity.key").c_str(), 0600), 0);
-    std::vector<std::string> fifo{"node", "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "off",
-                                  "--data-dir", fifo_dir.string()};
+    std::vector<std::string> fifo{"node", "--listen",   "/ip4/127.0.0.1/tcp/0", "--api",
+                                  "off",  "--data-dir", fifo_dir.string()};
     int code = exit_code_of(fifo, 10s);
     EXPECT_NE(code, -1) << "keel waited on a FIFO identity";
     EXPECT_NE(code, 0);
@@ -242,8 +243,7 @@ TEST_F(LocalAttacks, CorruptDatabaseIsQuarantined) {
     for (const auto& e : fs::directory_iterator(data))
         quarantined |= e.path().filename().string().starts_with("keel.db.corrupt-");
     EXPECT_TRUE(quarantined) << "the damaged file was not moved aside";
-    EXPECT_NE(stderr_of_last().find("event=store_corrupt"), std::string::npos)
-        << stderr_of_last();
+    EXPECT_NE(stderr_of_last().find("event=store_corrupt"), std::string::npos) << stderr_of_last();
 }
 
 }  // namespace

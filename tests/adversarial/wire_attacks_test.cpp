@@ -6,8 +6,8 @@
 
 #include <cstdio>
 
-#include "keel/kad/dht.hpp"
 #include "keel/base/varint.hpp"
+#include "keel/kad/dht.hpp"
 #include "keel/net/framing.hpp"
 #include "keel/protocols/identify.hpp"
 #include "test_support.hpp"
@@ -84,8 +84,9 @@ class WireAttacks : public ::testing::Test {
             };
             persistence.provider_added = [answer](const Bytes&, const kad::ProviderEntry&,
                                                   kad::DhtPersistence::Ack ack) { answer(ack); };
-            persistence.record_stored = [answer](const kad::Record&,
-                                                 kad::DhtPersistence::Ack ack) { answer(ack); };
+            persistence.record_stored = [answer](const kad::Record&, kad::DhtPersistence::Ack ack) {
+                answer(ack);
+            };
             server->set_persistence(std::move(persistence));
         }
         server->validators().add("v", std::make_shared<AnyValue>());
@@ -137,11 +138,11 @@ class WireAttacks : public ::testing::Test {
     // A legitimate client's FIND_NODE, timed; nullopt when it is not answered.
     std::optional<double> legit_find_node_ms() {
         auto t0 = net::Clock::now();
-        auto r = run_task(io,
-                          client->request(server_host->peer_id(),
-                                          message(kad::MessageType::find_node, Bytes(32, 7)),
-                                          {server_addr}),
-                          10s);
+        auto r = run_task(
+            io,
+            client->request(server_host->peer_id(),
+                            message(kad::MessageType::find_node, Bytes(32, 7)), {server_addr}),
+            10s);
         if (!r || !*r) return std::nullopt;
         return seconds_since(t0) * 1000;
     }
@@ -163,8 +164,10 @@ TEST_F(WireAttacks, SlowReaderCannotPinAnswers) {
         for (int a = 0; a < 16; ++a)
             addrs.push_back(*Multiaddr::parse("/ip4/10.1." + std::to_string(i) + "." +
                                               std::to_string(a + 1) + "/tcp/4001"));
-        server->restore_provider(key, kad::ProviderEntry{PeerId::from_public_key(Ed25519KeyPair::generate().public_key()),
-                                                         addrs, unix_ms() + kad::provider_validity_ms});
+        server->restore_provider(
+            key,
+            kad::ProviderEntry{PeerId::from_public_key(Ed25519KeyPair::generate().public_key()),
+                               addrs, unix_ms() + kad::provider_validity_ms});
     }
     auto conn = attacker_connection();
     ASSERT_TRUE(conn);
@@ -178,17 +181,21 @@ TEST_F(WireAttacks, SlowReaderCannotPinAnswers) {
         ASSERT_TRUE(stream);
         send(stream, requests);  // and never read
     }
-    ASSERT_TRUE(run_until(io, [&] { return open_streams(*server_host) >= 8; }, 5s));
+    ASSERT_TRUE(run_until(
+        io, [&] { return open_streams(*server_host) >= 8; }, 5s));
     // The answers fill each stream's window: the server holds them, waiting for the peer to read.
-    run_until(io, [&] { return false; }, 300ms);
+    run_until(
+        io, [&] { return false; }, 300ms);
     ASSERT_EQ(open_streams(*server_host), 8u) << "the answers did not block: no attack";
     auto legit = legit_find_node_ms();
     ASSERT_TRUE(legit) << "a legitimate FIND_NODE was not answered during the attack";
-    std::printf("[figure] slow reader: legitimate FIND_NODE answered in %.1f ms during the attack\n",
-                *legit);
+    std::printf(
+        "[figure] slow reader: legitimate FIND_NODE answered in %.1f ms during the attack\n",
+        *legit);
     // Every blocked answer is given up at the write deadline (1 s here): the streams go.
     auto t0 = net::Clock::now();
-    ASSERT_TRUE(run_until(io, [&] { return open_streams(*server_host) == 0; }, 10s))
+    ASSERT_TRUE(run_until(
+        io, [&] { return open_streams(*server_host) == 0; }, 10s))
         << open_streams(*server_host) << " streams still held";
     std::printf("[figure] slow reader: all 8 pinned streams reset after %.2f s\n",
                 seconds_since(t0));
@@ -207,7 +214,8 @@ TEST_F(WireAttacks, FinishedStreamsHoldNothing) {
         streams.push_back(stream);
     }
     // Let every identify handler finish, then pour 200 KiB into each finished stream.
-    ASSERT_TRUE(run_until(io, [&] { return open_streams(*server_host) == 0; }, 5s))
+    ASSERT_TRUE(run_until(
+        io, [&] { return open_streams(*server_host) == 0; }, 5s))
         << "identify streams still open on the server";
     for (auto& s : streams) send(s, Bytes(200 * 1024, 0xab));
     std::size_t peak = 0;
@@ -227,13 +235,13 @@ TEST_F(WireAttacks, FinishedStreamsHoldNothing) {
 // however many streams the peer fills.
 TEST_F(WireAttacks, UnreadDataIsBounded) {
     start();
-    server_host->set_handler(
-        "/test/sink/1.0.0",
-        [this](std::shared_ptr<net::YamuxStream>, std::shared_ptr<Connection>)
-            -> net::awaitable<void> {
-            asio::steady_timer t(server_host->get_executor(), 4s);  // holds, reads nothing
-            co_await t.async_wait(net::use_result);
-        });
+    server_host->set_handler("/test/sink/1.0.0",
+                             [this](std::shared_ptr<net::YamuxStream>,
+                                    std::shared_ptr<Connection>) -> net::awaitable<void> {
+                                 asio::steady_timer t(server_host->get_executor(),
+                                                      4s);  // holds, reads nothing
+                                 co_await t.async_wait(net::use_result);
+                             });
     auto conn = attacker_connection();
     ASSERT_TRUE(conn);
     for (int s = 0; s < 16; ++s) {
@@ -251,9 +259,10 @@ TEST_F(WireAttacks, UnreadDataIsBounded) {
         1500ms);
     std::uint64_t resets = 0;
     for (const auto& c : server_host->connections()) resets += c->session->budget_resets();
-    std::printf("[figure] unread data: 16 x 250 KiB sent, server held at most %zu bytes "
-                "(bound %d), %llu streams reset or refused\n",
-                peak, 1024 * 1024, static_cast<unsigned long long>(resets));
+    std::printf(
+        "[figure] unread data: 16 x 250 KiB sent, server held at most %zu bytes "
+        "(bound %d), %llu streams reset or refused\n",
+        peak, 1024 * 1024, static_cast<unsigned long long>(resets));
     EXPECT_LE(peak, 1024u * 1024u);
     EXPECT_GT(resets, 0u);
     EXPECT_TRUE(legit_find_node_ms().has_value());
@@ -281,16 +290,18 @@ TEST_F(WireAttacks, AddProviderFloodIsRateLimited) {
         }
         send(stream, raw);
     }
-    run_until(io, [&] { return false; }, 1s);
+    run_until(
+        io, [&] { return false; }, 1s);
     double elapsed = seconds_since(t0);
     auto stored = server->provider_store().record_count();
     auto limited = server->stats().served.count("ADD_PROVIDER rate_limited")
                        ? server->stats().served.at("ADD_PROVIDER rate_limited")
                        : 0;
-    std::printf("[figure] ADD_PROVIDER flood: %zu sent in %.2f s, %zu stored (burst 50, 20/s), "
-                "%llu streams cut, store %zu bytes\n",
-                sent, elapsed, stored, static_cast<unsigned long long>(limited),
-                server->provider_store().bytes());
+    std::printf(
+        "[figure] ADD_PROVIDER flood: %zu sent in %.2f s, %zu stored (burst 50, 20/s), "
+        "%llu streams cut, store %zu bytes\n",
+        sent, elapsed, stored, static_cast<unsigned long long>(limited),
+        server->provider_store().bytes());
     EXPECT_LE(stored, 50u + static_cast<std::size_t>(20 * elapsed) + 1);
     EXPECT_GT(limited, 0u);
     EXPECT_TRUE(legit_find_node_ms().has_value());

@@ -107,7 +107,6 @@ struct HttpServer::Impl {
     std::uint64_t evicted = 0;
     bool stopped = false;
 
-
     net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor);
     bool make_room();
     net::awaitable<void> session(tcp::socket socket);
@@ -129,7 +128,8 @@ HttpResponse HttpServer::json_error(unsigned status, std::string_view message) {
 }
 
 void HttpServer::route(std::string method, std::string pattern, Handler handler) {
-    impl_->routes.push_back(Impl::Route{std::move(method), split_path(pattern), std::move(handler)});
+    impl_->routes.push_back(
+        Impl::Route{std::move(method), split_path(pattern), std::move(handler)});
 }
 
 void HttpServer::events_at(std::string path) {
@@ -164,15 +164,13 @@ net::result<tcp::endpoint> HttpServer::listen(const tcp::endpoint& endpoint) {
         impl_->allowed_origins.push_back(std::string("http://") + host + ":" + port);
     if (!bound.address().is_unspecified() && !bound.address().is_loopback()) {
         auto a = bound.address();
-        impl_->allowed_origins.push_back("http://" +
-                                         (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) +
-                                         ":" + port);
+        impl_->allowed_origins.push_back(
+            "http://" + (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + port);
     }
     impl_->acceptors.push_back(acceptor);
     auto* impl = impl_.get();
     asio::co_spawn(
-        impl->executor, [impl, acceptor]() { return impl->accept_loop(acceptor); },
-        asio::detached);
+        impl->executor, [impl, acceptor]() { return impl->accept_loop(acceptor); }, asio::detached);
     return bound;
 }
 
@@ -369,8 +367,8 @@ net::awaitable<void> HttpServer::Impl::serve_events(std::shared_ptr<beast::tcp_s
         if (sub->queue.empty()) text += ": keepalive\n\n";
         while (!sub->queue.empty()) {
             auto& e = sub->queue.front();
-            text += "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + e.data +
-                    "\n\n";
+            text +=
+                "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + e.data + "\n\n";
             sub->queue.pop_front();
         }
         stream->expires_after(config.request_timeout);

@@ -46,8 +46,7 @@ net::result<StaticFiles> StaticFiles::load(const std::filesystem::path& root, st
     for (; !ec && it != end; it.increment(ec)) {
         std::error_code fec;
         auto file = std::filesystem::canonical(it->path(), fec);
-        if (fec || !is_under(file, canonical_root) ||
-            !std::filesystem::is_regular_file(file, fec))
+        if (fec || !is_under(file, canonical_root) || !std::filesystem::is_regular_file(file, fec))
             continue;
         if (out.files_.size() >= max_files)
             return fail(root.string() + " holds more than " + std::to_string(max_files) +

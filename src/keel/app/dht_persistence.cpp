@@ -46,8 +46,8 @@ RestoredState attach_store(kad::Dht& dht, store::Store& store) {
     auto done_of = [&store](kad::DhtPersistence::Ack ack) -> store::Done {
         return [ack, &store](boost::system::error_code ec) {
             if (ec)
-                log().error("event=store_write_failed error=\"{}\" failures_total={}",
-                            ec.message(), store.write_failures());
+                log().error("event=store_write_failed error=\"{}\" failures_total={}", ec.message(),
+                            store.write_failures());
             if (ack) ack(!ec);
         };
     };

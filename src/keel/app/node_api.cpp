@@ -22,8 +22,7 @@ namespace {
 // Text from the network (agent versions, keys) may hold bytes that are not UTF-8: they are
 // replaced in the answer, never turned into an exception.
 HttpResponse ok(const json& body, unsigned status = 200) {
-    return {status, "application/json",
-            body.dump(-1, ' ', false, json::error_handler_t::replace)};
+    return {status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace)};
 }
 
 json addrs_json(const std::vector<Multiaddr>& addrs) {
@@ -201,8 +200,8 @@ void install_node_api(HttpServer& server, NodeContext& node) {
     server.route("GET", "/api/v1/peers", [n](HttpRequest req) -> net::awaitable<HttpResponse> {
         constexpr std::size_t max_page = 500;
         auto offset = query_number(req.query, "offset").value_or(0);
-        auto limit = std::min<std::size_t>(query_number(req.query, "limit").value_or(max_page),
-                                           max_page);
+        auto limit =
+            std::min<std::size_t>(query_number(req.query, "limit").value_or(max_page), max_page);
         auto all = n->host.peer_store().all();
         json list = json::array();
         for (std::size_t i = offset; i < all.size() && list.size() < limit; ++i)

@@ -76,8 +76,9 @@ boost::system::result<std::unique_ptr<store::Store>> quarantine_and_reopen(
         auto from = std::filesystem::path(db.string() + suffix);
         if (std::filesystem::exists(from, ec))
             std::filesystem::rename(from, aside.string() + suffix, ec);
-        if (ec) throw ConfigError("state " + db.string() + " is corrupt (" + why +
-                                  ") and cannot be moved aside: " + ec.message());
+        if (ec)
+            throw ConfigError("state " + db.string() + " is corrupt (" + why +
+                              ") and cannot be moved aside: " + ec.message());
     }
     why.clear();
     return store::Store::open(db, &why);

@@ -16,8 +16,8 @@ inline constexpr std::size_t max_identity_file_size = 8 * 1024;
 // and the node's state); directories that exist keep their mode. False on failure.
 bool create_private_dirs(const std::filesystem::path& dir);
 
-// crypto_errc::key_file_io if unreadable or not a regular file (a FIFO is refused, not waited on), key_file_format if not an Ed25519 PrivateKey or larger
-// than max_identity_file_size.
+// crypto_errc::key_file_io if unreadable or not a regular file (a FIFO is refused, not waited on),
+// key_file_format if not an Ed25519 PrivateKey or larger than max_identity_file_size.
 boost::system::result<Ed25519KeyPair> load_identity(const std::filesystem::path& path);
 // Writes a temporary file with mode 0600, fsyncs it, renames it over `path` and fsyncs the
 // directory, so a kill -9 at any point leaves either the old or the new key, never a torn one.

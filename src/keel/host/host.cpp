@@ -528,8 +528,9 @@ std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction directio
 }
 
 void Host::trim_idle_connections() {
-    std::size_t high = config_.trim_high_water ? config_.trim_high_water
-                                               : std::max<std::size_t>(config_.max_connections / 10 * 9, 1);
+    std::size_t high = config_.trim_high_water
+                           ? config_.trim_high_water
+                           : std::max<std::size_t>(config_.max_connections / 10 * 9, 1);
     if (connections_.size() <= high) return;
     std::size_t low = high / 10 * 8;
     auto now = net::Clock::now();
@@ -544,9 +545,10 @@ void Host::trim_idle_connections() {
     std::size_t open = connections_.size();
     for (const auto& c : idle) {
         if (open <= low) break;
-        log().debug("event=connection_trimmed peer={} idle_s={}", c->peer.short_string(),
-                    std::chrono::duration_cast<std::chrono::seconds>(now - c->session->last_received())
-                        .count());
+        log().debug(
+            "event=connection_trimmed peer={} idle_s={}", c->peer.short_string(),
+            std::chrono::duration_cast<std::chrono::seconds>(now - c->session->last_received())
+                .count());
         c->session->close();
         ++stats_.trimmed;
         --open;

@@ -85,8 +85,8 @@ struct HostStats {
     std::uint64_t upgrade_failures = 0;
     std::uint64_t dial_failures = 0;
     std::map<std::string, std::uint64_t> dial_failures_by_phase;  // "dial", "security", …
-    std::uint64_t streams_refused = 0;  // protocol negotiation failed or no handler
-    std::uint64_t trimmed = 0;          // idle inbound connections closed by the manager
+    std::uint64_t streams_refused = 0;      // protocol negotiation failed or no handler
+    std::uint64_t trimmed = 0;              // idle inbound connections closed by the manager
     std::uint64_t unidentified_closed = 0;  // inbound connections whose identify failed
 };
 

@@ -216,8 +216,8 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
             co_return;
         }
         table_.mark_seen(conn->peer);
-        bool is_store = request->type == MessageType::add_provider ||
-                        request->type == MessageType::put_value;
+        bool is_store =
+            request->type == MessageType::add_provider || request->type == MessageType::put_value;
         if (is_store && !store_allowed(*conn)) {
             count(stats_.served, request->type, "rate_limited");
             log().debug("event=kad_store_refused peer={} reason=rate", conn->peer.short_string());
@@ -375,10 +375,10 @@ bool Dht::store_provider(const Bytes& key, ProviderEntry entry,
     DhtPersistence::Ack on_durable;
     if (ack)
         // A record whose write failed is taken back: it must not be served as if stored.
-        on_durable = ack->completion(host_.get_executor(), [this, key, provider = copy.provider,
-                                                            alive = alive_]() {
-            if (*alive) providers_.remove(key, provider);
-        });
+        on_durable = ack->completion(host_.get_executor(),
+                                     [this, key, provider = copy.provider, alive = alive_]() {
+                                         if (*alive) providers_.remove(key, provider);
+                                     });
     persistence_.provider_added(key, copy, std::move(on_durable));
     return true;
 }
@@ -401,14 +401,14 @@ bool Dht::store_record(Record record, const std::shared_ptr<DurableAck>& ack) {
     if (!persistence_.record_stored) return true;
     DhtPersistence::Ack on_durable;
     if (ack)
-        on_durable = ack->completion(host_.get_executor(), [this, key = record.key,
-                                                            alive = alive_]() {
-            if (!*alive) return;
-            if (auto r = records_.find(key); r != records_.end()) {
-                record_bytes_ -= std::min(record_bytes_, record_cost(r->second));
-                records_.erase(r);
-            }
-        });
+        on_durable =
+            ack->completion(host_.get_executor(), [this, key = record.key, alive = alive_]() {
+                if (!*alive) return;
+                if (auto r = records_.find(key); r != records_.end()) {
+                    record_bytes_ -= std::min(record_bytes_, record_cost(r->second));
+                    records_.erase(r);
+                }
+            });
     persistence_.record_stored(record, std::move(on_durable));
     return true;
 }

@@ -49,8 +49,9 @@ bool ProviderStore::add(const Bytes& key, ProviderEntry entry) {
     if (it == by_key_.end()) it = by_key_.emplace(key, std::vector<ProviderEntry>{}).first;
     auto& list = it->second;
     if (existing) {
-        auto pos = std::find_if(list.begin(), list.end(),
-                                [&](const ProviderEntry& e) { return e.provider == entry.provider; });
+        auto pos = std::find_if(list.begin(), list.end(), [&](const ProviderEntry& e) {
+            return e.provider == entry.provider;
+        });
         forget(key, *pos);
         list.erase(pos);
     }

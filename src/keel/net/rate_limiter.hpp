@@ -17,7 +17,8 @@ template <class Key>
 class RateLimiter {
   public:
     // rate <= 0: no limit.
-    RateLimiter(double rate, std::size_t burst) : rate_(rate), burst_(std::max<std::size_t>(burst, 1)) {
+    RateLimiter(double rate, std::size_t burst)
+        : rate_(rate), burst_(std::max<std::size_t>(burst, 1)) {
         if (rate_ > 0) {
             interval_ = seconds(1 / rate_);
             span_ = seconds(static_cast<double>(burst_ - 1) / rate_);

@@ -142,9 +142,9 @@ void YamuxSession::fail(error_code reason, std::optional<yamux::GoAwayCode> go_a
 bool YamuxSession::over_budget(std::size_t more) const {
     if (buffered_ + more >= config_.max_buffered_per_connection) return true;
     // "Full" once it cannot take one more frame's worth.
-    bool process_full = config_.process_budget && config_.process_budget->used() + more +
-                                                          config_.max_data_frame >
-                                                      config_.process_budget->limit();
+    bool process_full =
+        config_.process_budget && config_.process_budget->used() + more + config_.max_data_frame >
+                                      config_.process_budget->limit();
     return process_full && buffered_ + more > config_.connection_reserve;
 }
 

@@ -127,11 +127,11 @@ class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
     asio::steady_timer write_signal_;  // wakes the writer when a frame is queued
     // Stream writers waiting for the queue to shrink; each waits on its own signal.
     std::vector<std::weak_ptr<YamuxStream>> drain_waiters_;
-    std::size_t buffered_ = 0;  // received, not yet read, over all streams
+    std::size_t buffered_ = 0;      // received, not yet read, over all streams
     std::size_t reserve_used_ = 0;  // of buffered_, what is held on the connection's reserve
     Clock::time_point last_received_ = Clock::now();
     std::uint64_t budget_resets_ = 0;
-    asio::steady_timer linger_;        // bounds how long a closing session waits for the peer
+    asio::steady_timer linger_;  // bounds how long a closing session waits for the peer
     std::unordered_map<std::uint32_t, std::shared_ptr<PendingPing>> pings_;
     std::uint32_t next_ping_ = 1;
     bool closing_ = false;  // our GoAway is queued; hang up once it is written

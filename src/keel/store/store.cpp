@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -306,9 +306,9 @@ boost::system::result<void> Store::Impl::setup(const std::filesystem::path& file
     {
         auto s = prepare(db, "PRAGMA quick_check", false);
         int step = s ? sqlite3_step(s.get()) : SQLITE_ERROR;
-        const auto* first =
-            step == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(s.get(), 0))
-                               : nullptr;
+        const auto* first = step == SQLITE_ROW
+                                ? reinterpret_cast<const char*>(sqlite3_column_text(s.get(), 0))
+                                : nullptr;
         if (first == nullptr || std::string_view(first) != "ok") {
             if (why) *why = first ? std::string("quick_check: ") + first : sqlite3_errmsg(db);
             return make_error_code(store_errc::corrupt);

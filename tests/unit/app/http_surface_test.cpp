@@ -2,9 +2,9 @@
 // (DNS rebinding) and which files it serves (only those indexed under the UI root).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 #include <vector>
 
 #include "keel/api/http_server.hpp"
@@ -19,9 +19,9 @@ TEST(HostHeader, OnlyIpLiteralsAndLocalhost) {
     for (const char* good : {"127.0.0.1", "127.0.0.1:5080", "localhost:5080", "LOCALHOST",
                              "[::1]:5080", "[::1]", "10.0.0.7:9464"})
         EXPECT_TRUE(host_header_allowed(good)) << good;
-    for (const char* bad : {"", "attacker.example", "attacker.example:5080", "127.0.0.1.nip.io",
-                            "localhost.attacker.example", "[::1", "[::1]x", "[evil]:80",
-                            "127.1:5080"})
+    for (const char* bad :
+         {"", "attacker.example", "attacker.example:5080", "127.0.0.1.nip.io",
+          "localhost.attacker.example", "[::1", "[::1]x", "[evil]:80", "127.1:5080"})
         EXPECT_FALSE(host_header_allowed(bad)) << bad;
 }
 
@@ -51,8 +51,8 @@ TEST_F(StaticFilesTest, ServesIndexedFilesByTheirExactPath) {
     EXPECT_EQ(files->find("/assets/app.js")->content_type, "text/javascript; charset=utf-8");
     for (const std::string& bad : std::vector<std::string>{
              "/link.key", "/../secret.key", "//" + (root / "secret.key").string(),
-          (root / "secret.key").string(), "/assets/../../secret.key", "/%2e%2e/secret.key",
-          "/assets//app.js", "/./index.html", "/index.html/"})
+             (root / "secret.key").string(), "/assets/../../secret.key", "/%2e%2e/secret.key",
+             "/assets//app.js", "/./index.html", "/index.html/"})
         EXPECT_EQ(files->find(bad), nullptr) << bad;
 }
 

@@ -387,9 +387,7 @@ TEST(YamuxSession, ReceiveBudgetBoundsUnreadData) {
             KEEL_CO_ASSERT(in != nullptr);
             held.push_back(in);  // accepted, never read
         }
-        std::function<bool()> settled = [&] {
-            return c.server.session->budget_resets() > 0;
-        };
+        std::function<bool()> settled = [&] { return c.server.session->budget_resets() > 0; };
         KEEL_CO_ASSERT(co_await wait_until(settled, io_limit));
         EXPECT_LE(c.server.session->buffered(), 300u * 1024 + 16 * 1024);
         EXPECT_LE(config.process_budget->used(), 300u * 1024);
