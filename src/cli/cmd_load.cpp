@@ -278,7 +278,13 @@ void add_load_command(CLI::App& app, int& exit_code) {
         "hold them, and report latencies, failures by phase and the target's memory");
     cmd->add_option("--target", o->target, "Multiaddr of the peer, ideally ending in /p2p/ID")
         ->required();
+    // Digits only: CLI11 would read "-5" into an unsigned count as 18446744073709551611.
+    auto whole_number = [](const std::string& v) {
+        bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+        return digits && v.size() <= 9 ? std::string() : "expected a whole number from 1";
+    };
     cmd->add_option("--connections,-n", o->connections, "How many connections")
+        ->check(whole_number)
         ->capture_default_str();
     cmd->add_option("--rate,-r", o->rate, "New connections per second")->capture_default_str();
     cmd->add_option("--duration,-d", o->duration,
@@ -288,6 +294,7 @@ void add_load_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--timeout", o->timeout, "Deadline of each phase (dial, handshake, ...)")
         ->capture_default_str();
     cmd->add_option("--threads", o->threads, "Worker threads, each with its own event loop")
+        ->check(whole_number)
         ->capture_default_str();
     cmd->add_option("--source-addrs", o->source_addrs,
                     "auto | off | K: spread the connections over K addresses 127.1.0.1... (a "

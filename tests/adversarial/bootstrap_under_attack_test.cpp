@@ -20,19 +20,12 @@
 #include "keel/net/framing.hpp"
 #include "keel/protocols/identify.hpp"
 #include "support/http_client.hpp"
+#include "support/kad_wire.hpp"
 #include "support/keel_process_test.hpp"
 #include "test_support.hpp"
 
 namespace keel::test {
 namespace {
-
-Bytes frame(const kad::KadMessage& m) {
-    Bytes body = kad::encode_message(m);
-    Bytes out;
-    append_uvarint(out, body.size());
-    out.insert(out.end(), body.begin(), body.end());
-    return out;
-}
 
 // A host whose dials leave from `source` (another loopback address than the other party's).
 std::unique_ptr<Host> host_from(asio::io_context& io, const char* source) {

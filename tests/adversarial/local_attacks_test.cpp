@@ -18,11 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct HttpAnswer {
-    int status = 0;
-    std::string body;
-};
-
 class LocalAttacks : public KeelProcessTest {
   protected:
     // Starts `keel node` with its API (and a web UI directory) and reads the "listening" event.
@@ -45,31 +40,10 @@ class LocalAttacks : public KeelProcessTest {
                              static_cast<std::uint16_t>(std::stoi(url.substr(17))));
     }
 
-    HttpAnswer http(const std::string& method, const std::string& target,
-                    const std::string& host = "127.0.0.1", const std::string& body = "") {
-        std::string request =
-            method + " " + target + " HTTP/1.1\r\nHost: " + host +
-            "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-            "\r\nConnection: close\r\n\r\n" + body;
+    RawHttpAnswer http(const std::string& method, const std::string& target,
+                       const std::string& host = "127.0.0.1", const std::string& body = "") {
         asio::io_context io;
-        auto seen = std::make_shared<Bytes>();
-        auto task = [](tcp::endpoint ep, std::string req,
-                       std::shared_ptr<Bytes> out) -> net::awaitable<bool> {
-            auto stream = co_await connect_raw(ep);
-            if (!stream) co_return false;
-            if (co_await (*stream)->write_all(as_bytes(req))) co_return false;
-            co_await read_until_closed(**stream, out);
-            co_return true;
-        };
-        auto done = run_task(io, task(api_, request, seen), 10s);
-        EXPECT_TRUE(done && *done) << method << " " << target << " did not complete";
-        std::string text(seen->begin(), seen->end());
-        HttpAnswer answer;
-        auto split = text.find("\r\n\r\n");
-        if (text.size() < 12 || split == std::string::npos) return answer;
-        answer.status = std::stoi(text.substr(9, 3));
-        answer.body = text.substr(split + 4);
-        return answer;
+        return raw_http(io, api_, method, target, body, host);
     }
 
     // Runs `keel ARGS...` to its end; its exit code, or -1 if it did not exit within `timeout`.

@@ -10,6 +10,7 @@
 #include "keel/kad/dht.hpp"
 #include "keel/net/framing.hpp"
 #include "keel/protocols/identify.hpp"
+#include "support/kad_wire.hpp"
 #include "test_support.hpp"
 
 namespace keel::test {
@@ -32,21 +33,6 @@ std::int64_t unix_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-Bytes frame(const kad::KadMessage& m) {
-    Bytes body = kad::encode_message(m);
-    Bytes out;
-    append_uvarint(out, body.size());
-    out.insert(out.end(), body.begin(), body.end());
-    return out;
-}
-
-kad::KadMessage message(kad::MessageType type, Bytes key) {
-    kad::KadMessage m;
-    m.type = type;
-    m.key = std::move(key);
-    return m;
 }
 
 // Accepts any value under its namespace ("/v/..."): the tests are about storage, not validation.

@@ -13,11 +13,7 @@ namespace {
 
 using nlohmann::json;
 
-struct HttpAnswer {
-    int status = 0;
-    std::string head;
-    std::string body;
-};
+using HttpAnswer = RawHttpAnswer;
 
 class NodeApi : public ::testing::Test {
   protected:
@@ -66,29 +62,7 @@ class NodeApi : public ::testing::Test {
 
     HttpAnswer http(const std::string& method, const std::string& path,
                     const std::string& body = "", const std::string& extra_headers = "") {
-        std::string request =
-            method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra_headers +
-            "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-            "\r\nConnection: close\r\n\r\n" + body;
-        auto seen = std::make_shared<Bytes>();
-        auto task = [](tcp::endpoint ep, std::string req,
-                       std::shared_ptr<Bytes> out) -> net::awaitable<bool> {
-            auto stream = co_await connect_raw(ep);
-            if (!stream) co_return false;
-            if (co_await (*stream)->write_all(as_bytes(req))) co_return false;
-            co_await read_until_closed(**stream, out);
-            co_return true;
-        };
-        auto done = run_task(io, task(api, request, seen), 20s);
-        EXPECT_TRUE(done && *done) << method << " " << path << " did not complete";
-        std::string text(seen->begin(), seen->end());
-        HttpAnswer answer;
-        auto split = text.find("\r\n\r\n");
-        if (text.size() < 12 || split == std::string::npos) return answer;
-        answer.status = std::stoi(text.substr(9, 3));
-        answer.head = text.substr(0, split);
-        answer.body = text.substr(split + 4);
-        return answer;
+        return raw_http(io, api, method, path, body, "127.0.0.1", extra_headers);
     }
 
     json get_json(const std::string& path, int expected = 200) {

@@ -184,4 +184,40 @@ inline net::awaitable<net::error_code> read_until_closed(net::ByteStream& stream
     }
 }
 
+// One HTTP/1.1 request over a new TCP connection ("Connection: close"), and its answer: status 0
+// when none came. `host` is the Host header (the API refuses names it does not own).
+struct RawHttpAnswer {
+    int status = 0;
+    std::string head;
+    std::string body;
+};
+inline RawHttpAnswer raw_http(asio::io_context& io, tcp::endpoint endpoint,
+                              const std::string& method, const std::string& target,
+                              const std::string& body = "", const std::string& host = "127.0.0.1",
+                              const std::string& extra_headers = "") {
+    std::string request =
+        method + " " + target + " HTTP/1.1\r\nHost: " + host + "\r\n" + extra_headers +
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\nConnection: close\r\n\r\n" + body;
+    auto seen = std::make_shared<Bytes>();
+    auto task = [](tcp::endpoint ep, std::string req,
+                   std::shared_ptr<Bytes> out) -> net::awaitable<bool> {
+        auto stream = co_await connect_raw(ep);
+        if (!stream) co_return false;
+        if (co_await (*stream)->write_all(as_bytes(req))) co_return false;
+        co_await read_until_closed(**stream, out);
+        co_return true;
+    };
+    auto done = run_task(io, task(endpoint, request, seen), 20s);
+    EXPECT_TRUE(done && *done) << method << " " << target << " did not complete";
+    std::string text(seen->begin(), seen->end());
+    RawHttpAnswer answer;
+    auto split = text.find("\r\n\r\n");
+    if (text.size() < 12 || split == std::string::npos) return answer;
+    answer.status = std::stoi(text.substr(9, 3));
+    answer.head = text.substr(0, split);
+    answer.body = text.substr(split + 4);
+    return answer;
+}
+
 }  // namespace keel::test

@@ -121,6 +121,17 @@ std::optional<json> parse_body(const HttpRequest& req, std::string& why) {
     }
 }
 
+// The content key of a {"key": TEXT} body, as a CID (TEXT is a CID or any text, hashed).
+std::optional<Cid> content_key_of(const HttpRequest& req, std::string& why) {
+    auto body = parse_body(req, why);
+    if (!body) return std::nullopt;
+    if (!body->contains("key") || !(*body)["key"].is_string()) {
+        why = "missing \"key\" (a CID or any text)";
+        return std::nullopt;
+    }
+    return kad::content_cid((*body)["key"].get<std::string>());
+}
+
 }  // namespace
 
 void install_node_api(HttpServer& server, NodeContext& node) {
@@ -267,19 +278,16 @@ void install_node_api(HttpServer& server, NodeContext& node) {
     server.route(
         "POST", "/api/v1/providers/find", [n](HttpRequest req) -> net::awaitable<HttpResponse> {
             std::string why;
-            auto body = parse_body(req, why);
-            if (!body) co_return HttpServer::json_error(400, why);
-            if (!body->contains("key") || !(*body)["key"].is_string())
-                co_return HttpServer::json_error(400, "missing \"key\" (a CID or any text)");
-            auto cid = kad::content_cid((*body)["key"].get<std::string>());
+            auto cid = content_key_of(req, why);
+            if (!cid) co_return HttpServer::json_error(400, why);
             auto start = net::Clock::now();
-            auto found = co_await n->dht.find_providers(cid.hash.encode(), 20);
+            auto found = co_await n->dht.find_providers(cid->hash.encode(), 20);
             json list = json::array();
             for (const auto& p : found)
                 list.push_back(
                     {{"peer_id", p.provider.to_base58()}, {"addrs", addrs_json(p.addrs)}});
             co_return ok(
-                {{"cid", cid.to_string()},
+                {{"cid", cid->to_string()},
                  {"providers", list},
                  {"elapsed_ms",
                   std::chrono::duration<double, std::milli>(net::Clock::now() - start).count()}});
@@ -287,19 +295,16 @@ void install_node_api(HttpServer& server, NodeContext& node) {
 
     server.route("POST", "/api/v1/providers", [n](HttpRequest req) -> net::awaitable<HttpResponse> {
         std::string why;
-        auto body = parse_body(req, why);
-        if (!body) co_return HttpServer::json_error(400, why);
-        if (!body->contains("key") || !(*body)["key"].is_string())
-            co_return HttpServer::json_error(400, "missing \"key\" (a CID or any text)");
-        auto cid = kad::content_cid((*body)["key"].get<std::string>());
-        auto result = co_await n->dht.provide(cid.hash.encode());
+        auto cid = content_key_of(req, why);
+        if (!cid) co_return HttpServer::json_error(400, why);
+        auto result = co_await n->dht.provide(cid->hash.encode());
         if (!result)
             co_return ok(
-                {{"ok", false}, {"cid", cid.to_string()}, {"error", result.error().message()}});
+                {{"ok", false}, {"cid", cid->to_string()}, {"error", result.error().message()}});
         n->events.publish("provided",
-                          json{{"cid", cid.to_string()}, {"peers", result->sent}}.dump());
+                          json{{"cid", cid->to_string()}, {"peers", result->sent}}.dump());
         co_return ok({{"ok", true},
-                      {"cid", cid.to_string()},
+                      {"cid", cid->to_string()},
                       {"sent", result->sent},
                       {"acknowledged", result->acknowledged}});
     });
