@@ -111,14 +111,28 @@ class WireAttacks : public ::testing::Test {
         return stream && *stream ? **stream : nullptr;
     }
 
-    // Writes without waiting for the write to finish (a full window must not block the test).
+    // Writes without waiting for the write to finish (a full window must not block the test);
+    // `written` counts the writes that completed.
     void send(std::shared_ptr<net::YamuxStream> stream, Bytes data) {
         asio::co_spawn(
             io,
-            [stream, data = std::move(data)]() -> net::awaitable<void> {
-                co_await stream->write_all(data);
+            [stream, data = std::move(data), written = written]() -> net::awaitable<void> {
+                if (!co_await stream->write_all(data)) ++*written;
             },
             asio::detached);
+    }
+
+    // The most the server held in unread stream data while the io ran for `window`.
+    std::size_t peak_buffered(net::Duration window) {
+        std::size_t peak = 0;
+        run_until(
+            io,
+            [&] {
+                peak = std::max(peak, buffered_bytes(*server_host));
+                return false;  // sample for the whole window
+            },
+            window);
+        return peak;
     }
 
     // A legitimate client's FIND_NODE, timed; nullopt when it is not answered.
@@ -138,6 +152,7 @@ class WireAttacks : public ::testing::Test {
     std::unique_ptr<kad::Dht> server, client;
     Multiaddr server_addr;
     std::vector<kad::DhtPersistence::Ack> stalled_acks;
+    std::shared_ptr<std::size_t> written = std::make_shared<std::size_t>(0);
 };
 
 // Item 3: GET_PROVIDERS pipelined on streams whose answers are never read. Each answer is large
@@ -204,16 +219,10 @@ TEST_F(WireAttacks, FinishedStreamsHoldNothing) {
         io, [&] { return open_streams(*server_host) == 0; }, 5s))
         << "identify streams still open on the server";
     for (auto& s : streams) send(s, Bytes(200 * 1024, 0xab));
-    std::size_t peak = 0;
-    run_until(
-        io,
-        [&] {
-            peak = std::max(peak, buffered_bytes(*server_host));
-            return false;
-        },
-        1500ms);
+    auto peak = peak_buffered(1500ms);
     std::printf("[figure] finished streams: 32 x 200 KiB sent, server held at most %zu bytes\n",
                 peak);
+    EXPECT_EQ(*written, streams.size()) << "the data did not all reach the server";
     EXPECT_EQ(peak, 0u);
 }
 
@@ -235,14 +244,7 @@ TEST_F(WireAttacks, UnreadDataIsBounded) {
         if (!stream) continue;  // refused: the budget is full
         send(stream, Bytes(250 * 1024, 0xcd));
     }
-    std::size_t peak = 0;
-    run_until(
-        io,
-        [&] {
-            peak = std::max(peak, buffered_bytes(*server_host));
-            return false;
-        },
-        1500ms);
+    auto peak = peak_buffered(1500ms);
     std::uint64_t resets = 0;
     for (const auto& c : server_host->connections()) resets += c->session->budget_resets();
     std::printf(
@@ -299,6 +301,7 @@ TEST_F(WireAttacks, FailedWriteIsNotAcknowledged) {
     ASSERT_TRUE(run_task(io, client->bootstrap({server_addr}), 10s).value_or(0) == 1u);
     auto provided = run_task(io, client->provide(Bytes(34, 0x11)), 15s);
     ASSERT_TRUE(provided && *provided);
+    EXPECT_GE((*provided)->sent, 1u);  // announced, so the missing ack is the server's refusal
     EXPECT_EQ((*provided)->acknowledged, 0u);
     EXPECT_EQ(server->provider_store().record_count(), 0u);
     auto put = run_task(io, client->put_value(to_bytes("/v/key"), to_bytes("value")), 15s);
