@@ -258,18 +258,23 @@ TEST(DiscoveryVerifier, NoWayBackFailsReachabilityWithARemedy) {
 
 // ---- a network of one ----------------------------------------------------------------------
 
+// `node` bootstraps from `boot` and each is in the other's routing table.
+bool join_each_other(asio::io_context& io, Node& node, Node& boot) {
+    return bootstrap(io, node, boot) &&
+           run_until(
+               io,
+               [&] {
+                   return node.dht->routing_table().contains(boot.id()) &&
+                          boot.dht->routing_table().contains(node.id());
+               },
+               10s);
+}
+
 TEST(DiscoveryVerifier, ALoneNodeOnOneBootstrapHasNotEnoughPeersToCheckStepFour) {
     asio::io_context io;
     auto boot = make_node(io, true);
     auto a = make_node(io, true);
-    ASSERT_TRUE(bootstrap(io, a, boot));
-    ASSERT_TRUE(run_until(
-        io,
-        [&] {
-            return a.dht->routing_table().contains(boot.id()) &&
-                   boot.dht->routing_table().contains(a.id());
-        },
-        10s));
+    ASSERT_TRUE(join_each_other(io, a, boot));
 
     std::vector<PeerId> bootstraps{boot.id()};
     auto run = verify(io, a, bootstraps);
@@ -325,14 +330,7 @@ TEST(DiscoveryVerifier, PeersTheBootstrapKnowsButDoesNotNameFailStepFour) {
             }
         });
     auto a = make_node(io, true);
-    ASSERT_TRUE(bootstrap(io, a, boot));
-    ASSERT_TRUE(run_until(
-        io,
-        [&] {
-            return a.dht->routing_table().contains(boot.id()) &&
-                   boot.dht->routing_table().contains(a.id());
-        },
-        10s));
+    ASSERT_TRUE(join_each_other(io, a, boot));
     ASSERT_FALSE(a.host->peer_store().get(c.id())) << "A must not have learnt of C";
 
     std::vector<PeerId> bootstraps{boot.id()};
