@@ -555,6 +555,19 @@ awaitable<net::result<Outcome>> DiscoveryVerifier::reachability() {
         if (!info.addrs.empty()) consider(info.id);
     std::vector<PeerId> candidates = preferred;
     candidates.insert(candidates.end(), fallback.begin(), fallback.end());
+    // Peers that can show the way back first: a Keel peer pings us back over /keel/health, and
+    // a peer that opened a connection to us has reached us already. go and rust peers do neither
+    // (their AutoNAT servers never dial back private or loopback addresses).
+    auto inbound_from = [&](const PeerId& id) {
+        for (const auto& c : host_.connections_to(id))
+            if (c->direction == Direction::inbound && c->is_open()) return true;
+        return false;
+    };
+    std::stable_partition(candidates.begin(), candidates.end(), [&](const PeerId& id) {
+        return speaks_health(host_, id) || inbound_from(id);
+    });
+    bool anyone_can_answer = !candidates.empty() && (speaks_health(host_, candidates.front()) ||
+                                                     inbound_from(candidates.front()));
     if (candidates.empty())
         co_return fail("no peer to ping",
                        "No peer known to ping: join the network first (a reachable bootstrap, "
@@ -625,6 +638,13 @@ awaitable<net::result<Outcome>> DiscoveryVerifier::reachability() {
     detail += reverse_note.empty()
                   ? "it does not speak /keel/health and never opened a connection to us"
                   : reverse_note;
+    if (!anyone_can_answer)
+        co_return not_enough_peers(
+            detail +
+                " (no peer we know can test the way back: none is a Keel peer and none "
+                "connected to us)",
+            "Reachability from outside cannot be checked with these peers: run keel verify "
+            "against a Keel bootstrap, or check from another machine with keel ping ADDR");
     co_return fail(std::move(detail),
                    "Peers cannot reach us: a NAT or firewall blocks inbound connections; forward "
                    "the listen port (or use a relay), listen on a reachable address and "

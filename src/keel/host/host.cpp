@@ -173,7 +173,12 @@ void Host::register_builtin_handlers() {
                std::shared_ptr<Connection> conn) -> awaitable<void> {
         auto info = co_await net::with_deadline(protocols::receive_identify(*stream),
                                                 config_.identify_timeout);
-        if (info) peer_store_.apply_identify(conn->peer, *info);
+        if (info) {
+            peer_store_.apply_identify(conn->peer, *info);
+            // A push says what changed (e.g. a DHT client turned server): observers re-read it.
+            if (conn->identified)
+                for (auto& observer : identified_observers_) observer(conn);
+        }
         co_await stream->close_write();
     };
     handlers_[std::string(protocols::ping_protocol_id)] =

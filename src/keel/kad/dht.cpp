@@ -107,10 +107,17 @@ void Dht::consider_for_table(const std::shared_ptr<Connection>& conn) {
     auto info = host_.peer_store().get(conn->peer);
     if (!info) return;
     const auto& protocols = info->protocols;
-    // Only DHT servers of our own network: a client, or a server of another DHT, stays out.
+    // Only DHT servers of our own network: a client, or a server of another DHT, stays out; a
+    // member whose identify push no longer lists our protocol (server turned client) leaves.
     if (std::find(protocols.begin(), protocols.end(), config_.profile.kad_protocol) ==
-        protocols.end())
+        protocols.end()) {
+        if (table_.evict(conn->peer)) {
+            log().debug("event=routing_table_remove peer={} reason=no_longer_a_server",
+                        conn->peer.short_string());
+            if (persistence_.routing_changed) persistence_.routing_changed(conn->peer, false);
+        }
         return;
+    }
     auto outcome = table_.add(conn->peer, conn->remote_addr);
     switch (outcome.result) {
         case AddResult::added:

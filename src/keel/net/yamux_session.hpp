@@ -39,7 +39,7 @@ class ReceiveBudget {
 
 struct YamuxConfig {
     std::uint32_t initial_window = 256 * 1024;  // the spec's initial receive window per stream
-    std::size_t max_inbound_streams = 256;      // open at once per connection; more are reset
+    std::size_t max_inbound_streams = 512;      // open at once per connection (rust: 512); more reset
     std::size_t max_outbound_streams = 1024;
     std::size_t max_data_frame = 16 * 1024;  // we split writes into frames of at most this
     // Stream writers wait while this much is queued, so fast writers cannot run memory up.

@@ -2,6 +2,8 @@
 
 #include <keel/proto/identify.pb.h>
 
+#include <algorithm>
+
 #include "keel/net/framing.hpp"
 #include "keel/net/net_errc.hpp"
 
@@ -27,14 +29,11 @@ Bytes encode_identify(const IdentifyInfo& info) {
     return to_bytes(msg.SerializeAsString());
 }
 
-boost::system::result<IdentifyInfo> decode_identify(BytesView message) {
-    pb::Identify msg;
-    if (message.size() > max_identify_message ||
-        !msg.ParseFromArray(message.data(), static_cast<int>(message.size())))
-        return make_error_code(net::net_errc::malformed_message);
-    if (static_cast<std::size_t>(msg.listenaddrs_size()) > max_identify_addrs ||
-        static_cast<std::size_t>(msg.protocols_size()) > max_identify_protocols)
-        return make_error_code(net::net_errc::message_too_large);
+namespace {
+
+// What we keep of a (possibly merged) identify record: past the limits, addresses and protocols
+// are dropped, not the peer (go and rust peers listening on many interfaces send more).
+boost::system::result<IdentifyInfo> to_info(const pb::Identify& msg) {
     IdentifyInfo info;
     info.protocol_version = msg.protocolversion();
     info.agent_version = msg.agentversion();
@@ -44,14 +43,26 @@ boost::system::result<IdentifyInfo> decode_identify(BytesView message) {
         info.public_key = std::move(*key);
     }
     for (const auto& raw : msg.listenaddrs()) {
+        if (info.listen_addrs.size() == max_identify_addrs) break;
         if (auto addr = Multiaddr::from_bytes(as_bytes(raw))) info.listen_addrs.push_back(*addr);
     }
     if (msg.has_observedaddr()) {
         if (auto addr = Multiaddr::from_bytes(as_bytes(msg.observedaddr())))
             info.observed_addr = *addr;
     }
-    info.protocols.assign(msg.protocols().begin(), msg.protocols().end());
+    auto protocols = std::min<std::size_t>(msg.protocols_size(), max_identify_protocols);
+    info.protocols.assign(msg.protocols().begin(), msg.protocols().begin() + protocols);
     return info;
+}
+
+}  // namespace
+
+boost::system::result<IdentifyInfo> decode_identify(BytesView message) {
+    pb::Identify msg;
+    if (message.size() > max_identify_message ||
+        !msg.ParseFromArray(message.data(), static_cast<int>(message.size())))
+        return make_error_code(net::net_errc::malformed_message);
+    return to_info(msg);
 }
 
 net::awaitable<net::error_code> send_identify(net::ByteStream& stream, const IdentifyInfo& ours) {
@@ -60,9 +71,24 @@ net::awaitable<net::error_code> send_identify(net::ByteStream& stream, const Ide
 }
 
 net::awaitable<net::result<IdentifyInfo>> receive_identify(net::ByteStream& stream) {
-    auto message = co_await net::read_length_prefixed(stream, max_identify_message);
-    if (!message) co_return message.error();
-    auto info = decode_identify(*message);
+    // go-libp2p sends a record larger than 2 KiB as two messages (the second holds only the
+    // signed peer record); the spec's protobuf semantics merge them: scalars of a later message
+    // win, repeated fields append. Read until the writer closes, within one byte budget.
+    pb::Identify merged;
+    std::size_t total = 0;
+    for (std::size_t n = 0; n < max_identify_messages; ++n) {
+        auto message = co_await net::read_length_prefixed(stream, max_identify_message - total);
+        if (!message) {
+            if (n > 0 && message.error() == net::asio::error::eof) break;
+            co_return message.error();
+        }
+        total += message->size();
+        pb::Identify part;
+        if (!part.ParseFromArray(message->data(), static_cast<int>(message->size())))
+            co_return make_error_code(net::net_errc::malformed_message);
+        merged.MergeFrom(part);
+    }
+    auto info = to_info(merged);
     if (!info) co_return info.error();
     co_return std::move(*info);
 }

@@ -18,6 +18,7 @@ inline constexpr std::string_view identify_push_protocol_id = "/ipfs/id/push/1.0
 inline constexpr std::size_t max_identify_message = 64 * 1024;
 inline constexpr std::size_t max_identify_addrs = 64;
 inline constexpr std::size_t max_identify_protocols = 256;
+inline constexpr std::size_t max_identify_messages = 8;  // one record split over several (go: 2)
 
 struct IdentifyInfo {
     std::string protocol_version;
@@ -29,13 +30,14 @@ struct IdentifyInfo {
 };
 
 Bytes encode_identify(const IdentifyInfo& info);
-// Unparseable addresses are skipped (a peer may list transports we do not know); counts over the
-// limits above are an error.
+// Unparseable addresses are skipped (a peer may list transports we do not know), and addresses
+// and protocols past the limits above are dropped.
 boost::system::result<IdentifyInfo> decode_identify(BytesView message);
 
 // Handler side of /ipfs/id/1.0.0: send our record and close.
 net::awaitable<net::error_code> send_identify(net::ByteStream& stream, const IdentifyInfo& ours);
-// Dialer side of /ipfs/id/1.0.0, and handler side of push: read one record.
+// Dialer side of /ipfs/id/1.0.0, and handler side of push: read the record, which may come in
+// several messages (merged), until the writer closes.
 net::awaitable<net::result<IdentifyInfo>> receive_identify(net::ByteStream& stream);
 
 }  // namespace keel::protocols
