@@ -101,7 +101,18 @@ int run_verify(const VerifyOptions& o) {
     kad::Dht dht(host, dht_config);
     dht.start();
 
+    // "Another user" for step 6 (VerifierConfig::observer): its own identity, no listener.
+    HostConfig observer_config(Ed25519KeyPair::generate());
+    observer_config.dial_timeout = observer_config.handshake_timeout =
+        observer_config.identify_timeout = observer_config.negotiate_timeout = *timeout;
+    observer_config.protocol_version = profile->identify_protocol_version;
+    Host observer_host(io.get_executor(), std::move(observer_config));
+    kad::DhtConfig observer_dht_config = dht_config;
+    observer_dht_config.server_mode = false;
+    kad::Dht observer_dht(observer_host, observer_dht_config);
+
     health::VerifierConfig verifier_config;
+    verifier_config.observer = &observer_dht;
     verifier_config.step_timeout = *timeout;
     verifier_config.bootstrap_peers = bootstrap_ids;
     std::vector<health::VerificationStep> steps;
@@ -132,6 +143,8 @@ int run_verify(const VerifyOptions& o) {
             steps = co_await verifier.run(progress);
             dht.stop();
             host.stop();
+            observer_dht.stop();
+            observer_host.stop();
         },
         asio::detached);
     io.run();

@@ -17,6 +17,15 @@ namespace keel::app {
 namespace asio = net::asio;
 using nlohmann::json;
 
+namespace {
+// The verifier's second identity is a DHT client whatever this node is.
+kad::DhtConfig observer_dht_config(const NodeSettings& s) {
+    auto c = s.dht_config(NodeRole::node);
+    c.server_mode = false;
+    return c;
+}
+}  // namespace
+
 // Declaration order is construction order: the Host outlives everything that uses it.
 struct NodeRuntime::Parts {
     Parts(asio::any_io_executor ex, const NodeSettings& s, NodeRole role, Ed25519KeyPair key,
@@ -24,17 +33,24 @@ struct NodeRuntime::Parts {
         : store(std::move(db)),
           host(ex, s.host_config(std::move(key))),
           dht(host, s.dht_config(role)),
+          observer_host(ex, s.host_config(Ed25519KeyPair::generate())),
+          observer_dht(observer_host, observer_dht_config(s)),
           monitor(host, dht, std::move(bootstrap), s.monitor_config()),
           events(ex),
           http(ex, events),
           context{host, dht, monitor, events},
           release_timer(ex) {
         context.verifier = s.verifier_config();
+        context.verifier.observer = &observer_dht;
     }
 
     std::unique_ptr<store::Store> store;
     Host host;
     kad::Dht dht;
+    // A second identity, without a listener or a routing table of its own: the discovery
+    // check's "another user" (VerifierConfig::observer).
+    Host observer_host;
+    kad::Dht observer_dht;
     health::HealthMonitor monitor;
     api::EventBus events;
     api::HttpServer http;
@@ -321,6 +337,8 @@ void NodeRuntime::stop() {
     p.http.stop();
     p.dht.stop();
     p.host.stop();
+    p.observer_dht.stop();
+    p.observer_host.stop();
 }
 
 bool NodeRuntime::idle() const {

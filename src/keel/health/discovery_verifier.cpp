@@ -682,7 +682,14 @@ awaitable<net::result<Outcome>> DiscoveryVerifier::provider_visible() {
         }
         return false;
     };
-    co_await ask_peers(dht_, peers, get, std::move(on_answer));
+    auto& asker = config_.observer ? *config_.observer : dht_;
+    if (config_.observer) {
+        for (const auto& peer : peers)
+            if (auto info = host_.peer_store().get(peer))
+                for (const auto& addr : info->addrs)
+                    asker.host().peer_store().add_address(peer, addr);
+    }
+    co_await ask_peers(asker, peers, get, std::move(on_answer));
     std::string detail =
         "listed by " + std::to_string(listing) + " of " +
         plural(peers.size(), "closest peer", "closest peers") + " asked (" +

@@ -62,6 +62,10 @@ struct VerifierConfig {
     std::vector<PeerId> bootstrap_peers;
     std::size_t max_ping_candidates = 3;  // step 5: peers tried before giving up
     std::size_t peers_shown = 5;          // step 4: short IDs listed in the detail
+    // Step 6 asks the closest peers through this DHT client, a second identity ("another
+    // user"): rust-libp2p leaves the asking peer out of the providers it lists, so asked as
+    // ourselves a rust server never shows our record. Null: ask as ourselves.
+    kad::Dht* observer = nullptr;
 };
 
 class DiscoveryVerifier {

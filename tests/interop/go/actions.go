@@ -369,11 +369,17 @@ func (n *node) waitRouting(count int) ([]kv, error) {
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	// A real node refreshes its table every 10 minutes; waiting, we refresh every 2 s so that
+	// a node that joined before the others learns of them (the contract's wait-routing).
+	refresh := time.NewTicker(2 * time.Second)
+	defer refresh.Stop()
 	for {
 		if n.d.RoutingTable().Size() >= count {
 			return []kv{{"peers", n.routingPeers()}}, nil
 		}
 		select {
+		case <-refresh.C:
+			n.d.RefreshRoutingTable()
 		case <-tick.C:
 		case <-ctx.Done():
 			return nil, fmt.Errorf("timed out: routing table holds %d peers %v, wanted %d", n.d.RoutingTable().Size(), n.routingPeers(), count)
