@@ -216,11 +216,11 @@ TEST_F(NodeApi, DiagnosticsRunsTheSixSteps) {
     // is neither a pass nor a failure, and says what to do.
     EXPECT_EQ(j["steps"][3]["status"], "not_enough_peers") << a.body;
     EXPECT_FALSE(j["steps"][3]["remedy"].get<std::string>().empty());
-    // Step 5 fails here (this bootstrap neither speaks /keel/health nor dialed us): the run is
-    // failed, a step short of peers does not hide a failure.
-    EXPECT_EQ(j["steps"][4]["status"], "failed") << a.body;
+    // Step 5 cannot be checked either: this bootstrap neither speaks /keel/health nor dialed
+    // us, and nobody else could test the way back (a go or rust network looks like this).
+    EXPECT_EQ(j["steps"][4]["status"], "not_enough_peers") << a.body;
     EXPECT_EQ(j["ok"], false);
-    EXPECT_EQ(j["result"], "failed") << a.body;
+    EXPECT_EQ(j["result"], "not_enough_peers") << a.body;
     auto last = get_json("/api/v1/diagnostics");
     EXPECT_EQ(last["running"], false);
     EXPECT_EQ(last["steps"].size(), 6u);

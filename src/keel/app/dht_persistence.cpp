@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "keel/app/node_settings.hpp"
+#include "keel/kad/time_received.hpp"
 #include "keel/net/log.hpp"
 
 namespace keel::app {
@@ -31,7 +32,10 @@ RestoredState attach_store(kad::Dht& dht, store::Store& store) {
         ++restored.providers;
     }
     for (auto& r : store.load_records()) {
-        dht.restore_record(kad::Record{r.key, r.value, std::to_string(r.received_ms)});
+        // timeReceived as it was first written (RFC 3339), not a bare number go and js cannot read.
+        auto received =
+            std::chrono::system_clock::time_point(std::chrono::milliseconds(r.received_ms));
+        dht.restore_record(kad::Record{r.key, r.value, kad::rfc3339(received)});
         ++restored.records;
     }
     // Part of the state would be missing without a word: an error, never a smaller state.

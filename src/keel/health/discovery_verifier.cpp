@@ -553,21 +553,22 @@ awaitable<net::result<Outcome>> DiscoveryVerifier::reachability() {
         if (c->is_open()) consider(c->peer);
     for (const auto& info : host_.peer_store().all())
         if (!info.addrs.empty()) consider(info.id);
-    std::vector<PeerId> candidates = preferred;
-    candidates.insert(candidates.end(), fallback.begin(), fallback.end());
-    // Peers that can show the way back first: a Keel peer pings us back over /keel/health, and
-    // a peer that opened a connection to us has reached us already. go and rust peers do neither
-    // (their AutoNAT servers never dial back private or loopback addresses).
+    // Peers that can show the way back first (within each group): a Keel peer pings us back
+    // over /keel/health, and a peer that opened a connection to us has reached us already. go
+    // and rust peers do neither (their AutoNAT servers never dial back private addresses).
     auto inbound_from = [&](const PeerId& id) {
         for (const auto& c : host_.connections_to(id))
             if (c->direction == Direction::inbound && c->is_open()) return true;
         return false;
     };
-    std::stable_partition(candidates.begin(), candidates.end(), [&](const PeerId& id) {
+    auto can_answer = [&](const PeerId& id) {
         return speaks_health(host_, id) || inbound_from(id);
-    });
-    bool anyone_can_answer = !candidates.empty() && (speaks_health(host_, candidates.front()) ||
-                                                     inbound_from(candidates.front()));
+    };
+    std::stable_partition(preferred.begin(), preferred.end(), can_answer);
+    std::stable_partition(fallback.begin(), fallback.end(), can_answer);
+    std::vector<PeerId> candidates = preferred;
+    candidates.insert(candidates.end(), fallback.begin(), fallback.end());
+    bool anyone_can_answer = std::any_of(candidates.begin(), candidates.end(), can_answer);
     if (candidates.empty())
         co_return fail("no peer to ping",
                        "No peer known to ping: join the network first (a reachable bootstrap, "

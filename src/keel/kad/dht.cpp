@@ -1,5 +1,7 @@
 #include "keel/kad/dht.hpp"
 
+#include "keel/kad/time_received.hpp"
+
 #include <sodium.h>
 #include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -10,6 +12,7 @@
 #include "keel/host/staggered_dial.hpp"
 #include "keel/host/tcp_address.hpp"
 #include "keel/kad/kad_errc.hpp"
+#include "keel/kad/time_received.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/net/framing.hpp"
 #include "keel/net/log.hpp"
@@ -19,25 +22,6 @@ namespace keel::kad {
 
 namespace asio = net::asio;
 using net::awaitable;
-
-namespace {
-// Record.timeReceived: RFC 3339 in UTC with nanoseconds ("2006-01-02T15:04:05.999999999Z"), as the
-// spec says and go-libp2p and js-libp2p write it (js reads it with `new Date(...)`: a bare number
-// of milliseconds would be an Invalid Date there).
-std::string rfc3339_now() {
-    auto now = std::chrono::system_clock::now();
-    auto secs = std::chrono::floor<std::chrono::seconds>(now);
-    auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs).count();
-    std::time_t t = std::chrono::system_clock::to_time_t(secs);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[80];  // 30 used; room for what -Wformat-truncation assumes of int fields
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<long long>(nanos));
-    return buf;
-}
-}  // namespace
 
 Dht::Dht(Host& host, DhtConfig config)
     : host_(host),
@@ -257,6 +241,7 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
             }
         }
         if (response) {
+            fit_message(*response);
             if (auto ec = co_await net::write_length_prefixed(*stream, encode_message(*response)))
                 co_return;
         }
@@ -355,7 +340,7 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
             }
             if (replace) {
                 Record r = *req.record;
-                r.time_received = rfc3339_now();
+                r.time_received = rfc3339(std::chrono::system_clock::now());
                 if (!store_record(std::move(r), ack)) {
                     log().info("event=kad_put_rejected peer={} reason=full records={} bytes={}",
                                from.short_string(), records_.size(), record_bytes_);
@@ -747,7 +732,7 @@ awaitable<std::vector<ProviderEntry>> Dht::find_providers(
 
 awaitable<net::result<std::size_t>> Dht::put_value(Bytes key, Bytes value, std::size_t quorum) {
     if (auto ec = validators_.validate(key, value)) co_return ec;
-    Record record{key, value, rfc3339_now()};
+    Record record{key, value, rfc3339(std::chrono::system_clock::now())};
     if (config_.server_mode) store_record(record);
     auto closest = co_await lookup(key, MessageType::find_node, {});
     KadMessage msg;

@@ -78,6 +78,24 @@ Bytes encode_message(const KadMessage& message) {
     return to_bytes(msg.SerializeAsString());
 }
 
+void fit_message(KadMessage& message, std::size_t limit) {
+    auto size = [&] { return encode_message(message).size(); };
+    if (size() <= limit) return;
+    for (std::size_t cap : {8, 4, 2, 1}) {
+        for (auto* list : {&message.closer_peers, &message.provider_peers})
+            for (auto& p : *list)
+                if (p.addrs.size() > cap) p.addrs.resize(cap);
+        if (size() <= limit) return;
+    }
+    // Peers are listed closest first: drop from the end of the longer list.
+    while (size() > limit && (!message.closer_peers.empty() || !message.provider_peers.empty())) {
+        auto& list = message.closer_peers.size() >= message.provider_peers.size()
+                         ? message.closer_peers
+                         : message.provider_peers;
+        list.pop_back();
+    }
+}
+
 boost::system::result<KadMessage> decode_message(BytesView bytes) {
     if (bytes.size() > max_message_size) return make_error_code(kad_errc::message_too_large);
     pb::Message msg;

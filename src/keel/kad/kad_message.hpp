@@ -51,7 +51,15 @@ struct KadMessage {
     std::size_t dropped_entries = 0;  // peers or addresses skipped while decoding
 };
 
+// What we send fits in 16 KiB: rust-libp2p (libp2p-kad's default max_packet_size, Chiral's
+// clients) fails a request whose answer is longer, and 20 closer peers listing many long
+// addresses (relay circuits, IPv6, several transports) get there.
+inline constexpr std::size_t max_sent_message_size = 16 * 1024;
+
 Bytes encode_message(const KadMessage& message);
+// Trims `message` until its encoding fits in `limit`: first fewer addresses per peer (down to
+// one), then fewer peers from the far end of each list. A record is never cut.
+void fit_message(KadMessage& message, std::size_t limit = max_sent_message_size);
 boost::system::result<KadMessage> decode_message(BytesView bytes);
 
 }  // namespace keel::kad

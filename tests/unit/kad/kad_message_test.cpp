@@ -187,5 +187,40 @@ TEST(KadMessage, AddressesBeyondThePerPeerLimitAreDropped) {
     EXPECT_GE(decoded->dropped_entries, 1u);
 }
 
+// rust-libp2p refuses Kademlia messages over 16 KiB: 20 closer peers with 16 long addresses
+// each (about 28 KiB) are cut to fit, addresses first, and every peer stays.
+TEST(KadMessage, AnAnswerIsTrimmedToFitRustsSixteenKiB) {
+    KadMessage m;
+    m.type = MessageType::find_node;
+    m.key = Bytes(32, 7);
+    for (int i = 0; i < 20; ++i) {
+        KadPeer p{peer(static_cast<std::uint8_t>(i + 1)), {}, false};
+        for (int j = 0; j < 16; ++j)
+            p.addrs.push_back(addr("/dns4/a-rather-long-host-name-of-a-node-" + std::to_string(j) +
+                                   ".example.org/tcp/" + std::to_string(4000 + j)));
+        m.closer_peers.push_back(std::move(p));
+    }
+    ASSERT_GT(encode_message(m).size(), max_sent_message_size);
+    fit_message(m);
+    EXPECT_LE(encode_message(m).size(), max_sent_message_size);
+    ASSERT_EQ(m.closer_peers.size(), 20u);
+    for (const auto& p : m.closer_peers) EXPECT_GE(p.addrs.size(), 1u);
+}
+
+TEST(KadMessage, FittingKeepsARecordAndDropsFarPeersWhenAddressesAreNotEnough) {
+    KadMessage m;
+    m.type = MessageType::get_value;
+    m.record = Record{Bytes(10, 1), Bytes(15 * 1024, 2), "2026-12-03T00:00:00Z"};
+    for (int i = 0; i < 20; ++i)
+        m.closer_peers.push_back(KadPeer{
+            peer(static_cast<std::uint8_t>(i + 1)), {addr("/ip4/10.0.0.1/tcp/4001")}, false});
+    fit_message(m);
+    EXPECT_LE(encode_message(m).size(), max_sent_message_size);
+    ASSERT_TRUE(m.record);
+    EXPECT_EQ(m.record->value.size(), 15u * 1024);
+    EXPECT_LT(m.closer_peers.size(), 20u);
+    EXPECT_EQ(m.closer_peers.front().id, peer(1));
+}
+
 }  // namespace
 }  // namespace keel::kad

@@ -1,0 +1,706 @@
+//! The swarm task: owns the Swarm, prints events, answers the action runner's commands.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::identity::Keypair;
+use libp2p::kad::{
+    self, store::MemoryStore, Mode, QueryId, QueryResult, Quorum, Record, RecordKey,
+};
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
+use libp2p::{identify, noise, ping, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::rawstream;
+use crate::util::{debug, emit};
+
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    kad: kad::Behaviour<MemoryStore>,
+    raw: rawstream::Behaviour,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum KadMode {
+    Server,
+    Client,
+    ClientThenServer(Duration),
+}
+
+pub struct NodeConfig {
+    pub keypair: Keypair,
+    pub listen: Vec<Multiaddr>,
+    pub agent: Option<String>,
+    pub protocol_version: String,
+    pub kad_protocol: StreamProtocol,
+    pub kad_mode: KadMode,
+    pub idle_timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct IdInfo {
+    pub protocol_version: String,
+    pub agent_version: String,
+    pub protocols: Vec<String>,
+    pub listen_addrs: Vec<String>,
+    pub observed_addr: String,
+}
+
+pub type Reply<T> = oneshot::Sender<Result<T, String>>;
+
+pub enum Cmd {
+    Dial {
+        peer: PeerId,
+        addr: Multiaddr,
+        reply: Reply<()>,
+    },
+    Identify {
+        peer: PeerId,
+        reply: oneshot::Sender<IdInfo>,
+    },
+    KadAddAddress {
+        peer: PeerId,
+        addr: Multiaddr,
+    },
+    Bootstrap {
+        reply: Reply<usize>,
+    },
+    RoutingTable {
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    Provide {
+        key: Vec<u8>,
+        reply: Reply<()>,
+    },
+    FindProviders {
+        key: Vec<u8>,
+        reply: Reply<Vec<PeerId>>,
+    },
+    PutRecord {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        reply: Reply<()>,
+    },
+    GetRecord {
+        key: Vec<u8>,
+        reply: Reply<Vec<u8>>,
+    },
+    FindPeer {
+        peer: PeerId,
+        reply: Reply<Vec<Multiaddr>>,
+    },
+    Connections {
+        peer: PeerId,
+        reply: oneshot::Sender<Vec<ConnectionId>>,
+    },
+    AnyOpen {
+        ids: Vec<ConnectionId>,
+        reply: oneshot::Sender<bool>,
+    },
+}
+
+enum Pending {
+    /// The reply and the successful requests seen so far (over all steps).
+    Bootstrap(Reply<usize>, u32),
+    Provide(Reply<()>),
+    FindProviders(Reply<Vec<PeerId>>),
+    Put(Reply<()>),
+    Get(Reply<Vec<u8>>),
+    FindPeer(PeerId, Reply<Vec<Multiaddr>>),
+}
+
+pub struct Node {
+    swarm: Swarm<Behaviour>,
+    local: PeerId,
+    kad_protocol: StreamProtocol,
+    kad_mode: KadMode,
+    listeners: HashSet<libp2p::core::transport::ListenerId>,
+    listen_addrs: HashMap<libp2p::core::transport::ListenerId, Vec<Multiaddr>>,
+    wildcard_listen: bool,
+    identified: HashMap<PeerId, IdInfo>,
+    id_waiters: HashMap<PeerId, Vec<oneshot::Sender<IdInfo>>>,
+    conns: HashMap<PeerId, Vec<ConnectionId>>,
+    known_addrs: HashMap<PeerId, Vec<Multiaddr>>,
+    dials: HashMap<ConnectionId, Reply<()>>,
+    queries: HashMap<QueryId, Pending>,
+}
+
+/// Builds the swarm and starts listening. Returns the node and the raw-stream control.
+pub fn build(cfg: NodeConfig) -> Result<(Node, rawstream::Control), String> {
+    let local = cfg.keypair.public().to_peer_id();
+    let mut control = None;
+    let kad_protocol = cfg.kad_protocol.clone();
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(cfg.keypair.clone())
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| format!("transport: {e}"))?
+        .with_behaviour(|key| {
+            let mut id_cfg = identify::Config::new(cfg.protocol_version.clone(), key.public());
+            if let Some(agent) = &cfg.agent {
+                id_cfg = id_cfg.with_agent_version(agent.clone());
+            }
+            let kad_cfg = kad_config(kad_protocol.clone());
+            let mut kad = kad::Behaviour::with_config(local, MemoryStore::new(local), kad_cfg);
+            kad.set_mode(Some(match cfg.kad_mode {
+                KadMode::Server => Mode::Server,
+                _ => Mode::Client,
+            }));
+            let (raw, ctl) = rawstream::Behaviour::new();
+            control = Some(ctl);
+            Behaviour {
+                identify: identify::Behaviour::new(id_cfg),
+                ping: ping::Behaviour::new(ping::Config::new()),
+                kad,
+                raw,
+            }
+        })
+        .map_err(|e| format!("behaviour: {e}"))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(cfg.idle_timeout))
+        .build();
+
+    let mut listeners = HashSet::new();
+    let mut wildcard_listen = false;
+    for ma in &cfg.listen {
+        wildcard_listen |= ma.iter().any(|p| match p {
+            Protocol::Ip4(ip) => ip.is_unspecified(),
+            Protocol::Ip6(ip) => ip.is_unspecified(),
+            _ => false,
+        });
+        let id = swarm
+            .listen_on(ma.clone())
+            .map_err(|e| format!("listen on {ma}: {e}"))?;
+        listeners.insert(id);
+    }
+    let node = Node {
+        swarm,
+        local,
+        kad_protocol: cfg.kad_protocol,
+        kad_mode: cfg.kad_mode,
+        listeners,
+        listen_addrs: HashMap::new(),
+        wildcard_listen,
+        identified: HashMap::new(),
+        id_waiters: HashMap::new(),
+        conns: HashMap::new(),
+        known_addrs: HashMap::new(),
+        dials: HashMap::new(),
+        queries: HashMap::new(),
+    };
+    Ok((node, control.expect("behaviour built")))
+}
+
+#[cfg(feature = "v053")]
+fn kad_config(protocol: StreamProtocol) -> kad::Config {
+    #[allow(deprecated)]
+    let mut c = kad::Config::default();
+    c.set_protocol_names(vec![protocol]);
+    c
+}
+
+#[cfg(feature = "v056")]
+fn kad_config(protocol: StreamProtocol) -> kad::Config {
+    kad::Config::new(protocol)
+}
+
+fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
+    if !v.contains(&x) {
+        v.push(x);
+    }
+}
+
+fn without_p2p(ma: &Multiaddr) -> Multiaddr {
+    ma.iter()
+        .filter(|p| !matches!(p, Protocol::P2p(_)))
+        .collect()
+}
+
+impl Node {
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local
+    }
+
+    /// Runs forever. `ready` fires once the listening event was printed (at once without
+    /// listeners).
+    pub async fn run(mut self, mut cmds: mpsc::UnboundedReceiver<Cmd>, ready: oneshot::Sender<()>) {
+        let mut ready = Some(ready);
+        // Without listeners the node is ready straight away.
+        let mut listening_at: Option<tokio::time::Instant> = None;
+        if self.listeners.is_empty() {
+            if let Some(r) = ready.take() {
+                let _ = r.send(());
+            }
+        }
+        let mode_switch = match self.kad_mode {
+            KadMode::ClientThenServer(d) => Some(tokio::time::Instant::now() + d),
+            _ => None,
+        };
+        let mode_sleep = tokio::time::sleep_until(
+            mode_switch.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86400)),
+        );
+        tokio::pin!(mode_sleep);
+        let mut mode_pending = mode_switch.is_some();
+        loop {
+            let listen_deadline = listening_at;
+            tokio::select! {
+                ev = self.swarm.select_next_some() => {
+                    self.on_event(ev);
+                    if ready.is_some() && listening_at.is_none()
+                        && self.listeners.iter().all(|l| self.listen_addrs.contains_key(l))
+                    {
+                        // A wildcard listener reports one address per interface: give the
+                        // rest a moment to arrive so the first line lists them all.
+                        let wait = if self.wildcard_listen { 300 } else { 0 };
+                        listening_at = Some(tokio::time::Instant::now() + Duration::from_millis(wait));
+                    }
+                }
+                cmd = cmds.recv() => match cmd {
+                    Some(cmd) => self.on_cmd(cmd),
+                    None => return,
+                },
+                _ = &mut mode_sleep, if mode_pending => {
+                    mode_pending = false;
+                    debug("kad: switching to server mode");
+                    self.swarm.behaviour_mut().kad.set_mode(Some(Mode::Server));
+                }
+                _ = async { tokio::time::sleep_until(listen_deadline.unwrap()).await },
+                    if listen_deadline.is_some() && ready.is_some() =>
+                {
+                    self.emit_listening();
+                    if let Some(r) = ready.take() {
+                        let _ = r.send(());
+                    }
+                }
+            }
+        }
+    }
+
+    fn emit_listening(&self) {
+        let mut addrs: Vec<String> = Vec::new();
+        for l in &self.listeners {
+            for a in self.listen_addrs.get(l).into_iter().flatten() {
+                push_unique(&mut addrs, format!("{}/p2p/{}", a, self.local));
+            }
+        }
+        emit(json!({"event": "listening", "peer_id": self.local.to_string(), "addrs": addrs}));
+    }
+
+    fn routing_table(&mut self) -> Vec<PeerId> {
+        let mut out = Vec::new();
+        for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
+            for e in bucket.iter() {
+                out.push(*e.node.key.preimage());
+            }
+        }
+        out
+    }
+
+    fn on_cmd(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Dial { peer, addr, reply } => {
+                if self.conns.get(&peer).is_some_and(|v| !v.is_empty()) {
+                    let _ = reply.send(Ok(()));
+                    return;
+                }
+                let opts = DialOpts::peer_id(peer)
+                    .addresses(vec![without_p2p(&addr)])
+                    .condition(PeerCondition::Always)
+                    .build();
+                let id = opts.connection_id();
+                match self.swarm.dial(opts) {
+                    Ok(()) => {
+                        self.dials.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(format!("dial: {e}")));
+                    }
+                }
+            }
+            Cmd::Identify { peer, reply } => match self.identified.get(&peer) {
+                Some(info) => {
+                    let _ = reply.send(info.clone());
+                }
+                None => self.id_waiters.entry(peer).or_default().push(reply),
+            },
+            Cmd::KadAddAddress { peer, addr } => {
+                self.swarm
+                    .behaviour_mut()
+                    .kad
+                    .add_address(&peer, without_p2p(&addr));
+            }
+            Cmd::Bootstrap { reply } => match self.swarm.behaviour_mut().kad.bootstrap() {
+                Ok(id) => {
+                    self.queries.insert(id, Pending::Bootstrap(reply, 0));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(format!("bootstrap: {e}")));
+                }
+            },
+            Cmd::RoutingTable { reply } => {
+                let _ = reply.send(self.routing_table());
+            }
+            Cmd::Provide { key, reply } => {
+                if self.routing_table().is_empty() {
+                    let _ = reply.send(Err("routing table is empty".into()));
+                    return;
+                }
+                match self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .start_providing(RecordKey::new(&key))
+                {
+                    Ok(id) => {
+                        self.queries.insert(id, Pending::Provide(reply));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(format!("start_providing: {e}")));
+                    }
+                }
+            }
+            Cmd::FindProviders { key, reply } => {
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .get_providers(RecordKey::new(&key));
+                self.queries.insert(id, Pending::FindProviders(reply));
+            }
+            Cmd::PutRecord { key, value, reply } => {
+                if self.routing_table().is_empty() {
+                    let _ = reply.send(Err("routing table is empty".into()));
+                    return;
+                }
+                let record = Record::new(RecordKey::new(&key), value);
+                match self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .put_record(record, Quorum::One)
+                {
+                    Ok(id) => {
+                        self.queries.insert(id, Pending::Put(reply));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(format!("put_record: {e}")));
+                    }
+                }
+            }
+            Cmd::GetRecord { key, reply } => {
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .get_record(RecordKey::new(&key));
+                self.queries.insert(id, Pending::Get(reply));
+            }
+            Cmd::FindPeer { peer, reply } => {
+                let id = self.swarm.behaviour_mut().kad.get_closest_peers(peer);
+                self.queries.insert(id, Pending::FindPeer(peer, reply));
+            }
+            Cmd::Connections { peer, reply } => {
+                let _ = reply.send(self.conns.get(&peer).cloned().unwrap_or_default());
+            }
+            Cmd::AnyOpen { ids, reply } => {
+                let open = self.conns.values().flatten().any(|c| ids.contains(c));
+                let _ = reply.send(open);
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        match ev {
+            SwarmEvent::NewListenAddr {
+                listener_id,
+                address,
+                ..
+            } => {
+                debug(&format!("listening on {address}"));
+                push_unique(self.listen_addrs.entry(listener_id).or_default(), address);
+            }
+            // A listener that closes before its first address: the node cannot listen.
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } if self.listeners.contains(&listener_id)
+                && !self.listen_addrs.contains_key(&listener_id) =>
+            {
+                emit(json!({"event": "error", "error": format!("listener closed: {reason:?}")}));
+                std::process::exit(1);
+            }
+            SwarmEvent::ListenerError { error, .. } => {
+                debug(&format!("listener error: {error}"));
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                debug(&format!(
+                    "connection {connection_id:?} to {peer_id} established ({endpoint:?})"
+                ));
+                push_unique(self.conns.entry(peer_id).or_default(), connection_id);
+                if endpoint.is_dialer() {
+                    let a = without_p2p(endpoint.get_remote_address());
+                    push_unique(self.known_addrs.entry(peer_id).or_default(), a);
+                }
+                if num_established.get() == 1 {
+                    emit(json!({"event": "connected", "peer": peer_id.to_string()}));
+                }
+                if let Some(reply) = self.dials.remove(&connection_id) {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                connection_id,
+                num_established,
+                cause,
+                ..
+            } => {
+                debug(&format!(
+                    "connection {connection_id:?} to {peer_id} closed: {cause:?}"
+                ));
+                if let Some(v) = self.conns.get_mut(&peer_id) {
+                    v.retain(|c| *c != connection_id);
+                    if v.is_empty() {
+                        self.conns.remove(&peer_id);
+                    }
+                }
+                if num_established == 0 {
+                    emit(json!({"event": "disconnected", "peer": peer_id.to_string()}));
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                error,
+                ..
+            } => {
+                debug(&format!(
+                    "outgoing connection {connection_id:?} failed: {error}"
+                ));
+                if let Some(reply) = self.dials.remove(&connection_id) {
+                    let _ = reply.send(Err(format!("dial: {error}")));
+                }
+            }
+            SwarmEvent::IncomingConnectionError { error, .. } => {
+                debug(&format!("incoming connection failed: {error}"));
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(ev)) => self.on_identify(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(ev)) => self.on_kad(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ev)) => {
+                debug(&format!("ping {}: {:?}", ev.peer, ev.result));
+            }
+            _ => {}
+        }
+    }
+
+    fn on_identify(&mut self, ev: identify::Event) {
+        match ev {
+            identify::Event::Received { peer_id, info, .. } => {
+                let protocols: Vec<String> = info.protocols.iter().map(|p| p.to_string()).collect();
+                let id = IdInfo {
+                    protocol_version: info.protocol_version.clone(),
+                    agent_version: info.agent_version.clone(),
+                    protocols: protocols.clone(),
+                    listen_addrs: info.listen_addrs.iter().map(|a| a.to_string()).collect(),
+                    observed_addr: info.observed_addr.to_string(),
+                };
+                emit(json!({
+                    "event": "identify",
+                    "peer": peer_id.to_string(),
+                    "agent_version": id.agent_version,
+                    "protocols": protocols,
+                }));
+                // As rust-libp2p applications do: a peer announcing our Kademlia protocol goes
+                // into the routing table with its listen addresses.
+                if info.protocols.contains(&self.kad_protocol) {
+                    for a in &info.listen_addrs {
+                        let a = without_p2p(a);
+                        self.swarm
+                            .behaviour_mut()
+                            .kad
+                            .add_address(&peer_id, a.clone());
+                    }
+                }
+                for a in &info.listen_addrs {
+                    push_unique(self.known_addrs.entry(peer_id).or_default(), without_p2p(a));
+                }
+                if let Some(waiters) = self.id_waiters.remove(&peer_id) {
+                    for w in waiters {
+                        let _ = w.send(id.clone());
+                    }
+                }
+                self.identified.insert(peer_id, id);
+            }
+            identify::Event::Error { peer_id, error, .. } => {
+                debug(&format!("identify with {peer_id} failed: {error}"));
+            }
+            _ => {}
+        }
+    }
+
+    fn finish_query(&mut self, id: QueryId) {
+        if let Some(mut q) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+            q.finish();
+        }
+    }
+
+    fn on_kad(&mut self, ev: kad::Event) {
+        let kad::Event::OutboundQueryProgressed {
+            id,
+            result,
+            step,
+            stats,
+        } = ev
+        else {
+            debug(&format!("kad: {ev:?}"));
+            return;
+        };
+        let last = step.last;
+        let Some(pending) = self.queries.remove(&id) else {
+            return;
+        };
+        // Each arm either answers (the entry stays removed) or puts it back to wait for more.
+        match (pending, result) {
+            (Pending::Bootstrap(reply, ok), QueryResult::Bootstrap(r)) => {
+                let ok = ok + stats.num_successes();
+                if !last {
+                    self.queries.insert(id, Pending::Bootstrap(reply, ok));
+                    return;
+                }
+                let n = self.routing_table().len();
+                // rust-libp2p reports a bootstrap as Ok even when no peer answered (e.g. the
+                // only known peer does not speak our Kademlia protocol): that is a failure here.
+                let r = match r {
+                    Ok(_) if ok == 0 => Err(format!(
+                        "bootstrap: no peer answered ({} requests failed)",
+                        stats.num_failures()
+                    )),
+                    Ok(_) => Ok(n),
+                    Err(e) => Err(format!("bootstrap: {e}")),
+                };
+                let _ = reply.send(r);
+            }
+            (Pending::Provide(reply), QueryResult::StartProviding(r)) => {
+                if !last {
+                    self.queries.insert(id, Pending::Provide(reply));
+                    return;
+                }
+                let _ = reply.send(r.map(|_| ()).map_err(|e| format!("provide: {e}")));
+            }
+            (Pending::FindProviders(reply), QueryResult::GetProviders(r)) => {
+                if let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = &r {
+                    if !providers.is_empty() {
+                        let _ = reply.send(Ok(providers.iter().copied().collect()));
+                        self.finish_query(id);
+                        return;
+                    }
+                }
+                if !last {
+                    self.queries.insert(id, Pending::FindProviders(reply));
+                    return;
+                }
+                let _ = reply.send(Err(match r {
+                    Err(e) => format!("no provider found: {e}"),
+                    Ok(_) => "no provider found".to_string(),
+                }));
+            }
+            (Pending::Put(reply), QueryResult::PutRecord(r)) => {
+                if !last {
+                    self.queries.insert(id, Pending::Put(reply));
+                    return;
+                }
+                let _ = reply.send(r.map(|_| ()).map_err(|e| format!("put_record: {e}")));
+            }
+            (Pending::Get(reply), QueryResult::GetRecord(r)) => {
+                if let Ok(kad::GetRecordOk::FoundRecord(pr)) = &r {
+                    let _ = reply.send(Ok(pr.record.value.clone()));
+                    self.finish_query(id);
+                    return;
+                }
+                if !last {
+                    self.queries.insert(id, Pending::Get(reply));
+                    return;
+                }
+                let _ = reply.send(Err(match r {
+                    Err(e) => format!("get_record: {e}"),
+                    Ok(_) => "record not found".to_string(),
+                }));
+            }
+            (Pending::FindPeer(target, reply), QueryResult::GetClosestPeers(r)) => {
+                if !last {
+                    self.queries.insert(id, Pending::FindPeer(target, reply));
+                    return;
+                }
+                let mut addrs: Vec<Multiaddr> = Vec::new();
+                let (found, err) = match r {
+                    Ok(ok) => (closest_addrs(ok.peers, target, &mut addrs), None),
+                    Err(kad::GetClosestPeersError::Timeout { peers, .. }) => (
+                        closest_addrs(peers, target, &mut addrs),
+                        Some("query timed out"),
+                    ),
+                };
+                for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
+                    for e in bucket.iter() {
+                        if *e.node.key.preimage() == target {
+                            for a in e.node.value.iter() {
+                                push_unique(&mut addrs, without_p2p(a));
+                            }
+                        }
+                    }
+                }
+                for a in self.known_addrs.get(&target).into_iter().flatten() {
+                    push_unique(&mut addrs, a.clone());
+                }
+                let _ = if addrs.is_empty() {
+                    reply.send(Err(format!(
+                        "{target} not found{}",
+                        err.map(|e| format!(" ({e})")).unwrap_or_default()
+                    )))
+                } else {
+                    if !found {
+                        debug("find-peer: target not among the closest peers; addresses known locally");
+                    }
+                    reply.send(Ok(addrs))
+                };
+            }
+            (p, r) => {
+                debug(&format!("kad: unexpected result for query {id:?}: {r:?}"));
+                if !last {
+                    self.queries.insert(id, p);
+                }
+            }
+        }
+    }
+}
+
+/// Adds the target's addresses from the query result (0.56 returns them; 0.53 only peer IDs).
+#[cfg(feature = "v053")]
+fn closest_addrs(peers: Vec<PeerId>, target: PeerId, _addrs: &mut Vec<Multiaddr>) -> bool {
+    peers.contains(&target)
+}
+
+#[cfg(feature = "v056")]
+fn closest_addrs(peers: Vec<kad::PeerInfo>, target: PeerId, addrs: &mut Vec<Multiaddr>) -> bool {
+    let mut found = false;
+    for p in peers.into_iter().filter(|p| p.peer_id == target) {
+        found = true;
+        for a in p.addrs {
+            push_unique(addrs, without_p2p(&a));
+        }
+    }
+    found
+}
