@@ -616,6 +616,9 @@ awaitable<HostResult<void>> Host::wait_identified(std::shared_ptr<Connection> co
 
 awaitable<HostResult<std::shared_ptr<net::YamuxStream>>> Host::new_stream(
     std::shared_ptr<Connection> conn, std::vector<std::string> protocols) {
+    if (auto ec =
+            co_await net::with_deadline(conn->session->wait_to_open(), config_.negotiate_timeout))
+        co_return Failure{Phase::protocol, ec, protocols.empty() ? "" : protocols[0]};
     auto stream = conn->session->open_stream();
     if (!stream) co_return Failure{Phase::protocol, stream.error(), {}};
     auto chosen = co_await net::with_deadline(net::multistream_select(**stream, protocols),

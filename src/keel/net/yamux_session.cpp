@@ -47,9 +47,32 @@ result<std::shared_ptr<YamuxStream>> YamuxSession::open_stream() {
     auto stream = std::make_shared<YamuxStream>(shared_from_this(), id, false);
     streams_.emplace(id, stream);
     ++outbound_count_;
+    ++unacknowledged_outbound_;
     // A window update with SYN opens the stream without sending data.
     send_frame(FrameType::window_update, flag::syn, id, 0);
     return stream;
+}
+
+awaitable<error_code> YamuxSession::wait_to_open() {
+    auto self = shared_from_this();
+    while (unacknowledged_outbound_ >= config_.max_unacknowledged_outbound) {
+        if (closed_ || closing_ || remote_gone_away_) break;
+        if (!backlog_signal_)
+            backlog_signal_ = std::make_unique<asio::steady_timer>(get_executor());
+        backlog_signal_->expires_at(Clock::time_point::max());
+        co_await backlog_signal_->async_wait(use_result);
+        if (co_await cancelled()) co_return make_error_code(net_errc::timeout);
+    }
+    if (closed_ || closing_ || remote_gone_away_)
+        co_return make_error_code(net_errc::connection_closed);
+    co_return error_code{};
+}
+
+void YamuxSession::note_acknowledged(YamuxStream& stream) {
+    if (stream.inbound() || stream.acknowledged_) return;
+    stream.acknowledged_ = true;
+    --unacknowledged_outbound_;
+    if (backlog_signal_) backlog_signal_->cancel();
 }
 
 awaitable<result<Duration>> YamuxSession::ping() {
@@ -122,6 +145,7 @@ void YamuxSession::fail(error_code reason, std::optional<yamux::GoAwayCode> go_a
     for (auto& [id, stream] : streams)
         stream->on_reset(make_error_code(net_errc::connection_closed));
     for (auto& [id, ping] : pings_) ping->timer.cancel();
+    if (backlog_signal_) backlog_signal_->cancel();
     wake_drain_waiters();
     write_signal_.cancel();
     if (!closing_ || writer_done_) {
@@ -179,6 +203,7 @@ void YamuxSession::forget(std::uint32_t stream_id) {
         --inbound_count_;
     else
         --outbound_count_;
+    note_acknowledged(*it->second);  // gone either way: no longer in the backlog
     streams_.erase(it);
 }
 
@@ -297,6 +322,9 @@ awaitable<error_code> YamuxSession::handle_frame(const FrameHeader& h) {
         send_frame(FrameType::window_update, flag::ack, h.stream_id, 0);
         if (on_inbound_) on_inbound_(stream);
     }
+
+    // Any frame back on a stream we opened acknowledges it (the spec puts ACK on the first).
+    if (stream && !(h.flags & flag::syn)) note_acknowledged(*stream);
 
     if (h.type == FrameType::data) {
         if (!stream) co_return co_await discard(h.length);  // a stream we already forgot

@@ -39,8 +39,11 @@ class ReceiveBudget {
 
 struct YamuxConfig {
     std::uint32_t initial_window = 256 * 1024;  // the spec's initial receive window per stream
-    std::size_t max_inbound_streams = 512;      // open at once per connection (rust: 512); more reset
+    std::size_t max_inbound_streams = 512;  // open at once per connection (rust: 512); more reset
     std::size_t max_outbound_streams = 1024;
+    // Outbound streams the remote has not acknowledged yet (no frame back on them): the spec's
+    // ACK backlog. go-yamux resets streams past its 256 accept backlog, rust waits at 256.
+    std::size_t max_unacknowledged_outbound = 256;
     std::size_t max_data_frame = 16 * 1024;  // we split writes into frames of at most this
     // Stream writers wait while this much is queued, so fast writers cannot run memory up.
     std::size_t write_high_watermark = 1024 * 1024;
@@ -74,6 +77,9 @@ class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
     // Starts the reader and writer tasks. Handlers run on the session's executor.
     void start(InboundHandler on_inbound, CloseHandler on_close);
     result<std::shared_ptr<YamuxStream>> open_stream();
+    // Waits until one more outbound stream fits in the ACK backlog (or the session ends, then
+    // connection_closed); call before open_stream(), under a deadline.
+    awaitable<error_code> wait_to_open();
     // Round trip of a Yamux ping frame.
     awaitable<result<Duration>> ping();
     // GoAway(normal), flush, then hang up.
@@ -95,6 +101,7 @@ class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
                     std::uint32_t length, BytesView payload = {});
     void fail(error_code reason, std::optional<yamux::GoAwayCode> go_away);
     void forget(std::uint32_t stream_id);
+    void note_acknowledged(YamuxStream& stream);
     bool over_budget(std::size_t more) const;
     // Accounts n received bytes (process budget, else the connection's reserve); false when
     // neither has room.
@@ -116,6 +123,8 @@ class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
     std::uint32_t next_stream_id_;
     std::size_t inbound_count_ = 0;
     std::size_t outbound_count_ = 0;
+    std::size_t unacknowledged_outbound_ = 0;
+    std::unique_ptr<asio::steady_timer> backlog_signal_;  // wakes wait_to_open()
     struct PendingPing {
         explicit PendingPing(asio::any_io_executor ex) : timer(ex) {}
         asio::steady_timer timer;

@@ -46,6 +46,7 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     std::shared_ptr<YamuxSession> session_;
     std::uint32_t id_;
     bool inbound_;
+    bool acknowledged_ = false;  // outbound: a frame came back on it (see the ACK backlog)
     std::string protocol_;
     Bytes buffer_;
     std::size_t buffer_pos_ = 0;
