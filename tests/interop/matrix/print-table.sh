@@ -7,6 +7,7 @@ report="${1:?usage: print-table.sh REPORT}"
 [ -s "$report" ] || { echo "no matrix results in $report"; exit 1; }
 awk -F'\t' '
   !($1 in seen_case) { seen_case[$1] = 1; cases[++nc] = $1 }
+  BEGIN { n = split("go rust-0.53 rust-0.56", order, " "); for (i = 1; i <= n; i++) { cols[++ncol] = order[i]; seen_col[order[i]] = 1 } }
   !($2 in seen_col)  { seen_col[$2] = 1; cols[++ncol] = $2 }
   { cell[$1, $2] = $3; if ($3 == "PASS") pass++; else fail++ }
   END {
