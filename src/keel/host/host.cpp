@@ -616,9 +616,16 @@ awaitable<HostResult<void>> Host::wait_identified(std::shared_ptr<Connection> co
 
 awaitable<HostResult<std::shared_ptr<net::YamuxStream>>> Host::new_stream(
     std::shared_ptr<Connection> conn, std::vector<std::string> protocols) {
-    if (auto ec =
-            co_await net::with_deadline(conn->session->wait_to_open(), config_.negotiate_timeout))
-        co_return Failure{Phase::protocol, ec, protocols.empty() ? "" : protocols[0]};
+    // The spec's ACK backlog: at most 256 of our streams unacknowledged (go-yamux resets those
+    // past its accept backlog). Checked and taken with no suspension in between.
+    auto deadline = net::Clock::now() + config_.negotiate_timeout;
+    while (conn->session->backlog_full()) {
+        auto left = std::chrono::duration_cast<net::Duration>(deadline - net::Clock::now());
+        auto ec = left > net::Duration::zero()
+                      ? co_await net::with_deadline(conn->session->wait_to_open(), left)
+                      : make_error_code(net::net_errc::timeout);
+        if (ec) co_return Failure{Phase::protocol, ec, protocols.empty() ? "" : protocols[0]};
+    }
     auto stream = conn->session->open_stream();
     if (!stream) co_return Failure{Phase::protocol, stream.error(), {}};
     auto chosen = co_await net::with_deadline(net::multistream_select(**stream, protocols),

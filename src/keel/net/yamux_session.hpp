@@ -77,8 +77,12 @@ class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
     // Starts the reader and writer tasks. Handlers run on the session's executor.
     void start(InboundHandler on_inbound, CloseHandler on_close);
     result<std::shared_ptr<YamuxStream>> open_stream();
-    // Waits until one more outbound stream fits in the ACK backlog (or the session ends, then
-    // connection_closed); call before open_stream(), under a deadline.
+    // The ACK backlog is full: open_stream() must wait (wait_to_open) first.
+    bool backlog_full() const {
+        return unacknowledged_outbound_ >= config_.max_unacknowledged_outbound;
+    }
+    // Returns once the backlog has room (or the session ends: connection_closed). Others may
+    // take the room first: check backlog_full() again, with no suspension before open_stream().
     awaitable<error_code> wait_to_open();
     // Round trip of a Yamux ping frame.
     awaitable<result<Duration>> ping();

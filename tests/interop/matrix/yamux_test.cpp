@@ -32,7 +32,10 @@ net::awaitable<bool> echo_once(Host& host, std::shared_ptr<Connection> conn,
                                std::shared_ptr<const Bytes> data) {
     std::vector<std::string> wanted{std::string(protocols::echo_protocol_id)};
     auto stream = co_await host.new_stream(conn, wanted);
-    if (!stream) co_return false;
+    if (!stream) {
+        std::cerr << "new_stream: " << stream.error().error.message() << "\n";
+        co_return false;
+    }
     auto s = *stream;
     auto writer = [](std::shared_ptr<net::YamuxStream> s,
                      std::shared_ptr<const Bytes> data) -> net::awaitable<bool> {
@@ -128,20 +131,11 @@ TEST_P(Yamux, PeerOpens300StreamsAtOnce) {
     args_ = "300";
     peer_runs("streams", 60s);
 }
-// Against rust only for now: Keel opening 300 streams at once to go-libp2p loses about 40 of them
-// (go negotiates ~260; suspected go-yamux's 256-stream accept backlog, which resets streams
-// past it). Open bug, docs/interop.md; run by hand with --gtest_also_run_disabled_tests.
-class YamuxKeelOpens : public Yamux {};
-TEST_P(YamuxKeelOpens, KeelOpens300StreamsAtOnce) {
+// go-yamux resets streams past its 256-stream accept backlog: Keel keeps at most 256 of its
+// streams unacknowledged (it lost ~40 of 300 to go before).
+TEST_P(Yamux, KeelOpens300StreamsAtOnce) {
     keel_echoes(300, 4, 60s);
 }
-INSTANTIATE_TEST_SUITE_P(Peers, YamuxKeelOpens, ::testing::Values("rust-0.53", "rust-0.56"),
-                         param_name);
-class YamuxKeelOpensGo : public Yamux {};
-TEST_P(YamuxKeelOpensGo, DISABLED_KeelOpens300StreamsAtOnce) {
-    keel_echoes(300, 4, 60s);
-}
-INSTANTIATE_TEST_SUITE_P(Peers, YamuxKeelOpensGo, ::testing::Values("go"), param_name);
 TEST_P(Yamux, PeerEchoes16MiBOnOneStream) {
     args_ = "16777216 1";
     peer_runs("echo", 120s);
