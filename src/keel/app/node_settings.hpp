@@ -65,7 +65,8 @@ struct NodeSettings {
     double inbound_rate_per_ip = 10;               // new inbound per second, one address (0: off)
     std::size_t inbound_burst_per_ip = 40;         // ... this many at once
     bool limits_exempt_loopback = true;            // TOML exempt_loopback: no per-address limits
-    std::size_t max_streams_per_connection = 512;  // inbound Yamux streams open at once (as rust-libp2p)
+    std::size_t max_streams_per_connection =
+        512;  // inbound Yamux streams open at once (as rust-libp2p)
     // What remote peers can make the node hold (docs/security.md): unread stream data (all
     // connections / one connection), how long an answer may wait for a peer that does not read,
     // the DHT's provider records and values held for others, and how fast one peer or address
