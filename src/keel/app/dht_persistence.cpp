@@ -35,7 +35,10 @@ RestoredState attach_store(kad::Dht& dht, store::Store& store) {
         // timeReceived as it was first written (RFC 3339), not a bare number go and js cannot read.
         auto received =
             std::chrono::system_clock::time_point(std::chrono::milliseconds(r.received_ms));
-        dht.restore_record(kad::Record{r.key, r.value, kad::rfc3339(received)});
+        kad::Record record{r.key, r.value, kad::rfc3339(received), {}, 0, 0};
+        // A publisher's shorter ttl is not kept on disk: restored records get the maximum age.
+        record.expires_ms = r.received_ms + kad::max_record_age_ms;
+        dht.restore_record(std::move(record));
         ++restored.records;
     }
     // Part of the state would be missing without a word: an error, never a smaller state.

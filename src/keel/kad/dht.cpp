@@ -314,7 +314,7 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
             return std::nullopt;  // ADD_PROVIDER has no response
         }
         case MessageType::get_value: {
-            if (auto it = records_.find(req.key); it != records_.end()) resp.record = it->second;
+            if (auto record = live_record(req.key)) resp.record = std::move(*record);
             resp.closer_peers = closer_peers(req.key, from);
             count(stats_.served, req.type, "ok");
             return resp;
@@ -341,6 +341,11 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
             if (replace) {
                 Record r = *req.record;
                 r.time_received = rfc3339(std::chrono::system_clock::now());
+                // The publisher's ttl (rust) is honoured when shorter than our maximum age.
+                auto age = r.ttl > 0 ? std::min<std::int64_t>(std::int64_t{r.ttl} * 1000,
+                                                              max_record_age_ms)
+                                     : max_record_age_ms;
+                r.expires_ms = now_ms() + age;
                 if (!store_record(std::move(r), ack)) {
                     log().info("event=kad_put_rejected peer={} reason=full records={} bytes={}",
                                from.short_string(), records_.size(), record_bytes_);
@@ -411,6 +416,7 @@ void Dht::restore_provider(const Bytes& key, ProviderEntry entry) {
 }
 
 void Dht::restore_record(Record record) {
+    if (record.expires_ms > 0 && record.expires_ms <= now_ms()) return;  // outlived its age
     record_bytes_ += record_cost(record);
     records_[record.key] = std::move(record);
 }
@@ -732,7 +738,7 @@ awaitable<std::vector<ProviderEntry>> Dht::find_providers(
 
 awaitable<net::result<std::size_t>> Dht::put_value(Bytes key, Bytes value, std::size_t quorum) {
     if (auto ec = validators_.validate(key, value)) co_return ec;
-    Record record{key, value, rfc3339(std::chrono::system_clock::now())};
+    Record record{key, value, rfc3339(std::chrono::system_clock::now()), {}, 0, 0};
     if (config_.server_mode) store_record(record);
     auto closest = co_await lookup(key, MessageType::find_node, {});
     KadMessage msg;
@@ -749,7 +755,7 @@ awaitable<net::result<std::size_t>> Dht::put_value(Bytes key, Bytes value, std::
 
 awaitable<net::result<Bytes>> Dht::get_value(Bytes key, std::size_t quorum) {
     std::vector<Bytes> values;
-    if (auto it = records_.find(key); it != records_.end()) values.push_back(it->second.value);
+    if (auto record = live_record(key)) values.push_back(record->value);
     co_await lookup(key, MessageType::get_value, [&](const PeerId& from, const KadMessage& resp) {
         if (!resp.record || resp.record->key != key) return false;
         if (auto ec = validators_.validate(key, resp.record->value)) {
@@ -835,6 +841,35 @@ awaitable<void> Dht::refresh_loop() {
             if (!*alive) co_return;
         }
         providers_.remove_expired(now);
+        remove_expired_records(now);
+    }
+}
+
+std::optional<Record> Dht::live_record(const Bytes& key) {
+    auto it = records_.find(key);
+    if (it == records_.end()) return std::nullopt;
+    auto now = now_ms();
+    if (it->second.expires_ms > 0 && it->second.expires_ms <= now) {
+        record_bytes_ -= std::min(record_bytes_, record_cost(it->second));
+        records_.erase(it);
+        return std::nullopt;
+    }
+    Record out = it->second;
+    // Sent with the lifetime it has left, when its publisher gave one.
+    if (out.ttl > 0 && out.expires_ms > 0)
+        out.ttl =
+            static_cast<std::uint32_t>(std::max<std::int64_t>(1, (out.expires_ms - now) / 1000));
+    return out;
+}
+
+void Dht::remove_expired_records(std::int64_t now) {
+    for (auto it = records_.begin(); it != records_.end();) {
+        if (it->second.expires_ms > 0 && it->second.expires_ms <= now) {
+            record_bytes_ -= std::min(record_bytes_, record_cost(it->second));
+            it = records_.erase(it);
+        } else {
+            ++it;
+        }
     }
 }
 

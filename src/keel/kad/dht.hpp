@@ -135,6 +135,8 @@ class Dht {
     void restore_record(Record record);
     void restore_routing_peer(const PeerId& peer);
     std::size_t record_count() const { return records_.size(); }
+    // The stored record under `key` if it has not expired (its ttl then says what is left).
+    std::optional<Record> live_record(const Bytes& key);
     std::size_t record_bytes() const { return record_bytes_; }
 
   private:
@@ -166,6 +168,7 @@ class Dht {
                         const std::shared_ptr<DurableAck>& ack = nullptr);
     // Stores (or replaces) a value for others; false when the limits refuse a new key.
     bool store_record(Record record, const std::shared_ptr<DurableAck>& ack = nullptr);
+    void remove_expired_records(std::int64_t now);
     // A store request from `connection` within the per-peer and per-address rates.
     bool store_allowed(const Connection& connection);
     std::int64_t now_ms() const;

@@ -72,6 +72,9 @@ Bytes encode_message(const KadMessage& message) {
         r->set_key(message.record->key.data(), message.record->key.size());
         r->set_value(message.record->value.data(), message.record->value.size());
         r->set_timereceived(message.record->time_received);
+        if (!message.record->publisher.empty())
+            r->set_publisher(message.record->publisher.data(), message.record->publisher.size());
+        if (message.record->ttl > 0) r->set_ttl(message.record->ttl);
     }
     for (const auto& p : message.closer_peers) encode_peer(p, msg.add_closerpeers());
     for (const auto& p : message.provider_peers) encode_peer(p, msg.add_providerpeers());
@@ -114,8 +117,11 @@ boost::system::result<KadMessage> decode_message(BytesView bytes) {
         if (msg.record().key().size() > max_key_size ||
             msg.record().value().size() > max_record_value_size)
             return make_error_code(kad_errc::message_too_large);
+        if (msg.record().publisher().size() > max_key_size)
+            return make_error_code(kad_errc::message_too_large);
         out.record = Record{to_bytes(msg.record().key()), to_bytes(msg.record().value()),
-                            msg.record().timereceived()};
+                            msg.record().timereceived(),  to_bytes(msg.record().publisher()),
+                            msg.record().ttl(),           0};
     }
     out.closer_peers = decode_peers(msg.closerpeers(), out.dropped_entries);
     out.provider_peers = decode_peers(msg.providerpeers(), out.dropped_entries);

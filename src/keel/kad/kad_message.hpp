@@ -40,7 +40,14 @@ struct Record {
     Bytes key;
     Bytes value;
     std::string time_received;
+    Bytes publisher;              // rust-libp2p: the publisher's peer ID (empty: not given)
+    std::uint32_t ttl = 0;        // rust-libp2p: seconds left to live (0: not given)
+    std::int64_t expires_ms = 0;  // local only, not on the wire: when a stored record is dropped
 };
+
+// A stored value lives at most this long after it arrived (go's MaxRecordAge, rust's default
+// record TTL); a shorter `ttl` from the publisher is honoured.
+inline constexpr std::int64_t max_record_age_ms = 36LL * 3600 * 1000;
 
 struct KadMessage {
     MessageType type = MessageType::ping;

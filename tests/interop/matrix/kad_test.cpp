@@ -253,6 +253,39 @@ TEST_P(KadRust, AnswersFitRustsSixteenKiB) {
     EXPECT_TRUE(expect_action(*p, "bootstrap", 60s));
 }
 
+// rust sends a record's publisher and its ttl (seconds left): Keel keeps both, drops the record
+// when the ttl runs out (never later than its own 36 h), and sends the time left back.
+TEST_P(KadRust, RecordPublisherAndTtlAreKeptAndHonoured) {
+    kad::DhtConfig dht;
+    dht.server_mode = true;
+    InProcessKeel keel(HostConfig(Ed25519KeyPair::generate()), dht);
+    auto args = kad_flags(kad_ipfs);
+    args.insert(args.end(), {"--do", "bootstrap " + keel.addr_text(), "--do", "put-pk"});
+    auto* p = start_peer("peer", kind(), args);
+    ASSERT_TRUE(p);
+    ASSERT_TRUE(expect_action(*p, "put-pk", 60s));
+    auto id = PeerId::parse(p->peer_id);
+    ASSERT_TRUE(id);
+    Bytes key = to_bytes(std::string_view("/pk/"));
+    key.insert(key.end(), id->bytes().begin(), id->bytes().end());
+    std::optional<kad::Record> stored;
+    bool arrived = poll_until(
+        [&] {
+            stored = keel.run([&] { return keel.dht().live_record(key); });
+            return stored.has_value();
+        },
+        20s);
+    ASSERT_TRUE(arrived) << "Keel never stored the rust peer's /pk/ record";
+    EXPECT_EQ(stored->publisher, id->bytes()) << "publisher not kept";
+    // rust's default record TTL is 36 h; what is left is at most that, and not much less.
+    EXPECT_GT(stored->ttl, 36u * 3600 - 120) << stored->ttl;
+    EXPECT_LE(stored->ttl, 36u * 3600);
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    EXPECT_LE(stored->expires_ms, now_ms + 36LL * 3600 * 1000);
+}
+
 INSTANTIATE_TEST_SUITE_P(Peers, Kad, ::testing::ValuesIn(foreign_peers()), param_name);
 INSTANTIATE_TEST_SUITE_P(Peers, KadRust, ::testing::Values("rust-0.53", "rust-0.56"), param_name);
 

@@ -18,7 +18,7 @@ awk -F'\t' '
     for (i = 1; i <= nc; i++) {
       printf "| %-*s |", w, cases[i]
       for (j = 1; j <= ncol; j++) {
-        v = ((cases[i], cols[j]) in cell) ? cell[cases[i], cols[j]] : "—"
+        v = ((cases[i], cols[j]) in cell) ? cell[cases[i], cols[j]] : "-"
         printf " %-*s |", length(cols[j]), v
       }
       printf "\n"

@@ -20,7 +20,7 @@ TEST(KadMessage, RoundTripsEveryField) {
     KadMessage m;
     m.type = MessageType::get_providers;
     m.key = to_bytes("some key");
-    m.record = Record{to_bytes("/pk/abc"), to_bytes("value bytes"), "1700000000000"};
+    m.record = Record{to_bytes("/pk/abc"), to_bytes("value bytes"), "1700000000000", {}, 0, 0};
     m.closer_peers.push_back(
         KadPeer{peer(1), {addr("/ip4/10.0.0.1/tcp/4001"), addr("/ip6/::1/tcp/5")}, true});
     m.closer_peers.push_back(KadPeer{peer(2), {}, false});
@@ -210,7 +210,7 @@ TEST(KadMessage, AnAnswerIsTrimmedToFitRustsSixteenKiB) {
 TEST(KadMessage, FittingKeepsARecordAndDropsFarPeersWhenAddressesAreNotEnough) {
     KadMessage m;
     m.type = MessageType::get_value;
-    m.record = Record{Bytes(10, 1), Bytes(15 * 1024, 2), "2026-12-03T00:00:00Z"};
+    m.record = Record{Bytes(10, 1), Bytes(15 * 1024, 2), "2026-12-03T00:00:00Z", {}, 0, 0};
     for (int i = 0; i < 20; ++i)
         m.closer_peers.push_back(KadPeer{
             peer(static_cast<std::uint8_t>(i + 1)), {addr("/ip4/10.0.0.1/tcp/4001")}, false});
@@ -220,6 +220,19 @@ TEST(KadMessage, FittingKeepsARecordAndDropsFarPeersWhenAddressesAreNotEnough) {
     EXPECT_EQ(m.record->value.size(), 15u * 1024);
     EXPECT_LT(m.closer_peers.size(), 20u);
     EXPECT_EQ(m.closer_peers.front().id, peer(1));
+}
+
+// rust-libp2p's record extensions (publisher = 666, ttl = 777) survive a round trip.
+TEST(KadMessage, RustPublisherAndTtlRoundTrip) {
+    KadMessage m;
+    m.type = MessageType::put_value;
+    m.key = to_bytes("/pk/x");
+    m.record = Record{to_bytes("/pk/x"), to_bytes("v"), "", peer(3).bytes(), 129'600, 0};
+    auto decoded = decode_message(encode_message(m));
+    ASSERT_TRUE(decoded) << decoded.error().message();
+    ASSERT_TRUE(decoded->record);
+    EXPECT_EQ(decoded->record->publisher, peer(3).bytes());
+    EXPECT_EQ(decoded->record->ttl, 129'600u);
 }
 
 }  // namespace

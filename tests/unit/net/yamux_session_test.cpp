@@ -397,5 +397,40 @@ TEST(YamuxSession, ReceiveBudgetBoundsUnreadData) {
     });
 }
 
+// The spec's ACK backlog: with N of our streams unacknowledged, opening another waits for an
+// acknowledgement (go-yamux resets streams past its 256-stream accept backlog). The remote here
+// is raw bytes that acknowledge nothing until the test says so.
+TEST(YamuxSession, OpeningWaitsWhileTheAckBacklogIsFull) {
+    run([]() -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto pair = make_memory_stream_pair(ex);
+        YamuxConfig config;
+        config.max_unacknowledged_outbound = 2;
+        config.close_linger = Duration(50);
+        auto session = std::make_shared<YamuxSession>(std::move(pair.first), true, config);
+        session->start([](std::shared_ptr<YamuxStream>) {}, [](error_code) {});
+        auto& remote = *pair.second;
+
+        auto first = session->open_stream();
+        KEEL_CO_ASSERT_OK(first);
+        EXPECT_FALSE(session->backlog_full());
+        KEEL_CO_ASSERT_OK(session->open_stream());
+        EXPECT_TRUE(session->backlog_full());
+        auto waited = co_await with_deadline(session->wait_to_open(), Duration(100));
+        EXPECT_EQ(waited, make_error_code(net_errc::timeout));
+
+        // The remote acknowledges the first stream: there is room again.
+        yamux::FrameHeader ack{yamux::FrameType::window_update, yamux::flag::ack, (*first)->id(),
+                               0};
+        auto bytes = ack.encode();
+        KEEL_CO_ASSERT_NO_ERROR(co_await remote.write_all(Bytes(bytes.begin(), bytes.end())));
+        waited = co_await with_deadline(session->wait_to_open(), io_limit);
+        EXPECT_FALSE(waited) << waited.message();
+        EXPECT_FALSE(session->backlog_full());
+        session->close();
+        pair.second.reset();
+    });
+}
+
 }  // namespace
 }  // namespace keel::net
