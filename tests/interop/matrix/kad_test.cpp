@@ -3,7 +3,10 @@
 // value published by one foreign node found by another within 5 s, the brief's Test #3); Keel
 // joining go and rust bootstraps (provide, find, put, get both ways, `keel verify`); and the
 // known traps: go's lookup check accepts Keel, go's PUT_VALUE check of the echoed record.
+#include <regex>
+
 #include "interop_fixture.hpp"
+#include "keel/net/framing.hpp"
 
 namespace keel::test::interop {
 namespace {
@@ -295,6 +298,69 @@ TEST_P(KadRust, RecordPublisherAndTtlAreKeptAndHonoured) {
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
     EXPECT_LE(stored->expires_ms, now_ms + 36LL * 3600 * 1000);
+}
+
+// GET_VALUE as a peer sends it, on a new stream of `conn`; the answer.
+net::awaitable<net::result<kad::KadMessage>> get_value_over(Host& host,
+                                                            std::shared_ptr<Connection> conn,
+                                                            Bytes key) {
+    std::vector<std::string> wanted{kad_ipfs};
+    auto stream = co_await host.new_stream(conn, wanted);
+    if (!stream) co_return stream.error().error;
+    kad::KadMessage get;
+    get.type = kad::MessageType::get_value;
+    get.key = key;
+    if (auto ec = co_await net::write_length_prefixed(**stream, kad::encode_message(get)))
+        co_return ec;
+    auto bytes = co_await net::read_length_prefixed(**stream, kad::max_message_size);
+    if (!bytes) co_return bytes.error();
+    auto answer = kad::decode_message(*bytes);
+    if (!answer) co_return answer.error();
+    co_return std::move(*answer);
+}
+
+// A record a foreign node put, after the Keel bootstrap restarted on the same data directory:
+// still served, with an RFC 3339 timeReceived (restored records had a bare number of
+// milliseconds, which go and js do not read as a time).
+TEST_P(Kad, RecordRestoredAfterRestartHasAnRfc3339TimeReceived) {
+    auto port = std::to_string(closed_port());
+    std::vector<std::string> args{"bootstrap",   "--listen",   "/ip4/127.0.0.1/tcp/" + port,
+                                  "--json",      "--data-dir", dir("keel").string(),
+                                  "--log-level", "info"};
+    auto& first = spawn("keel-1", args);
+    ASSERT_TRUE(await_listening(first));
+    auto pargs = kad_flags(kad_ipfs);
+    pargs.insert(pargs.end(), {"--do", "bootstrap " + first.addr, "--do", "put-pk"});
+    auto* p = start_peer("peer", kind(), pargs);
+    ASSERT_TRUE(p);
+    ASSERT_TRUE(expect_action(*p, "put-pk", 60s));
+    first.child().signal(SIGTERM);
+    ASSERT_TRUE(first.child().wait_exit(std::chrono::milliseconds(20'000)).has_value());
+
+    auto& second = spawn("keel-2", args);
+    ASSERT_TRUE(await_listening(second));
+    auto restored = second.wait_event(event_is("listening"), 1s);
+    ASSERT_TRUE(restored);
+    EXPECT_GE(restored->body["restored"].value("records", 0), 1) << restored->line;
+
+    auto id = PeerId::parse(p->peer_id);
+    ASSERT_TRUE(id);
+    Bytes key = to_bytes(std::string_view("/pk/"));
+    key.insert(key.end(), id->bytes().begin(), id->bytes().end());
+    InProcessKeel asker(HostConfig(Ed25519KeyPair::generate()));
+    auto addr = Multiaddr::parse(second.addr);
+    ASSERT_TRUE(addr);
+    auto conn = asker.await([&asker, a = *addr] { return asker.host().dial(a); }, 20s);
+    ASSERT_TRUE(conn && conn->has_value()) << "cannot dial the restarted bootstrap";
+    auto c = **conn;
+    auto answer =
+        asker.await([&asker, c, key] { return get_value_over(asker.host(), c, key); }, 20s);
+    ASSERT_TRUE(answer.has_value()) << "GET_VALUE did not finish";
+    ASSERT_TRUE(answer->has_value()) << answer->error().message();
+    ASSERT_TRUE((*answer)->record.has_value()) << "the restored record is not served";
+    const auto& when = (*answer)->record->time_received;
+    EXPECT_TRUE(std::regex_match(when, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z)")))
+        << "timeReceived \"" << when << "\" is not RFC 3339";
 }
 
 INSTANTIATE_TEST_SUITE_P(Peers, Kad, ::testing::ValuesIn(foreign_peers()), param_name);
