@@ -188,6 +188,7 @@ struct Dht::DurableAck : std::enable_shared_from_this<Dht::DurableAck> {
 
 awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
                            std::shared_ptr<Connection> conn) {
+    ++stats_.inbound_streams;
     for (std::size_t i = 0; i < config_.max_rpcs_per_stream; ++i) {
         auto bytes = co_await net::with_deadline(
             net::read_length_prefixed(*stream, max_message_size), config_.stream_idle_timeout);

@@ -60,6 +60,7 @@ struct DhtStats {
     std::map<std::string, std::uint64_t> sent;    // "FIND_NODE ok", "GET_VALUE error", …
     std::uint64_t lookups = 0;
     std::uint64_t lookup_failures = 0;
+    std::uint64_t inbound_streams = 0;  // Kademlia streams peers opened to us (go reuses one)
 };
 
 struct LookupResult {

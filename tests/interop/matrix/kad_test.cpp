@@ -363,6 +363,35 @@ TEST_P(Kad, RecordRestoredAfterRestartHasAnRfc3339TimeReceived) {
         << "timeReceived \"" << when << "\" is not RFC 3339";
 }
 
+// go only: go keeps one Kademlia stream per peer and sends its requests on it one after
+// another; Keel answers them all on that stream (fewer streams than requests).
+class KadGo : public Kad {};
+TEST_P(KadGo, ReusesOneStreamForManyRequests) {
+    kad::DhtConfig dht;
+    dht.server_mode = true;
+    InProcessKeel keel(HostConfig(Ed25519KeyPair::generate()), dht);
+    auto args = kad_flags(kad_ipfs);
+    args.insert(args.end(),
+                {"--do", "bootstrap " + keel.addr_text(), "--do", "provide reuse-a", "--do",
+                 "provide reuse-b", "--do", "put-pk", "--do", "find-peer " + keel.peer_id()});
+    auto* p = start_peer("peer", "go", args);
+    ASSERT_TRUE(p);
+    ASSERT_TRUE(expect_action(*p, "put-pk", 60s));
+    auto served = [&] {
+        return keel.run([&] {
+            std::uint64_t n = 0;
+            for (const auto& [what, count] : keel.dht().stats().served) n += count;
+            return std::pair{n, keel.dht().stats().inbound_streams};
+        });
+    };
+    auto [requests, streams] = served();
+    std::cout << "[figure] go sent " << requests << " Kademlia requests to Keel on " << streams
+              << " streams" << std::endl;
+    EXPECT_GE(requests, 5u);
+    EXPECT_LT(streams, requests) << "go opened a stream per request: no reuse to test";
+}
+INSTANTIATE_TEST_SUITE_P(Peers, KadGo, ::testing::Values("go"), param_name);
+
 INSTANTIATE_TEST_SUITE_P(Peers, Kad, ::testing::ValuesIn(foreign_peers()), param_name);
 INSTANTIATE_TEST_SUITE_P(Peers, KadRust, ::testing::Values("rust-0.53", "rust-0.56"), param_name);
 
