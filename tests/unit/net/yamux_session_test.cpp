@@ -427,8 +427,12 @@ TEST(YamuxSession, OpeningWaitsWhileTheAckBacklogIsFull) {
         waited = co_await with_deadline(session->wait_to_open(), io_limit);
         EXPECT_FALSE(waited) << waited.message();
         EXPECT_FALSE(session->backlog_full());
+        // The remote hangs up: the session ends and its tasks let go of it (no leak).
         session->close();
         pair.second.reset();
+        std::function<bool()> closed = [session] { return session->is_closed(); };
+        bool ok = co_await wait_until(closed, io_limit);
+        EXPECT_TRUE(ok);
     });
 }
 
