@@ -23,6 +23,30 @@ import (
 	mh "github.com/multiformats/go-multihash"
 )
 
+// arities: how many arguments each action takes (put-value checks its own: VALUE may hold
+// spaces).
+var arities = map[string]struct {
+	count int
+	usage string
+}{
+	"dial":           {1, "MA"},
+	"ping":           {2, "PEER N"},
+	"identify":       {1, "PEER"},
+	"bootstrap":      {1, "MA"},
+	"wait-routing":   {1, "N"},
+	"routing-table":  {0, ""},
+	"provide":        {1, "KEY"},
+	"find-providers": {1, "KEY"},
+	"put-pk":         {0, ""},
+	"get-pk":         {1, "PEER"},
+	"get-value":      {1, "KEY"},
+	"find-peer":      {1, "PEER"},
+	"streams":        {2, "PEER N"},
+	"echo":           {3, "PEER BYTES S"},
+	"hold":           {2, "PEER D"},
+	"sleep":          {1, "D"},
+}
+
 // runAction runs one --do action and returns the fields of its JSON line
 // (besides "action" and "ok"), or the error of its failure line.
 func (n *node) runAction(text string) ([]kv, error) {
@@ -31,70 +55,37 @@ func (n *node) runAction(text string) ([]kv, error) {
 		return nil, errors.New("empty action")
 	}
 	name, args := f[0], f[1:]
-	need := func(k int, usage string) error {
-		if len(args) != k {
-			return fmt.Errorf("usage: %s %s", name, usage)
-		}
-		return nil
+	if a, ok := arities[name]; ok && len(args) != a.count {
+		return nil, fmt.Errorf("usage: %s %s", name, a.usage)
 	}
 	switch name {
 	case "dial":
-		if err := need(1, "MA"); err != nil {
-			return nil, err
-		}
 		return n.dial(args[0])
 	case "ping":
-		if err := need(2, "PEER N"); err != nil {
-			return nil, err
-		}
 		count, err := parseCount(args[1])
 		if err != nil {
 			return nil, err
 		}
 		return n.ping(args[0], count)
 	case "identify":
-		if err := need(1, "PEER"); err != nil {
-			return nil, err
-		}
 		return n.identify(args[0])
 	case "bootstrap":
-		if err := need(1, "MA"); err != nil {
-			return nil, err
-		}
 		return n.bootstrap(args[0])
 	case "wait-routing":
-		if err := need(1, "N"); err != nil {
-			return nil, err
-		}
 		count, err := parseCount(args[0])
 		if err != nil {
 			return nil, err
 		}
 		return n.waitRouting(count)
 	case "routing-table":
-		if err := need(0, ""); err != nil {
-			return nil, err
-		}
 		return []kv{{"peers", n.routingPeers()}}, nil
 	case "provide":
-		if err := need(1, "KEY"); err != nil {
-			return nil, err
-		}
 		return n.provide(args[0])
 	case "find-providers":
-		if err := need(1, "KEY"); err != nil {
-			return nil, err
-		}
 		return n.findProviders(args[0])
 	case "put-pk":
-		if err := need(0, ""); err != nil {
-			return nil, err
-		}
 		return n.putPK()
 	case "get-pk":
-		if err := need(1, "PEER"); err != nil {
-			return nil, err
-		}
 		return n.getPK(args[0])
 	case "put-value":
 		// VALUE is the rest of the line after KEY.
@@ -105,28 +96,16 @@ func (n *node) runAction(text string) ([]kv, error) {
 		}
 		return n.putValue(key, strings.TrimSpace(value))
 	case "get-value":
-		if err := need(1, "KEY"); err != nil {
-			return nil, err
-		}
 		return n.getValue(args[0])
 	case "find-peer":
-		if err := need(1, "PEER"); err != nil {
-			return nil, err
-		}
 		return n.findPeer(args[0])
 	case "streams":
-		if err := need(2, "PEER N"); err != nil {
-			return nil, err
-		}
 		count, err := parseCount(args[1])
 		if err != nil {
 			return nil, err
 		}
 		return n.streams(args[0], count)
 	case "echo":
-		if err := need(3, "PEER BYTES S"); err != nil {
-			return nil, err
-		}
 		size, err := strconv.ParseInt(args[1], 10, 64)
 		if err != nil || size < 0 {
 			return nil, fmt.Errorf("bad BYTES %q", args[1])
@@ -137,18 +116,12 @@ func (n *node) runAction(text string) ([]kv, error) {
 		}
 		return n.echo(args[0], size, count)
 	case "hold":
-		if err := need(2, "PEER D"); err != nil {
-			return nil, err
-		}
 		d, err := time.ParseDuration(args[1])
 		if err != nil {
 			return nil, fmt.Errorf("bad duration %q", args[1])
 		}
 		return n.hold(args[0], d)
 	case "sleep":
-		if err := need(1, "D"); err != nil {
-			return nil, err
-		}
 		d, err := time.ParseDuration(args[0])
 		if err != nil {
 			return nil, fmt.Errorf("bad duration %q", args[0])
