@@ -496,18 +496,22 @@ fn fail<T>(e: impl Into<String>) -> Result<T, (String, Map<String, Value>)> {
     Err((e.into(), Map::new()))
 }
 
+/// Connects to `peer` at `addr` (the dial and bootstrap actions).
+async fn dial(
+    ctx: &Ctx,
+    peer: PeerId,
+    addr: Multiaddr,
+) -> Result<(), (String, Map<String, Value>)> {
+    ctx.ask(|reply| Cmd::Dial { peer, addr, reply })
+        .await
+        .and_then(|r| r)
+        .or_else(fail)
+}
+
 async fn run_action(ctx: &Ctx, action: &Action) -> ActionResult {
     match action {
         Action::Dial(ma, peer) => {
-            let (peer, ma) = (*peer, ma.clone());
-            ctx.ask(|reply| Cmd::Dial {
-                peer,
-                addr: ma,
-                reply,
-            })
-            .await
-            .and_then(|r| r)
-            .or_else(fail)?;
+            dial(ctx, *peer, ma.clone()).await?;
             Ok(fields(json!({"peer": peer.to_string()})))
         }
         Action::Ping(peer, n) => {
@@ -535,14 +539,7 @@ async fn run_action(ctx: &Ctx, action: &Action) -> ActionResult {
             ctx.cmds
                 .send(Cmd::KadAddAddress { peer, addr })
                 .map_err(|_| ("node stopped".to_string(), Map::new()))?;
-            ctx.ask(|reply| Cmd::Dial {
-                peer,
-                addr: ma,
-                reply,
-            })
-            .await
-            .and_then(|r| r)
-            .or_else(fail)?;
+            dial(ctx, peer, ma).await?;
             let n = ctx
                 .ask(|reply| Cmd::Bootstrap { reply })
                 .await
