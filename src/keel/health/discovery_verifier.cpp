@@ -554,11 +554,14 @@ awaitable<net::result<Outcome>> DiscoveryVerifier::reachability() {
     for (const auto& info : host_.peer_store().all())
         if (!info.addrs.empty()) consider(info.id);
     // Peers that can show the way back first (within each group): a Keel peer pings us back
-    // over /keel/health, and a peer that opened a connection to us has reached us already. go
-    // and rust peers do neither (their AutoNAT servers never dial back private addresses).
+    // over /keel/health, and a peer that opened a connection or a stream to us (besides
+    // identify) has reached us already. go and rust peers cannot be asked (their AutoNAT servers
+    // never dial back private addresses), but they ping us or query us on their own.
     auto inbound_from = [&](const PeerId& id) {
         for (const auto& c : host_.connections_to(id))
-            if (c->direction == Direction::inbound && c->is_open()) return true;
+            if (c->is_open() &&
+                (c->direction == Direction::inbound || !c->last_remote_protocol.empty()))
+                return true;
         return false;
     };
     auto can_answer = [&](const PeerId& id) {
@@ -628,24 +631,63 @@ awaitable<net::result<Outcome>> DiscoveryVerifier::reachability() {
             if (stats.error() == net::net_errc::timeout) break;
         }
     }
-    for (const auto& c : host_.connections_to(target)) {
-        if (c->direction == Direction::inbound && c->is_open()) {
-            detail += ", it opened a connection to us";
-            if (!reverse_note.empty()) detail += " (" + reverse_note + ")";
-            co_return pass(std::move(detail));
+    // Peers that do not speak /keel/health show the way back by what they do on their own: a
+    // connection they opened to us, or a stream they opened on one (rust pings every 15 s, go
+    // sends DHT requests to the servers in its routing table). The target first, then anyone;
+    // live peers get the rest of the step to do so.
+    std::optional<PeerId> ours;  // our observer identity (step 6) is not someone else
+    if (config_.observer) ours = config_.observer->host().peer_id();
+    auto evidence = [&](const PeerId& peer) -> std::optional<std::string> {
+        std::shared_ptr<Connection> streamed;
+        for (const auto& c : host_.connections_to(peer)) {
+            if (!c->is_open()) continue;
+            if (c->direction == Direction::inbound) return std::string("opened a connection to us");
+            if (!c->last_remote_protocol.empty() &&
+                (!streamed || c->last_remote_stream_at > streamed->last_remote_stream_at))
+                streamed = c;
         }
+        if (!streamed) return std::nullopt;
+        return "opened a " + streamed->last_remote_protocol + " stream to us " +
+               format_ms(net::Clock::now() - streamed->last_remote_stream_at) + " ms ago";
+    };
+    auto way_back = [&]() -> std::optional<std::string> {
+        if (auto e = evidence(target)) return "it " + *e;
+        std::set<PeerId> others;
+        for (const auto& c : host_.connections())
+            if (c->peer != target && c->peer != ours) others.insert(c->peer);
+        for (const auto& peer : others)
+            if (auto e = evidence(peer)) return peer.short_string() + " " + *e;
+        return std::nullopt;
+    };
+    auto back = way_back();
+    if (!back) {
+        asio::steady_timer tick(co_await asio::this_coro::executor);
+        while (!back && remaining() > std::chrono::milliseconds(100)) {
+            tick.expires_after(std::chrono::milliseconds(100));
+            co_await tick.async_wait(net::use_result);
+            back = way_back();
+        }
+    }
+    if (back) {
+        detail += ", " + *back;
+        if (!reverse_note.empty()) detail += " (" + reverse_note + ")";
+        co_return pass(std::move(detail));
     }
     detail += "; it has not reached us: ";
     detail += reverse_note.empty()
-                  ? "it does not speak /keel/health and never opened a connection to us"
+                  ? "it does not speak /keel/health and opened no connection or stream to us"
                   : reverse_note;
+    detail += ", and no other peer did within the step";
+    if (!dht_.config().server_mode) detail += " (as a DHT client we are in nobody's routing table)";
     if (!anyone_can_answer)
         co_return not_enough_peers(
             detail +
                 " (no peer we know can test the way back: none is a Keel peer and none "
-                "connected to us)",
-            "Reachability from outside cannot be checked with these peers: run keel verify "
-            "against a Keel bootstrap, or check from another machine with keel ping ADDR");
+                "reached us on its own)",
+            "Reachability from outside cannot be checked with these peers: verify as a DHT "
+            "server (--dht-server, listening on a reachable address) so that DHT peers query us, "
+            "run keel verify against a Keel bootstrap, or check from another machine with keel "
+            "ping ADDR");
     co_return fail(std::move(detail),
                    "Peers cannot reach us: a NAT or firewall blocks inbound connections; forward "
                    "the listen port (or use a relay), listen on a reachable address and "

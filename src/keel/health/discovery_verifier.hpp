@@ -16,7 +16,8 @@
 //   5 reachability      both directions: we ping a discovered peer (a non-bootstrap one first),
 //                       and that peer reaches us: it pings us back over a stream it opens
 //                       (/keel/health ping_back), or, for peers that do not speak /keel/health,
-//                       it opened a connection to us
+//                       it opened a connection or a stream (not identify) to us on its own;
+//                       failing the target, any other peer that did so within the step counts
 //   6 provider_visible  after providing a random CID, at least one of the k closest peers to it
 //                       lists us in a GET_PROVIDERS answer
 // Dependencies: when step 1 fails, steps 2, 3 and 6 are skipped (they need DHT peers) with step

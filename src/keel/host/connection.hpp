@@ -43,6 +43,12 @@ struct Connection {
     net::error_code identify_error;
     net::asio::steady_timer identify_signal;
 
+    // The last stream the remote opened besides identify (which every connection carries): a
+    // ping, a DHT request... It shows that the peer reaches us over this connection, as a ping
+    // back does (discovery verification, step 5). Empty until the remote opens one.
+    std::string last_remote_protocol;
+    net::Clock::time_point last_remote_stream_at{};
+
     bool is_open() const { return !session->is_closed(); }
 };
 

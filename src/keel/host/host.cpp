@@ -655,6 +655,11 @@ awaitable<void> Host::handle_stream(std::shared_ptr<net::YamuxStream> stream,
         co_return;
     }
     stream->set_protocol(*chosen);
+    if (*chosen != protocols::identify_protocol_id &&
+        *chosen != protocols::identify_push_protocol_id) {
+        conn->last_remote_protocol = *chosen;
+        conn->last_remote_stream_at = net::Clock::now();
+    }
     auto handler = handlers_.find(*chosen);
     if (handler == handlers_.end()) {
         stream->reset();
