@@ -5,21 +5,30 @@
 namespace keel::kad {
 
 namespace {
-// A map node per key, a vector slot per record, a map node per provider: measured roughly with
-// heap profiles, rounded up.
+// A vector slot per record and its key's map node (a key with one record pays for it all); a map
+// node per provider: measured roughly with heap profiles, rounded up.
 constexpr std::size_t overhead_per_record = 160;
+constexpr std::size_t overhead_per_provider = 160;
 }  // namespace
 
-std::size_t ProviderStore::entry_cost(const Bytes& key, const ProviderEntry& entry) {
-    std::size_t n = overhead_per_record + key.size() + entry.provider.bytes().size();
-    for (const auto& a : entry.addrs) n += sizeof(Multiaddr) + a.to_bytes().size();
+std::size_t ProviderStore::record_cost(const Bytes& key) {
+    return overhead_per_record + key.size();
+}
+
+std::size_t ProviderStore::provider_cost(const PeerId& provider,
+                                         const std::vector<Multiaddr>& addrs) {
+    std::size_t n = overhead_per_provider + provider.bytes().size();
+    for (const auto& a : addrs) n += sizeof(Multiaddr) + a.to_bytes().size();
     return n;
 }
 
-void ProviderStore::forget(const Bytes& key, const ProviderEntry& entry) {
-    bytes_ -= std::min(bytes_, entry_cost(key, entry));
-    if (auto it = per_provider_.find(entry.provider); it != per_provider_.end())
-        if (--it->second == 0) per_provider_.erase(it);
+void ProviderStore::forget(const Bytes& key, const Record& record) {
+    bytes_ -= std::min(bytes_, record_cost(key));
+    auto provider = record.provider;
+    if (--provider->second.records == 0) {
+        bytes_ -= std::min(bytes_, provider_cost(provider->first, provider->second.addrs));
+        providers_.erase(provider);
+    }
 }
 
 bool ProviderStore::add(const Bytes& key, ProviderEntry entry) {
@@ -31,42 +40,51 @@ bool ProviderStore::add(const Bytes& key, ProviderEntry entry) {
     auto it = by_key_.find(key);
     if (it == by_key_.end() && by_key_.size() >= limits_.max_keys)
         return refuse(ProviderRefusal::keys);
-    const std::size_t cost = entry_cost(key, entry);
-    const ProviderEntry* existing = nullptr;
-    if (it != by_key_.end())
-        for (const auto& e : it->second)
-            if (e.provider == entry.provider) existing = &e;
-    const std::size_t freed = existing ? entry_cost(key, *existing) : 0;
-    if (!existing) {
+    auto held = providers_.find(entry.provider);
+    bool listed = false;
+    if (it != by_key_.end() && held != providers_.end())
+        listed = std::any_of(it->second.begin(), it->second.end(),
+                             [&](const Record& r) { return r.provider == held; });
+    if (!listed) {
         if (it != by_key_.end() && it->second.size() >= limits_.max_providers_per_key)
             return refuse(ProviderRefusal::key_full);
-        auto held = per_provider_.find(entry.provider);
-        if (held != per_provider_.end() && held->second >= limits_.max_per_provider)
+        if (held != providers_.end() && held->second.records >= limits_.max_per_provider)
             return refuse(ProviderRefusal::provider_full);
     }
-    if (bytes_ - std::min(bytes_, freed) + cost > limits_.max_bytes)
+    // What the store holds after this add: a new record (unless a refresh), and the provider's
+    // address list, new or replaced by the entry's.
+    bool new_addrs = held == providers_.end() || !entry.addrs.empty();
+    std::size_t now_held =
+        held == providers_.end() ? 0 : provider_cost(held->first, held->second.addrs);
+    std::size_t then_held = new_addrs ? provider_cost(entry.provider, entry.addrs) : now_held;
+    std::size_t after =
+        bytes_ - std::min(bytes_, now_held) + then_held + (listed ? 0 : record_cost(key));
+    // A refresh that does not grow the store is never refused.
+    if (after > limits_.max_bytes && (!listed || then_held > now_held))
         return refuse(ProviderRefusal::bytes);
-    if (it == by_key_.end()) it = by_key_.emplace(key, std::vector<ProviderEntry>{}).first;
+
+    if (held == providers_.end()) held = providers_.emplace(entry.provider, Provider{}).first;
+    if (new_addrs) held->second.addrs = std::move(entry.addrs);
+    bytes_ = after;
+    if (it == by_key_.end()) it = by_key_.emplace(key, std::vector<Record>{}).first;
     auto& list = it->second;
-    if (existing) {
-        auto pos = std::find_if(list.begin(), list.end(), [&](const ProviderEntry& e) {
-            return e.provider == entry.provider;
-        });
-        forget(key, *pos);
+    if (listed) {
+        auto pos = std::find_if(list.begin(), list.end(),
+                                [&](const Record& r) { return r.provider == held; });
         list.erase(pos);
+    } else {
+        ++held->second.records;
     }
-    bytes_ += cost;
-    ++per_provider_[entry.provider];
-    list.push_back(std::move(entry));
+    list.push_back(Record{held, entry.expires_ms});
     return true;
 }
 
 void ProviderStore::remove(const Bytes& key, const PeerId& provider) {
     auto it = by_key_.find(key);
     if (it == by_key_.end()) return;
-    std::erase_if(it->second, [&](const ProviderEntry& e) {
-        if (e.provider != provider) return false;
-        forget(key, e);
+    std::erase_if(it->second, [&](const Record& r) {
+        if (r.provider->first != provider) return false;
+        forget(key, r);
         return true;
     });
     if (it->second.empty()) by_key_.erase(it);
@@ -77,17 +95,19 @@ std::vector<ProviderEntry> ProviderStore::get(const Bytes& key, std::int64_t now
     std::vector<ProviderEntry> out;
     auto it = by_key_.find(key);
     if (it == by_key_.end()) return out;
-    for (auto e = it->second.rbegin(); e != it->second.rend() && out.size() < limit; ++e)
-        if (e->expires_ms > now_ms) out.push_back(*e);
+    for (auto r = it->second.rbegin(); r != it->second.rend() && out.size() < limit; ++r)
+        if (r->expires_ms > now_ms)
+            out.push_back(
+                ProviderEntry{r->provider->first, r->provider->second.addrs, r->expires_ms});
     return out;
 }
 
 std::size_t ProviderStore::remove_expired(std::int64_t now_ms) {
     std::size_t removed = 0;
     for (auto it = by_key_.begin(); it != by_key_.end();) {
-        removed += std::erase_if(it->second, [&](const ProviderEntry& e) {
-            if (e.expires_ms > now_ms) return false;
-            forget(it->first, e);
+        removed += std::erase_if(it->second, [&](const Record& r) {
+            if (r.expires_ms > now_ms) return false;
+            forget(it->first, r);
             return true;
         });
         it = it->second.empty() ? by_key_.erase(it) : std::next(it);

@@ -26,8 +26,8 @@ struct ProviderEntry {
 struct ProviderStoreLimits {
     std::size_t max_providers_per_key = 64;
     std::size_t max_keys = 200'000;
-    // What all records may cost (the accounting of entry_cost(), which is close to the heap
-    // they take): 64 MiB holds ~300,000 records with two addresses each.
+    // What all records may cost (the accounting of record_cost() and provider_cost(), at or
+    // above the heap they take): 64 MiB holds ~340,000 records.
     std::size_t max_bytes = 64 * 1024 * 1024;
     // Records one provider may hold here: a real node reaches a given server with a small share
     // of its keys (the server is among the 20 closest for ~20/N of them).
@@ -37,12 +37,17 @@ struct ProviderStoreLimits {
 // Why add() refused a record.
 enum class ProviderRefusal { none, key_full, keys, bytes, provider_full };
 
+// A provider's addresses are kept once, not once per record (as go keeps them in its peer
+// store): a peer that provides a thousand keys costs a thousand small records and one address
+// list, the newest it announced. Fewer, smaller allocations also leave less heap fragmented
+// after a flood (docs/security.md).
 class ProviderStore {
   public:
     explicit ProviderStore(ProviderStoreLimits limits = {}) : limits_(limits) {}
 
     // False when a limit refuses it (see refusal()). A provider already listed under the key is
-    // refreshed (moved to the front) whatever the limits.
+    // refreshed (moved to the front) whatever the limits. The entry's addresses, when it has
+    // any, become the provider's addresses for all its records.
     bool add(const Bytes& key, ProviderEntry entry);
     // The limit that refused the last add(), or none.
     ProviderRefusal last_refusal() const { return last_refusal_; }
@@ -54,18 +59,34 @@ class ProviderStore {
     std::size_t remove_expired(std::int64_t now_ms);
     std::size_t key_count() const { return by_key_.size(); }
     std::size_t record_count() const;
+    std::size_t provider_count() const { return providers_.size(); }
     std::size_t bytes() const { return bytes_; }
     const ProviderStoreLimits& limits() const { return limits_; }
-    // The bytes one record is accounted for: its key, provider, addresses and the containers'
-    // overhead.
-    static std::size_t entry_cost(const Bytes& key, const ProviderEntry& entry);
+    // The bytes a record is accounted for (its key and the containers' overhead), and a
+    // provider's address list (held once per provider).
+    static std::size_t record_cost(const Bytes& key);
+    static std::size_t provider_cost(const PeerId& provider, const std::vector<Multiaddr>& addrs);
+    // A record from a provider not held yet: both.
+    static std::size_t entry_cost(const Bytes& key, const ProviderEntry& entry) {
+        return record_cost(key) + provider_cost(entry.provider, entry.addrs);
+    }
 
   private:
-    void forget(const Bytes& key, const ProviderEntry& entry);
+    struct Provider {
+        std::vector<Multiaddr> addrs;
+        std::size_t records = 0;
+    };
+    using Providers = std::map<PeerId, Provider>;
+    struct Record {
+        Providers::iterator provider;  // map iterators stay valid until their node is erased
+        std::int64_t expires_ms;
+    };
+    // Drops the record's share of its provider (and the provider with its last record).
+    void forget(const Bytes& key, const Record& record);
 
     ProviderStoreLimits limits_;
-    std::map<Bytes, std::vector<ProviderEntry>> by_key_;  // back: newest
-    std::map<PeerId, std::size_t> per_provider_;          // records held per provider
+    std::map<Bytes, std::vector<Record>> by_key_;  // back: newest
+    Providers providers_;
     std::size_t bytes_ = 0;
     ProviderRefusal last_refusal_ = ProviderRefusal::none;
 };

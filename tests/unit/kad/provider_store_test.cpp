@@ -119,5 +119,34 @@ TEST(ProviderStore, PerProviderLimit) {
     EXPECT_TRUE(store.add(to_bytes("c"), entry(2)));  // another provider
 }
 
+// A provider's addresses are held once for all its records, and its newest announcement is what
+// every one of its records answers with.
+TEST(ProviderStore, AProvidersAddressesAreHeldOnceAndTheNewestAnswers) {
+    ProviderStore store;
+    auto e = entry(7);
+    for (int k = 0; k < 100; ++k) ASSERT_TRUE(store.add(to_bytes("key" + std::to_string(k)), e));
+    EXPECT_EQ(store.record_count(), 100u);
+    EXPECT_EQ(store.provider_count(), 1u);
+    std::size_t records = 0;
+    for (int k = 0; k < 100; ++k)
+        records += ProviderStore::record_cost(to_bytes("key" + std::to_string(k)));
+    EXPECT_EQ(store.bytes(), records + ProviderStore::provider_cost(e.provider, e.addrs));
+
+    // A new announcement with other addresses: every record of the provider answers with them.
+    auto moved = ProviderEntry{e.provider, {addr("/ip4/192.0.2.9/tcp/4001")}, now + 1000};
+    ASSERT_TRUE(store.add(to_bytes("key99"), moved));
+    auto got = store.get(to_bytes("key0"), now);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].addrs, moved.addrs);
+    // One without addresses keeps those known.
+    ASSERT_TRUE(store.add(to_bytes("key5"), ProviderEntry{e.provider, {}, now + 1000}));
+    EXPECT_EQ(store.get(to_bytes("key5"), now).at(0).addrs, moved.addrs);
+
+    // The last record gone, the provider and its addresses go too.
+    EXPECT_EQ(store.remove_expired(now + 2000), 100u);
+    EXPECT_EQ(store.provider_count(), 0u);
+    EXPECT_EQ(store.bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace keel::kad
