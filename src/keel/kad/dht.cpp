@@ -506,109 +506,28 @@ bool Dht::in_dial_backoff(const PeerId& peer) const {
     return it != dial_backoff_.end() && now < it->second.until;
 }
 
-namespace {
-
-enum class QueryState { fresh, waiting, answered, failed };
-
-struct Candidate {
-    PeerId id;
-    KadKey distance{};
-    std::vector<Multiaddr> addrs;
-    QueryState state = QueryState::fresh;
-    int hop = 0;
-};
-
-struct LookupState {
-    explicit LookupState(asio::any_io_executor ex) : signal(ex) {}
-    std::map<KadKey, Candidate> by_distance;  // XOR distance orders the candidates
-    std::set<PeerId> seen;
-    std::size_t in_flight = 0;
-    bool stop = false;
-    asio::steady_timer signal;
-};
-
-}  // namespace
-
 awaitable<LookupResult> Dht::lookup(Bytes key, MessageType type, OnResponse on_response) {
     ++stats_.lookups;
     auto target = kad_key(key);
-    auto state = std::make_shared<LookupState>(host_.get_executor());
-    // However this frame ends (a caller's deadline cancels it with an exception), queries still
-    // in flight must stop touching `result`, `add_candidate` and `on_response`'s captures.
-    struct StopOnExit {
-        std::shared_ptr<LookupState> state;
-        ~StopOnExit() { state->stop = true; }
-    } stop_on_exit{state};
-    auto add_candidate = [&, target](const PeerId& id, std::vector<Multiaddr> addrs, int hop) {
-        if (id == host_.peer_id() || !state->seen.insert(id).second) return;
-        auto d = distance(target, kad_key(id));
-        state->by_distance.emplace(d, Candidate{id, d, std::move(addrs), QueryState::fresh, hop});
+    auto seeds = table_.closest(target, config_.k);
+    if (seeds.empty()) ++stats_.lookup_failures;
+    KadMessage message;
+    message.type = type;
+    message.key = std::move(key);
+    LookupHooks hooks;
+    hooks.request = [this](const PeerId& peer, const KadMessage& m,
+                           const std::vector<Multiaddr>& addrs) { return request(peer, m, addrs); };
+    hooks.on_response = std::move(on_response);
+    hooks.on_referral = [this](const KadPeer& p) {
+        for (const auto& a : p.addrs) host_.peer_store().add_address(p.id, a);
     };
-    for (const auto& id : table_.closest(target, config_.k)) add_candidate(id, {}, 0);
-    if (state->by_distance.empty()) ++stats_.lookup_failures;
-
-    LookupResult result;
-    auto deadline = net::Clock::now() + config_.lookup_timeout;
-    while (!state->stop && *alive_) {
-        // Done when the k closest peers that did not fail have all answered.
-        bool settled = true;
-        std::vector<Candidate*> to_query;
-        std::size_t considered = 0;
-        for (auto& [d, c] : state->by_distance) {
-            if (c.state == QueryState::failed) continue;
-            if (considered++ >= config_.k) break;
-            if (c.state != QueryState::answered) settled = false;
-            if (c.state == QueryState::fresh && state->in_flight + to_query.size() < config_.alpha)
-                to_query.push_back(&c);
-        }
-        if (settled && state->in_flight == 0) break;
-        for (auto* c : to_query) {
-            c->state = QueryState::waiting;
-            ++state->in_flight;
-            KadMessage msg;
-            msg.type = type;
-            msg.key = key;
-            asio::co_spawn(
-                host_.get_executor(),
-                [this, state, c, msg, on_response, add_candidate, alive = alive_,
-                 &result]() -> awaitable<void> {
-                    auto response = co_await request(c->id, msg, c->addrs);
-                    --state->in_flight;
-                    state->signal.cancel();
-                    if (!*alive || state->stop) co_return;
-                    if (!response) {
-                        c->state = QueryState::failed;
-                        ++result.failed;
-                        co_return;
-                    }
-                    c->state = QueryState::answered;
-                    ++result.queried;
-                    result.hops = std::max(result.hops, c->hop + 1);
-                    for (const auto& p : response->closer_peers) {
-                        for (const auto& a : p.addrs) host_.peer_store().add_address(p.id, a);
-                        add_candidate(p.id, p.addrs, c->hop + 1);
-                    }
-                    if (on_response && on_response(c->id, *response)) state->stop = true;
-                },
-                asio::detached);
-        }
-        if (state->in_flight == 0) break;  // nothing left to ask
-        if (net::Clock::now() >= deadline) break;
-        state->signal.expires_at(deadline);
-        co_await state->signal.async_wait(net::use_result);
-    }
-    // Stop referencing `result` from queries still in flight: they may outlive this frame.
-    state->stop = true;
-    LookupResult out;
-    out.queried = result.queried;
-    out.failed = result.failed;
-    out.hops = result.hops;
-    for (const auto& [d, c] : state->by_distance) {
-        if (c.state == QueryState::answered && out.closest.size() < config_.k)
-            out.closest.push_back(c.id);
-    }
-    table_.mark_refreshed(std::min(common_prefix_length(table_.self_key(), target), 255));
-    co_return out;
+    hooks.running = [alive = alive_] { return *alive; };
+    auto result = co_await run_lookup(
+        host_.get_executor(), target, host_.peer_id(), std::move(seeds), std::move(message),
+        LookupParams{config_.k, config_.alpha, config_.lookup_timeout}, std::move(hooks));
+    if (*alive_)
+        table_.mark_refreshed(std::min(common_prefix_length(table_.self_key(), target), 255));
+    co_return result;
 }
 
 // ---- fan-out: one message to many peers at once ----------------------------------------------

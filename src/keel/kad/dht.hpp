@@ -9,6 +9,7 @@
 
 #include "keel/host/host.hpp"
 #include "keel/kad/kad_message.hpp"
+#include "keel/kad/lookup.hpp"
 #include "keel/kad/network_profile.hpp"
 #include "keel/kad/provider_store.hpp"
 #include "keel/kad/record_validator.hpp"
@@ -61,13 +62,6 @@ struct DhtStats {
     std::uint64_t lookups = 0;
     std::uint64_t lookup_failures = 0;
     std::uint64_t inbound_streams = 0;  // Kademlia streams peers opened to us (go reuses one)
-};
-
-struct LookupResult {
-    std::vector<PeerId> closest;  // the k closest peers that answered
-    std::size_t queried = 0;
-    std::size_t failed = 0;
-    int hops = 0;  // longest chain of referrals that led to an answering peer
 };
 
 // Stored events the persistence layer subscribes to. `ack` (when given) may be called on any
