@@ -87,7 +87,7 @@ class P2pdControl : public ::testing::Test {
         a_ = make_node(io_);
         b_ = make_node(io_);
         b_.host->set_handler(std::string(protocols::echo_protocol_id),
-                             [this](auto stream, auto) -> net::awaitable<void> {
+                             [](auto stream, auto) -> net::awaitable<void> {
                                  co_await protocols::serve_echo(*stream, 10s);
                              });
         daemon_ = std::make_unique<p2pd::ControlDaemon>(*a_.host, a_.dht.get());

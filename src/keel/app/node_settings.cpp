@@ -1,6 +1,11 @@
 // The only translation unit that includes toml++ (it is header-only and heavy).
 #include "keel/app/node_settings.hpp"
 
+// toml++ 3.3's parser asserts that a table header's key starts with a key character or a quote;
+// "[#x]" or "[" then a NUL breaks that (found by fuzz_config), and the assert() aborted debug
+// builds on a bad config file. Without it the parser reports the parse error it reports in
+// release builds (on GCC, where its TOML_ASSUME is a no-op).
+#define TOML_ASSERT(expr) static_cast<void>(0)
 #include <toml++/toml.h>
 #include <fstream>
 #include <functional>
@@ -11,6 +16,9 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
 #include "keel/net/log.hpp"
 
 namespace keel::app {
@@ -233,13 +241,131 @@ const std::map<std::string, std::map<std::string, KeyReader>>& schema() {
     return table;
 }
 
+// toml++ 3.3.0 (Debian 12) reaches __builtin_unreachable, undefined behaviour, when it asks
+// whether one of these code points is whitespace (its generated table has no answer for them;
+// found by fuzz_config, tests/fuzz/regressions/config/). It asks wherever a key or value may
+// start, inside a malformed bare value, and in multi-line strings after a backslash.
+bool toml_cannot_classify(std::uint32_t c) {
+    return (c >= 0xA1 && c <= 0x499) || (c >= 0x2C5E && c <= 0x3057 && c != 0x3000) ||
+           (c >= 0xFB26 && c <= 0xFEFE);
+}
+
+// A well-formed two- or three-byte UTF-8 sequence at `at` (the only lengths those code points
+// have): its code point and length.
+std::optional<std::pair<std::uint32_t, std::size_t>> utf8_at(std::string_view text,
+                                                             std::size_t at) {
+    const auto byte = [&](std::size_t i) -> unsigned {
+        return at + i < text.size() ? static_cast<unsigned char>(text[at + i]) : 0u;
+    };
+    const auto continuation = [&](std::size_t i) { return (byte(i) & 0xC0) == 0x80; };
+    const unsigned lead = byte(0);
+    if (lead >= 0xC2 && lead <= 0xDF && continuation(1))
+        return std::pair{((lead & 0x1Fu) << 6) | (byte(1) & 0x3Fu), std::size_t{2}};
+    if (lead >= 0xE0 && lead <= 0xEF && continuation(1) && continuation(2)) {
+        const std::uint32_t c =
+            ((lead & 0x0Fu) << 12) | ((byte(1) & 0x3Fu) << 6) | (byte(2) & 0x3Fu);
+        if (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF)) return std::nullopt;
+        return std::pair{c, std::size_t{3}};
+    }
+    return std::nullopt;
+}
+
+// The text toml++ is given: those code points never reach it. In basic strings they become the
+// \uXXXX escape of themselves (the same value); in comments non-ASCII bytes become spaces (a
+// comment has no value); anywhere else, and in literal strings (which have no escapes), the file
+// is refused with its line. Lines stay where they were, so toml++'s errors name the right one.
+std::string toml_text_for_parser(std::string_view text, std::string_view source_name) {
+    enum class In { code, comment, basic, literal, multi_basic, multi_literal } in = In::code;
+    std::size_t line = 1;
+    std::string out;
+    out.reserve(text.size());
+    const auto refuse = [&](std::uint32_t c, std::string_view where) {
+        char code[16];
+        std::snprintf(code, sizeof code, "%04X", static_cast<unsigned>(c));
+        throw ConfigError(std::string(source_name) + ":" + std::to_string(line) + ": U+" + code +
+                          " " + std::string(where) +
+                          " (toml++ 3.3 cannot read it there; in a \"string\" write \\u" + code +
+                          ")");
+    };
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        const auto next_is = [&](std::string_view s) { return text.substr(i, s.size()) == s; };
+        if (c == '\n') {
+            ++line;
+            if (in == In::comment || in == In::basic || in == In::literal) in = In::code;
+            out += c;
+            continue;
+        }
+        const auto decoded = (c & 0x80) != 0 ? utf8_at(text, i) : std::nullopt;
+        const bool unclassifiable = decoded && toml_cannot_classify(decoded->first);
+        switch (in) {
+            case In::code:
+                if (unclassifiable) refuse(decoded->first, "outside a string or comment");
+                if (c == '#') {
+                    in = In::comment;
+                } else if (next_is(R"(""")")) {
+                    in = In::multi_basic, out += R"("")", i += 2;
+                } else if (next_is("'''")) {
+                    in = In::multi_literal, out += "''", i += 2;
+                } else if (c == '"') {
+                    in = In::basic;
+                } else if (c == '\'') {
+                    in = In::literal;
+                }
+                out += c;
+                break;
+            case In::comment:
+                out += (c & 0x80) != 0 ? ' ' : c;
+                break;
+            case In::basic:
+            case In::multi_basic:
+                if (unclassifiable) {
+                    char escape[8];
+                    std::snprintf(escape, sizeof escape, "\\u%04X",
+                                  static_cast<unsigned>(decoded->first));
+                    out += escape;
+                    i += decoded->second - 1;
+                    break;
+                }
+                if (c == '\\' && i + 1 < text.size()) {
+                    // An escape: its second character never ends the string. (A line-ending
+                    // backslash's newline is counted above; a non-ASCII one is toml++'s error,
+                    // unless toml++ cannot classify it.)
+                    if (auto after = utf8_at(text, i + 1);
+                        after && toml_cannot_classify(after->first))
+                        refuse(after->first, "after a backslash");
+                    out += c;
+                    if (text[i + 1] != '\n' && (text[i + 1] & 0x80) == 0) out += text[++i];
+                    break;
+                }
+                if (in == In::basic ? c == '"' : next_is(R"(""")")) {
+                    if (in == In::multi_basic) out += R"("")", i += 2;
+                    in = In::code;
+                }
+                out += c;
+                break;
+            case In::literal:
+            case In::multi_literal:
+                if (unclassifiable) refuse(decoded->first, "in a 'literal string'");
+                if (in == In::literal ? c == '\'' : next_is("'''")) {
+                    if (in == In::multi_literal) out += "''", i += 2;
+                    in = In::code;
+                }
+                out += c;
+                break;
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 void apply_config_text(std::string_view toml_text, std::string_view source_name,
                        NodeSettings& settings) {
+    const auto parser_text = toml_text_for_parser(toml_text, source_name);
     toml::table doc;
     try {
-        doc = toml::parse(toml_text, source_name);
+        doc = toml::parse(parser_text, source_name);
     } catch (const toml::parse_error& e) {
         std::ostringstream out;
         out << source_name << ":" << e.source().begin.line << ": " << e.description();

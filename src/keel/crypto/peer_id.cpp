@@ -65,7 +65,11 @@ std::optional<PublicKey> PeerId::extract_public_key() const {
     auto mh = Multihash::decode(bytes_);
     if (!mh || mh->code != Multihash::identity_code) return std::nullopt;
     auto key = PublicKey::unmarshal(mh->digest);
-    if (!key) return std::nullopt;
+    // The embedded key must be in its canonical encoding, i.e. hash back to this very peer ID:
+    // protobuf also parses other spellings of it (fields repeated or out of order, unknown
+    // fields), and a key taken from one of those would belong to a different peer ID (found by
+    // fuzz_peer_id).
+    if (!key || !matches(*key)) return std::nullopt;
     return std::move(*key);
 }
 

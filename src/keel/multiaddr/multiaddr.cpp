@@ -135,6 +135,15 @@ bool valid_binary_value(std::uint32_t code, BytesView value) {
     return true;
 }
 
+// Whether parse() reads "/unix" + path back as `path`: it must start with '/', not end with one
+// (parse() drops one trailing slash), and a single segment must not hold a '%' (parse() would
+// take it for the percent-encoded form).
+bool unix_path_plain(std::string_view path) {
+    if (path.size() < 2 || !path.starts_with('/') || path.ends_with('/')) return false;
+    auto rest = path.substr(1);
+    return rest.find('/') != std::string_view::npos || rest.find('%') == std::string_view::npos;
+}
+
 std::string port_text(BytesView v) {
     return std::to_string(v[0] << 8 | v[1]);
 }
@@ -238,6 +247,10 @@ result<Multiaddr> Multiaddr::from_bytes(BytesView bytes, std::string* why) {
         if (!valid_binary_value(c.code, c.value))
             return fail(why, codec_errc::invalid_value,
                         "invalid " + std::string(p->name) + " value");
+        // In text a unix path takes the rest of the address, so nothing can follow it (found by
+        // fuzz_multiaddr_bytes: "/unix/a/tcp/1" would read back as one path).
+        if (c.code == proto_code::unix && !bytes.empty())
+            return fail(why, codec_errc::invalid_value, "unix must be the last component");
         out.components_.push_back(std::move(c));
     }
     return out;
@@ -251,6 +264,18 @@ std::string Multiaddr::to_string() const {
         out += p ? std::string(p->name) : std::to_string(c.code);
         if (p && p->size_kind == Size::none) continue;
         auto value = component_value_text(c);
+        if (c.code == proto_code::unix && !unix_path_plain(value)) {
+            // js-multiaddr's form, one percent-encoded segment, which parse() reads back to the
+            // same path where the plain form would not (found by fuzz_multiaddr_text/_bytes).
+            out += '/';
+            static constexpr char hex[] = "0123456789ABCDEF";
+            for (unsigned char ch : value) {
+                out += '%';
+                out += hex[ch >> 4];
+                out += hex[ch & 0xf];
+            }
+            continue;
+        }
         if (c.code != proto_code::unix || !value.starts_with('/')) out += '/';
         out += value;
     }
@@ -304,7 +329,15 @@ std::string Multiaddr::component_value_text(const Component& c) const {
     }
     if (is_port(c.code)) return c.value.size() == 2 ? port_text(c.value) : std::string{};
     if (is_dns(c.code)) return std::string(as_chars(c.value));
-    if (c.code == proto_code::p2p) return base58btc_encode(c.value);
+    if (c.code == proto_code::p2p) {
+        // parse() reads base58btc only where it starts as sha2-256 ("Qm…") and identity ("1…")
+        // peer IDs do; any other multihash is written as a CIDv1 (libp2p-key), which it reads
+        // back (found by fuzz_multiaddr_bytes).
+        auto text = base58btc_encode(c.value);
+        if (text.starts_with('Q') || text.starts_with('1')) return text;
+        if (auto mh = Multihash::decode(c.value)) return Cid{1, Cid::libp2p_key, *mh}.to_string();
+        return text;
+    }
     if (c.code == proto_code::unix) return std::string(as_chars(c.value));
     return {};
 }

@@ -61,6 +61,38 @@ TEST(NodeSettings, LogLevelAndApiAddressAreStrict) {
     EXPECT_FALSE(s.api_endpoint());
 }
 
+// toml++ 3.3 has undefined behaviour on some code points (U+00A1..U+0499, ...) wherever it checks
+// for whitespace (found by fuzz_config). They reach it only as \uXXXX escapes in basic strings;
+// comments may hold anything; elsewhere, and in literal strings, the file is refused with its line.
+TEST(NodeSettings, CodePointsTomlCannotReadAreEscapedOrRefused) {
+    EXPECT_EQ(error_of("[node]\n\xc2\xa1 = 1\n"),
+              "test.toml:2: U+00A1 outside a string or comment (toml++ 3.3 cannot read it there; "
+              "in a \"string\" write \\u00A1)");
+    // Found by fuzz_config: toml++ reads a bad number on to the "string"; now its own error.
+    EXPECT_EQ(error_of("[dht]\nk = 1[@\"x\xc2\xa1\"\n"),
+              "test.toml:2: Error while parsing decimal integer: expected digit, saw '['");
+    EXPECT_EQ(error_of("[node]\nidentity = '/x/\xef\xb0\xbf'\n"),
+              "test.toml:2: U+FC3F in a 'literal string' (toml++ 3.3 cannot read it there; in a "
+              "\"string\" write \\uFC3F)");
+    EXPECT_EQ(error_of("[node]\nui_dir = \"\"\"a\\\xc2\xa1\"\"\"\n"),
+              "test.toml:2: U+00A1 after a backslash (toml++ 3.3 cannot read it there; in a "
+              "\"string\" write \\u00A1)");
+    EXPECT_NE(error_of("[node]\nlog_level = \"debug\" \xe2\x82\xac\n"), "");  // toml++'s own error
+    const char* fine =
+        "# caf\xc3\xa9 \xc2\xa1 \xef\xb0\xbf\n"
+        "[node]\n"
+        "data_dir = \"/var/lib/caf\xc3\xa9 \\\" \xc2\xa1 \xe2\x82\xac\" # \xef\xb0\xbf\n"
+        "identity = '/x/\xe2\x82\xac'\n"
+        "ui_dir = \"\"\"\n/a\xc2\xa1\"\"\\  \n  \n \xd0\x96\"\"\"\n"
+        "profile = '''ipfs'''\n";
+    auto s = NodeSettings::defaults(NodeRole::node);
+    apply_config_text(fine, "test.toml", s);
+    EXPECT_EQ(s.data_dir, "/var/lib/caf\xc3\xa9 \" \xc2\xa1 \xe2\x82\xac");
+    EXPECT_EQ(s.identity, "/x/\xe2\x82\xac");
+    EXPECT_EQ(s.ui_dir, "/a\xc2\xa1\"\"\xd0\x96");
+    EXPECT_EQ(s.profile, "ipfs");
+}
+
 TEST(NodeSettings, ExampleFileSpellsExactlyTheDefaults) {
     auto s = NodeSettings::defaults(NodeRole::node);
     s.listen.clear();

@@ -262,7 +262,7 @@ TEST(YamuxSession, WriterStallsAtTheWindowUntilThePeerReads) {
         const std::size_t window = c.client.session->config().initial_window;
         KEEL_CO_ASSERT(window == 256 * 1024);
         const std::size_t total = 1024 * 1024;
-        const std::size_t chunk = 16 * 1024;
+        static constexpr std::size_t chunk = 16 * 1024;
         auto data = std::make_shared<Bytes>(test::pattern(total, 3));
 
         auto opened = c.client.session->open_stream();
@@ -279,7 +279,7 @@ TEST(YamuxSession, WriterStallsAtTheWindowUntilThePeerReads) {
         auto progress = std::make_shared<Progress>();
         asio::co_spawn(
             ex,
-            [out, data, progress, chunk]() -> awaitable<void> {
+            [out, data, progress]() -> awaitable<void> {
                 for (std::size_t at = 0; at < data->size(); at += chunk) {
                     BytesView piece(data->data() + at, chunk);
                     if (auto ec = co_await out->write_all(piece)) {
