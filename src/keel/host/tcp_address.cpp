@@ -55,6 +55,18 @@ Multiaddr tcp_multiaddr(const tcp::endpoint& endpoint) {
                                                      static_cast<std::uint8_t>(port & 0xff)});
 }
 
+Multiaddr remote_multiaddr(const tcp::socket& socket) {
+    boost::system::error_code ec;
+    auto endpoint = socket.remote_endpoint(ec);
+    return ec ? Multiaddr{} : tcp_multiaddr(endpoint);
+}
+
+Multiaddr local_multiaddr(const tcp::socket& socket) {
+    boost::system::error_code ec;
+    auto endpoint = socket.local_endpoint(ec);
+    return ec ? Multiaddr{} : tcp_multiaddr(endpoint);
+}
+
 bool is_tcp_dialable(const Multiaddr& addr) {
     const auto& parts = addr.components();
     if (parts.size() < 2 || parts[1].code != proto_code::tcp || !tcp_port(addr)) return false;

@@ -12,6 +12,9 @@ namespace keel {
 // /ip4/A/tcp/P or /ip6/A/tcp/P (a trailing /p2p/ID is allowed); nullopt for anything else.
 std::optional<net::asio::ip::tcp::endpoint> tcp_endpoint(const Multiaddr& addr);
 Multiaddr tcp_multiaddr(const net::asio::ip::tcp::endpoint& endpoint);
+// A connected socket's two ends as multiaddrs; empty when the socket has no such end any more.
+Multiaddr remote_multiaddr(const net::asio::ip::tcp::socket& socket);
+Multiaddr local_multiaddr(const net::asio::ip::tcp::socket& socket);
 // True for what resolve_tcp and a plain TCP dial can use: /ip4, /ip6, /dns, /dns4 or /dns6, then
 // /tcp/P, then nothing but /p2p/ID (so no /ws, /tls, /quic-v1, ... on top).
 bool is_tcp_dialable(const Multiaddr& addr);

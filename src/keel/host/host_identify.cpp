@@ -1,0 +1,97 @@
+// Host, identify: asking each new connection who it is (peer ID checked against the key it
+// sends), waiting for that answer, and what we say about ourselves, pushed when it changes.
+#include "keel/host/host.hpp"
+#include "keel/net/deadline.hpp"
+#include "keel/net/log.hpp"
+#include "keel/net/net_errc.hpp"
+#include "keel/protocols/identify.hpp"
+
+namespace keel {
+
+namespace asio = net::asio;
+using asio::ip::tcp;
+using net::awaitable;
+using net::error_code;
+
+awaitable<void> Host::identify_remote(std::shared_ptr<Connection> conn) {
+    auto finish = [&](error_code ec) {
+        if (ec) {
+            conn->identify_error = ec;
+            log().info("event=identify_failed peer={} error=\"{}\"", conn->peer.short_string(),
+                       ec.message());
+            // A peer that connects but will not say who it is holds a slot for nothing: an
+            // inbound one is closed (an outbound one is the dialer's to judge).
+            if (conn->direction == Direction::inbound && conn->is_open()) {
+                ++stats_.unidentified_closed;
+                conn->session->close();
+            }
+        } else {
+            conn->identified = true;
+            for (auto& observer : identified_observers_) observer(conn);
+        }
+        conn->identify_signal.cancel();
+    };
+    // Named, not braced inside co_await: GCC 12 miscompiles initializer lists in await expressions.
+    std::vector<std::string> wanted{std::string(protocols::identify_protocol_id)};
+    auto stream = co_await new_stream(conn, std::move(wanted));
+    if (!stream) {
+        finish(stream.error().error);
+        co_return;
+    }
+    auto info = co_await net::with_deadline(protocols::receive_identify(**stream),
+                                            config_.identify_timeout);
+    co_await (*stream)->close_write();
+    if (!info) {
+        finish(info.error());
+        co_return;
+    }
+    if (info->public_key && !conn->peer.matches(*info->public_key)) {
+        finish(make_error_code(net::net_errc::peer_id_mismatch));
+        co_return;
+    }
+    peer_store_.apply_identify(conn->peer, *info);
+    log().debug("event=identified peer={} agent=\"{}\" protocols={}", conn->peer.short_string(),
+                info->agent_version, info->protocols.size());
+    finish({});
+}
+
+awaitable<HostResult<void>> Host::wait_identified(std::shared_ptr<Connection> conn) {
+    auto deadline = net::Clock::now() + config_.identify_timeout;
+    while (!conn->identified) {
+        if (conn->identify_error) co_return Failure{Phase::identify, conn->identify_error, {}};
+        if (net::Clock::now() >= deadline)
+            co_return Failure{Phase::identify, make_error_code(net::net_errc::timeout), {}};
+        conn->identify_signal.expires_at(deadline);
+        co_await conn->identify_signal.async_wait(net::use_result);
+    }
+    co_return boost::system::result<void, Failure>{};
+}
+
+protocols::IdentifyInfo Host::identify_info(const Connection& conn) const {
+    protocols::IdentifyInfo info;
+    info.protocol_version = config_.protocol_version;
+    info.agent_version = config_.agent_version;
+    info.public_key = config_.identity.public_key();
+    info.listen_addrs = listen_addrs_;
+    info.observed_addr = conn.remote_addr;
+    info.protocols = protocols();
+    return info;
+}
+
+void Host::push_identify() {
+    for (const auto& [id, conn] : connections_) {
+        asio::co_spawn(
+            executor_,
+            [this, conn = conn]() -> awaitable<void> {
+                std::vector<std::string> wanted{std::string(protocols::identify_push_protocol_id)};
+                auto stream = co_await new_stream(conn, std::move(wanted));
+                if (!stream) co_return;
+                co_await net::with_deadline(
+                    protocols::send_identify(**stream, identify_info(*conn)),
+                    config_.identify_timeout);
+            },
+            asio::detached);
+    }
+}
+
+}  // namespace keel

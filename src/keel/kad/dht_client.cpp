@@ -1,0 +1,185 @@
+// Dht, client side: one request to one peer (dial with backoff, stream, answer within a
+// deadline), the same message to many peers at once, and the iterative lookup over kad/lookup.
+#include <algorithm>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "keel/kad/dht.hpp"
+#include "keel/kad/kad_errc.hpp"
+#include "keel/net/deadline.hpp"
+#include "keel/net/framing.hpp"
+#include "keel/net/log.hpp"
+
+namespace keel::kad {
+
+namespace asio = net::asio;
+using net::awaitable;
+
+// ---- client side ---------------------------------------------------------------------------
+
+awaitable<net::result<KadMessage>> Dht::request(PeerId peer, KadMessage message,
+                                                std::vector<Multiaddr> addrs) {
+    auto type = message.type;
+    if (host_.connections_to(peer).empty() && in_dial_backoff(peer)) {
+        count(stats_.sent, type, "backoff");
+        co_return make_error_code(kad_errc::dial_backoff);
+    }
+    bool connected = false;
+    auto attempt = [&]() -> awaitable<net::result<KadMessage>> {
+        auto conn = co_await host_.connect_peer(peer, addrs);
+        if (!conn) co_return conn.error().error;
+        connected = true;
+        std::vector<std::string> wanted{config_.profile.kad_protocol};
+        auto stream = co_await host_.new_stream(*conn, std::move(wanted));
+        if (!stream) co_return stream.error().error;
+        if (auto ec = co_await net::write_length_prefixed(**stream, encode_message(message)))
+            co_return ec;
+        if (type == MessageType::add_provider) {
+            // No response to ADD_PROVIDER; a PING after it is answered once it is durable
+            // (Keel servers). A server that does not answer PING still got the record.
+            KadMessage ping;
+            ping.type = MessageType::ping;
+            KadMessage sent;
+            sent.type = MessageType::add_provider;
+            if (co_await net::write_length_prefixed(**stream, encode_message(ping))) co_return sent;
+            auto bytes = co_await net::with_deadline(
+                net::read_length_prefixed(**stream, max_message_size), config_.rpc_timeout / 2);
+            co_await (*stream)->close_write();
+            if (!bytes) co_return sent;
+            auto answer = decode_message(*bytes);
+            if (answer && answer->type == MessageType::ping) co_return std::move(*answer);
+            co_return sent;
+        }
+        auto bytes = co_await net::read_length_prefixed(**stream, max_message_size);
+        co_await (*stream)->close_write();
+        if (!bytes) co_return bytes.error();
+        auto response = decode_message(*bytes);
+        if (!response) co_return response.error();
+        if (response->type != type) co_return make_error_code(kad_errc::malformed_message);
+        co_return std::move(*response);
+    };
+    auto result = co_await net::with_deadline(attempt(), config_.rpc_timeout);
+    count(stats_.sent, type, result ? "ok" : "error");
+    if (result) table_.mark_seen(peer);
+    if (connected) {
+        dial_backoff_.erase(peer);
+    } else if (!result) {
+        note_dial_failure(peer);
+    }
+    co_return result;
+}
+
+void Dht::note_dial_failure(const PeerId& peer) {
+    auto now = net::Clock::now();
+    // Bounded: past this many peers, those whose backoff ran out are forgotten.
+    if (dial_backoff_.size() >= 10'000)
+        std::erase_if(dial_backoff_,
+                      [now](const auto& entry) { return entry.second.until <= now; });
+    auto& backoff = dial_backoff_[peer];
+    auto delay = config_.dial_backoff_initial * (1LL << std::min(backoff.failures, 16));
+    backoff.until = now + std::min<net::Duration>(delay, config_.dial_backoff_max);
+    ++backoff.failures;
+}
+
+bool Dht::serving() const {
+    if (!config_.server_mode || !*alive_) return false;
+    auto registered = host_.protocols();
+    return std::find(registered.begin(), registered.end(), config_.profile.kad_protocol) !=
+           registered.end();
+}
+
+bool Dht::in_dial_backoff(const PeerId& peer) const {
+    auto now = net::Clock::now();
+    // Someone else's failed dial counts too (the health monitor redialling a dead bootstrap on
+    // its own backoff): the DHT does not add dials on top.
+    if (auto failed = host_.last_dial_failure(peer);
+        failed && now - *failed < config_.dial_backoff_initial)
+        return true;
+    auto it = dial_backoff_.find(peer);
+    return it != dial_backoff_.end() && now < it->second.until;
+}
+
+awaitable<LookupResult> Dht::lookup(Bytes key, MessageType type, OnResponse on_response) {
+    ++stats_.lookups;
+    auto target = kad_key(key);
+    auto seeds = table_.closest(target, config_.k);
+    if (seeds.empty()) ++stats_.lookup_failures;
+    KadMessage message;
+    message.type = type;
+    message.key = std::move(key);
+    LookupHooks hooks;
+    hooks.request = [this](const PeerId& peer, const KadMessage& m,
+                           const std::vector<Multiaddr>& addrs) { return request(peer, m, addrs); };
+    hooks.on_response = std::move(on_response);
+    hooks.on_referral = [this](const KadPeer& p) {
+        for (const auto& a : p.addrs) host_.peer_store().add_address(p.id, a);
+    };
+    hooks.running = [alive = alive_] { return *alive; };
+    auto result = co_await run_lookup(
+        host_.get_executor(), target, host_.peer_id(), std::move(seeds), std::move(message),
+        LookupParams{config_.k, config_.alpha, config_.lookup_timeout}, std::move(hooks));
+    if (*alive_)
+        table_.mark_refreshed(std::min(common_prefix_length(table_.self_key(), target), 255));
+    co_return result;
+}
+
+// ---- fan-out: one message to many peers at once ----------------------------------------------
+
+// Shared by send_to_all and the requests it spawns, which may outlive it by a few handlers.
+struct Dht::FanOut {
+    FanOut(asio::any_io_executor ex, net::Clock::time_point deadline, std::size_t n)
+        : signal(ex), cancel(ex, deadline), answers(n) {}
+    asio::steady_timer signal;  // cancelled by each request that ends
+    asio::steady_timer cancel;  // fires at the deadline, or is cancelled: every request ends
+    std::vector<std::optional<KadMessage>> answers;
+    std::size_t pending = 0;
+    bool finished = false;  // send_to_all returned: answers are no longer read
+};
+
+awaitable<void> Dht::send_one(std::shared_ptr<FanOut> fan_out, std::size_t index, PeerId peer,
+                              KadMessage message) {
+    // The request against the overall deadline and against stop(); the losers are cancelled.
+    // Named first: GCC 12 mishandles temporaries inside a co_await expression.
+    using namespace asio::experimental::awaitable_operators;
+    auto race = request(std::move(peer), std::move(message)) ||
+                fan_out->cancel.async_wait(net::use_result) ||
+                stopped_signal_.async_wait(net::use_result);
+    auto winner = co_await std::move(race);
+    --fan_out->pending;
+    fan_out->signal.cancel();
+    if (fan_out->finished || winner.index() != 0) co_return;
+    auto& response = std::get<0>(winner);
+    if (response) fan_out->answers[index] = std::move(*response);
+}
+
+awaitable<std::vector<std::optional<KadMessage>>> Dht::send_to_all(std::vector<PeerId> peers,
+                                                                   KadMessage message) {
+    auto deadline = net::Clock::now() + config_.rpc_timeout;
+    auto fan_out = std::make_shared<FanOut>(host_.get_executor(), deadline, peers.size());
+    // However this frame ends (a caller's cancellation ends it with an exception), the requests
+    // still in flight are cancelled and stop writing answers.
+    struct EndOnExit {
+        std::shared_ptr<FanOut> fan_out;
+        ~EndOnExit() {
+            fan_out->finished = true;
+            fan_out->cancel.cancel();
+        }
+    } end_on_exit{fan_out};
+    if (!*alive_) co_return fan_out->answers;
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+        ++fan_out->pending;
+        asio::co_spawn(host_.get_executor(), send_one(fan_out, i, peers[i], message),
+                       asio::detached);
+    }
+    // Every request ends by the deadline (its race against `cancel`), or within a few handlers of
+    // stop(): wait for all of them, so that an answer that has just arrived still counts. The grace
+    // only bounds a request slow to honour its cancellation.
+    const auto backstop = deadline + std::chrono::milliseconds(250);
+    while (fan_out->pending > 0 && net::Clock::now() < backstop) {
+        fan_out->signal.expires_at(backstop);
+        co_await fan_out->signal.async_wait(net::use_result);
+    }
+    auto answers = fan_out->answers;
+    co_return answers;
+}
+
+}  // namespace keel::kad
