@@ -196,7 +196,9 @@ result<Multiaddr> Multiaddr::parse(std::string_view text, std::string* why) {
             c.value = std::move(*value);
             more = !text.empty();
         }
-        total += uvarint_size(c.code) + c.value.size() + 1;
+        // Exactly what to_bytes() writes, so that no parsed address is too long in binary.
+        total += uvarint_size(c.code) + c.value.size() +
+                 (p->size_kind == Size::variable ? uvarint_size(c.value.size()) : 0);
         if (out.components_.size() == max_components || total > max_bytes)
             return fail(why, codec_errc::too_long, "multiaddr too long");
         out.components_.push_back(std::move(c));

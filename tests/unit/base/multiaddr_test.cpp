@@ -150,6 +150,16 @@ TEST(Multiaddr, BinaryErrorsAndBounds) {
     std::string long_text;
     for (int i = 0; i < 33; ++i) long_text += "/ws";
     EXPECT_EQ(Multiaddr::parse(long_text).error(), codec_errc::too_long);
+    // Found by fuzz_multiaddr_text: values of 128 bytes and more take a two-byte length prefix,
+    // so seven 128-byte names and one of 112 are 1031 bytes in binary, not 1024.
+    const std::string name128 = std::string(60, 'a') + "." + std::string(60, 'b') + ".cdefgh";
+    const std::string name112 = std::string(60, 'a') + "." + std::string(51, 'b');
+    std::string near_limit;
+    for (int i = 0; i < 7; ++i) near_limit += "/dns/" + name128;
+    EXPECT_EQ(Multiaddr::parse(near_limit + "/dns/" + name112).error(), codec_errc::too_long);
+    auto fits = Multiaddr::parse(near_limit + "/dns/" + name112.substr(0, 105));
+    ASSERT_TRUE(fits) << near_limit;
+    EXPECT_EQ(fits->to_bytes().size(), Multiaddr::max_bytes);
     EXPECT_TRUE(Multiaddr::from_bytes({}).value().empty());
 }
 
