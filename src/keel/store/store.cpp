@@ -1,3 +1,5 @@
+// Store: opening (schema, migrations, permissions, corruption found at startup) and the writer
+// thread that makes queued writes durable in batches before it acknowledges them.
 #include "keel/store/store.hpp"
 
 #include <fcntl.h>
@@ -22,13 +24,14 @@
 #include <utility>
 #include <variant>
 
-#include "keel/base/varint.hpp"
+#include "keel/store/addr_blob.hpp"
+#include "keel/store/store_impl.hpp"
 
 namespace keel::store {
-namespace {
 
-using Clock = std::chrono::steady_clock;
-using boost::system::error_code;
+using namespace sqlite;
+
+namespace {
 
 // PRAGMA user_version of the schema below. A file with a higher version was written by a newer
 // Keel and is refused rather than misread; lower versions are migrated step by step in
@@ -61,122 +64,6 @@ CREATE TABLE IF NOT EXISTS records (
 ) WITHOUT ROWID;
 )sql";
 
-struct DbCloser {
-    void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-};
-using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
-
-struct StmtFinalizer {
-    void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
-};
-using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
-
-StmtPtr prepare(sqlite3* db, const char* sql, bool persistent) {
-    sqlite3_stmt* s = nullptr;
-    const unsigned flags = persistent ? SQLITE_PREPARE_PERSISTENT : 0;
-    if (sqlite3_prepare_v3(db, sql, -1, flags, &s, nullptr) != SQLITE_OK) {
-        sqlite3_finalize(s);
-        return nullptr;
-    }
-    return StmtPtr(s);
-}
-
-bool exec(sqlite3* db, const char* sql) {
-    return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
-}
-
-// The data must outlive the statement's next step (SQLITE_STATIC: no copy). An empty blob is
-// bound as a zero-length blob, not NULL, which is what sqlite3_bind_blob does with a null pointer.
-bool bind_blob(sqlite3_stmt* s, int i, BytesView b) {
-    if (b.empty()) return sqlite3_bind_zeroblob(s, i, 0) == SQLITE_OK;
-    return sqlite3_bind_blob64(s, i, b.data(), b.size(), SQLITE_STATIC) == SQLITE_OK;
-}
-
-bool bind_int(sqlite3_stmt* s, int i, std::int64_t v) {
-    return sqlite3_bind_int64(s, i, v) == SQLITE_OK;
-}
-
-BytesView column_blob(sqlite3_stmt* s, int i) {
-    const void* p = sqlite3_column_blob(s, i);
-    const int n = sqlite3_column_bytes(s, i);  // after column_blob, as SQLite documents
-    if (p == nullptr || n <= 0) return {};
-    return {static_cast<const std::uint8_t*>(p), static_cast<std::size_t>(n)};
-}
-
-// Steps a statement that returns no rows, then resets it for the next use.
-bool run(sqlite3_stmt* s) {
-    const int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE;
-}
-
-// run() if every parameter bound; otherwise only the reset, never a step with missing values.
-bool run_if(bool bound, sqlite3_stmt* s) {
-    if (bound) return run(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return false;
-}
-
-Bytes encode_addrs(const std::vector<Multiaddr>& addrs) {
-    Bytes out;
-    for (const auto& a : addrs) {
-        const Bytes b = a.to_bytes();
-        append_uvarint(out, b.size());
-        out.insert(out.end(), b.begin(), b.end());
-    }
-    return out;
-}
-
-// nullopt if the blob is damaged anywhere: the caller drops the whole row rather than keep a
-// peer with half its addresses.
-std::optional<std::vector<Multiaddr>> decode_addrs(BytesView in) {
-    std::vector<Multiaddr> out;
-    while (!in.empty()) {
-        auto len = decode_uvarint(in);
-        if (!len) return std::nullopt;
-        in = in.subspan(len->length);
-        if (len->value > Multiaddr::max_bytes || len->value > in.size()) return std::nullopt;
-        const auto n = static_cast<std::size_t>(len->value);
-        auto addr = Multiaddr::from_bytes(in.first(n));
-        if (!addr) return std::nullopt;
-        out.push_back(std::move(*addr));
-        in = in.subspan(n);
-    }
-    return out;
-}
-
-// Queued operations.
-struct SavePeer {
-    StoredPeer peer;
-};
-struct RemovePeer {
-    PeerId id;
-};
-struct SaveProvider {
-    StoredProvider provider;
-    Done done;
-};
-struct RemoveProvider {
-    Bytes key;
-    PeerId provider;
-};
-struct RemoveExpired {
-    std::int64_t now_ms;
-};
-struct SaveRecord {
-    StoredRecord record;
-    Done done;
-};
-using OpKind =
-    std::variant<SavePeer, RemovePeer, SaveProvider, RemoveProvider, RemoveExpired, SaveRecord>;
-
-struct Op {
-    OpKind kind;
-    Clock::time_point queued_at;
-};
-
 // Provider and record writes are acknowledged (to a caller's `done`, and usually to a remote peer
 // over the wire), so their batches must be durable on power loss, not only on process crash.
 bool needs_full_sync(std::span<const Op> ops) {
@@ -193,66 +80,6 @@ Done* done_of(Op& op) {
 }
 
 }  // namespace
-
-struct Store::Impl {
-    enum class Sync { unknown, normal, full };
-
-    // Two connections: the writer's, used only by the writer thread once it runs, and one for
-    // the startup reads on callers' threads. WAL lets the reader see the last commit while the
-    // writer is mid-transaction. Declared first so they close after the statements finalize.
-    DbPtr wdb;
-    DbPtr rdb;
-    mutable std::mutex read_mu;  // rdb is used by one load_* at a time
-
-    StmtPtr begin, commit, rollback;
-    StmtPtr upsert_peer, delete_peer;
-    StmtPtr upsert_provider, delete_provider, delete_expired;
-    StmtPtr upsert_record;
-    Sync sync = Sync::unknown;  // writer thread only
-
-    mutable std::mutex mu;
-    std::condition_variable work_cv;       // writer waits: work queued, flush, stop
-    std::condition_variable committed_cv;  // flush() waits: committed_seq advanced
-    std::deque<Op> queue;
-    std::size_t in_flight = 0;        // operations taken by the writer, not yet committed
-    std::uint64_t enqueued_seq = 0;   // operations ever queued
-    std::uint64_t committed_seq = 0;  // operations ever finished (committed or failed)
-    std::uint64_t flush_upto = 0;     // a flush() waits for this sequence: do not linger
-    bool stopping = false;
-    std::thread writer;
-
-    std::atomic<std::uint64_t> write_failures{0};
-    error_code read_error;          // guarded by read_mu
-    std::size_t skipped_rows = 0;   // guarded by read_mu
-    std::string read_error_detail;  // guarded by read_mu
-    // After a load's last step: anything but SQLITE_DONE means the read stopped early.
-    void note_read_end(int rc, const char* table) {
-        if (rc == SQLITE_DONE || read_error) return;
-        read_error = make_error_code(store_errc::corrupt);
-        read_error_detail = std::string("reading ") + table + ": " + sqlite3_errmsg(rdb.get());
-    }
-
-    ~Impl() {
-        if (writer.joinable()) {
-            {
-                std::lock_guard lk(mu);
-                stopping = true;
-            }
-            work_cv.notify_one();
-            writer.join();
-        }
-    }
-
-    boost::system::result<void> setup(const std::filesystem::path& file, std::string* why);
-    bool prepare_writer();
-
-    void enqueue(OpKind kind);
-    void run_writer();
-    std::vector<error_code> write_batch(std::span<Op> batch);
-    bool transaction(std::span<const Op> ops);
-    bool set_sync(Sync want);
-    bool apply(const Op& op);
-};
 
 boost::system::result<void> Store::Impl::setup(const std::filesystem::path& file,
                                                std::string* why) {
@@ -536,76 +363,6 @@ boost::system::result<std::unique_ptr<Store>> Store::open(const std::filesystem:
     Impl* p = impl.get();
     impl->writer = std::thread([p] { p->run_writer(); });
     return std::unique_ptr<Store>(new Store(std::move(impl)));
-}
-
-std::vector<StoredPeer> Store::load_peers() {
-    std::lock_guard lk(impl_->read_mu);
-    std::vector<StoredPeer> out;
-    auto s = prepare(impl_->rdb.get(),
-                     "SELECT id, addrs, last_seen_ms, in_routing_table FROM peers", false);
-    if (!s) {
-        impl_->note_read_end(SQLITE_ERROR, "peers");
-        return out;
-    }
-    int rc;
-    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-        auto id = PeerId::from_bytes(column_blob(s.get(), 0));
-        auto addrs = decode_addrs(column_blob(s.get(), 1));
-        if (!id || !addrs) {
-            ++impl_->skipped_rows;
-            continue;
-        }
-        out.push_back(StoredPeer{std::move(*id), std::move(*addrs),
-                                 sqlite3_column_int64(s.get(), 2),
-                                 sqlite3_column_int64(s.get(), 3) != 0});
-    }
-    impl_->note_read_end(rc, "peers");
-    return out;
-}
-
-std::vector<StoredProvider> Store::load_providers(std::int64_t now_ms) {
-    std::lock_guard lk(impl_->read_mu);
-    std::vector<StoredProvider> out;
-    auto s = prepare(impl_->rdb.get(),
-                     "SELECT key, provider, addrs, expires_ms FROM providers WHERE expires_ms > ?1",
-                     false);
-    if (!s || !bind_int(s.get(), 1, now_ms)) {
-        impl_->note_read_end(SQLITE_ERROR, "providers");
-        return out;
-    }
-    int rc;
-    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-        const BytesView key = column_blob(s.get(), 0);
-        auto provider = PeerId::from_bytes(column_blob(s.get(), 1));
-        auto addrs = decode_addrs(column_blob(s.get(), 2));
-        if (!provider || !addrs) {
-            ++impl_->skipped_rows;
-            continue;
-        }
-        out.push_back(StoredProvider{Bytes(key.begin(), key.end()), std::move(*provider),
-                                     std::move(*addrs), sqlite3_column_int64(s.get(), 3)});
-    }
-    impl_->note_read_end(rc, "providers");
-    return out;
-}
-
-std::vector<StoredRecord> Store::load_records() {
-    std::lock_guard lk(impl_->read_mu);
-    std::vector<StoredRecord> out;
-    auto s = prepare(impl_->rdb.get(), "SELECT key, value, received_ms FROM records", false);
-    if (!s) {
-        impl_->note_read_end(SQLITE_ERROR, "records");
-        return out;
-    }
-    int rc;
-    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-        const BytesView key = column_blob(s.get(), 0);
-        const BytesView value = column_blob(s.get(), 1);
-        out.push_back(StoredRecord{Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end()),
-                                   sqlite3_column_int64(s.get(), 2)});
-    }
-    impl_->note_read_end(rc, "records");
-    return out;
 }
 
 void Store::save_peer(StoredPeer peer) {
