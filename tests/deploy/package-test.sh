@@ -47,6 +47,9 @@ has -rw------- etc/keel/health-check.env
 for d in README.md CHANGELOG.md operations.md configuration.md user-guide.md api.md keel.example.toml; do
     has -rw-r--r-- "usr/share/doc/keel/$d"
 done
+for g in keel-bootstrap.json keel-node.json; do
+    has -rw-r--r-- "usr/share/keel/grafana/$g"
+done
 if awk '$1 !~ /^d/ && $2 != "root/root" { bad = 1 } END { exit !bad }' "$tmp/contents"; then
     fail "files not owned by root/root"
 fi

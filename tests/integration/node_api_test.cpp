@@ -2,9 +2,15 @@
 // port, and a plain HTTP/1.1 client over a TCP socket.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
 
+#include "keel/app/history_sampler.hpp"
 #include "keel/app/node_api.hpp"
+#include "keel/app/node_history.hpp"
 #include "keel/net/framing.hpp"
 #include "test_support.hpp"
 
@@ -140,6 +146,126 @@ TEST_F(NodeApi, BootstrapHealthReportsEveryField) {
     // The bootstrap knows nobody but us: its FIND_NODE returns no peers, which is degraded.
     EXPECT_EQ(b["state"], "degraded");
     EXPECT_EQ(http("POST", "/api/v1/bootstrap/health/check").status, 202);
+}
+
+// The history behind the charts: points at each step with the bootstrap's state, the state
+// change marked, and the day's points folded from the recent ones.
+TEST_F(NodeApi, HistoryHasPointsMarksAndBothRanges) {
+    EXPECT_EQ(get_json("/api/v1/history", 404)["error"], "no history kept");
+    app::HistoryLimits limits;
+    limits.step = 50ms;
+    limits.points_per_minute = 2;
+    app::NodeHistory history(limits);
+    context->history = &history;
+    asio::steady_timer timer(io);
+    auto alive = std::make_shared<bool>(true);
+    app::sample_history_periodically(*context, history, timer, alive);
+    monitor->probe_now();
+    ASSERT_TRUE(run_until(
+        io,
+        [&] {
+            auto j = history.to_json(app::HistoryRange::hour);
+            return j["marks"].size() >= 1 && j["points"].size() >= 4 &&
+                   j["points"].back()["bootstraps"].size() == 1 &&
+                   j["points"].back()["bootstraps"][0]["state"] == "degraded";
+        },
+        10s));
+    auto hour = get_json("/api/v1/history?range=1h");
+    EXPECT_EQ(hour["range"], "1h");
+    EXPECT_EQ(hour["step_ms"], 50);
+    ASSERT_EQ(hour["bootstraps"].size(), 1u);
+    EXPECT_EQ(hour["bootstraps"][0], bootstrap_addr.to_string());
+    const auto& last = hour["points"].back();
+    EXPECT_GE(last["routing_table_size"].get<int>(), 1);
+    EXPECT_GE(last["connections"].get<int>(), 1);
+    EXPECT_GT(last["rss_bytes"].get<std::uint64_t>(), 0u);
+    EXPECT_TRUE(last["bootstraps"][0]["latency_ms"].is_number()) << last.dump();
+    const auto& mark = hour["marks"].back();
+    EXPECT_EQ(mark["i"], 0);
+    EXPECT_EQ(mark["to"], "degraded");
+    auto day = get_json("/api/v1/history?range=24h");
+    EXPECT_EQ(day["step_ms"], 100);
+    EXPECT_GE(day["points"].size(), 1u);
+    EXPECT_EQ(get_json("/api/v1/history", 200)["range"], "1h");
+    EXPECT_EQ(http("GET", "/api/v1/history?range=7d").status, 400);
+    *alive = false;
+    timer.cancel();
+}
+
+// deploy/grafana's dashboards query only what /metrics exports: every keel_ or process_ metric
+// they name, and every label they select, group by or show, so the two cannot drift apart.
+TEST_F(NodeApi, GrafanaDashboardsQueryOnlyExportedMetrics) {
+    // Series that exist only once something happened: a failed dial, a measured bootstrap.
+    auto refused =
+        run_task(io, host->connect(Multiaddr::parse("/ip4/127.0.0.1/tcp/1").value()), 10s);
+    ASSERT_TRUE(refused && !*refused);
+    ASSERT_TRUE(run_until(
+        io, [&] { return monitor->snapshot()[0].health.find_node_ms.has_value(); }, 10s));
+    auto metrics = http("GET", "/metrics");
+    ASSERT_EQ(metrics.status, 200);
+    std::map<std::string, std::set<std::string>> exported;  // metric -> its labels
+    std::istringstream lines(metrics.body);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.empty() || line[0] == '#') continue;
+        auto brace = line.find('{');
+        auto name = line.substr(0, std::min(brace, line.find(' ')));
+        auto& labels = exported[name];
+        if (brace == std::string::npos) continue;
+        static const std::regex label_re(R"re(([a-zA-Z_]\w*)=")re");
+        auto body = line.substr(brace, line.find('}') - brace);
+        for (std::sregex_iterator it(body.begin(), body.end(), label_re), end; it != end; ++it)
+            labels.insert((*it)[1]);
+    }
+    static const std::regex metric_re(R"re(\b((?:keel|process)_\w+)\s*(\{[^}]*\})?)re");
+    static const std::regex selector_re(R"re(([a-zA-Z_]\w*)\s*(=~|!=|!~|=))re");
+    static const std::regex by_re(R"re(\b(?:by|without)\s*\(([^)]*)\))re");
+    static const std::regex legend_re(R"re(\{\{\s*(\w+)\s*\}\})re");
+    std::size_t checked = 0;
+    for (const char* file : {"keel-bootstrap.json", "keel-node.json"}) {
+        std::ifstream in(std::string(KEEL_SOURCE_DIR "/deploy/grafana/") + file);
+        ASSERT_TRUE(in) << file;
+        auto dashboard = json::parse(in);
+        for (const auto& panel : dashboard["panels"]) {
+            for (const auto& target : panel["targets"]) {
+                const auto expr = target["expr"].get<std::string>();
+                std::set<std::string> labels_of_expr;  // labels of the metrics it names
+                for (std::sregex_iterator it(expr.begin(), expr.end(), metric_re), end; it != end;
+                     ++it) {
+                    const std::string name = (*it)[1];
+                    ASSERT_TRUE(exported.contains(name))
+                        << file << ": " << name << " is not exported (" << expr << ")";
+                    const auto& labels = exported[name];
+                    labels_of_expr.insert(labels.begin(), labels.end());
+                    const std::string selector = (*it)[2];
+                    for (std::sregex_iterator s(selector.begin(), selector.end(), selector_re);
+                         s != end; ++s) {
+                        const std::string label = (*s)[1];
+                        if (label == "instance") continue;  // added by Prometheus at scrape
+                        EXPECT_TRUE(labels.contains(label))
+                            << file << ": " << name << " has no label " << label;
+                    }
+                    ++checked;
+                }
+                std::vector<std::string> used;
+                for (std::sregex_iterator b(expr.begin(), expr.end(), by_re), end; b != end; ++b) {
+                    std::istringstream list((*b)[1]);
+                    for (std::string label; std::getline(list, label, ',');) {
+                        label.erase(0, label.find_first_not_of(' '));
+                        label.erase(label.find_last_not_of(' ') + 1);
+                        used.push_back(label);
+                    }
+                }
+                const auto legend = target.value("legendFormat", "");
+                for (std::sregex_iterator l(legend.begin(), legend.end(), legend_re), end; l != end;
+                     ++l)
+                    used.push_back((*l)[1]);
+                for (const auto& label : used)
+                    EXPECT_TRUE(labels_of_expr.contains(label))
+                        << file << ": no metric in \"" << expr << "\" has label " << label;
+            }
+        }
+    }
+    EXPECT_GE(checked, 20u);
 }
 
 TEST_F(NodeApi, ConnectNamesThePhaseAndRejectsBadInput) {

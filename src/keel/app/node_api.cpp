@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "keel/app/health_json.hpp"
+#include "keel/app/node_history.hpp"
+#include "keel/app/process_memory.hpp"
 #include "keel/host/inbound_admission.hpp"
 #include "keel/kad/content_key.hpp"
 #include "keel/net/deadline.hpp"
@@ -84,24 +86,29 @@ json health_snapshot(NodeContext& node) {
             {"bootstraps", list}};
 }
 
-// A non-negative integer query parameter ("limit=20"); nullopt when absent or malformed.
-std::optional<std::size_t> query_number(std::string_view query, std::string_view name) {
+// A query parameter's raw value ("range=1h"); nullopt when absent.
+std::optional<std::string_view> query_value(std::string_view query, std::string_view name) {
     std::size_t at = 0;
     while (at <= query.size()) {
         auto end = query.find('&', at);
         if (end == std::string_view::npos) end = query.size();
         auto part = query.substr(at, end - at);
         if (part.size() > name.size() && part.substr(0, name.size()) == name &&
-            part[name.size()] == '=') {
-            auto digits = part.substr(name.size() + 1);
-            std::size_t value = 0;
-            auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-            if (ec != std::errc{} || p != digits.data() + digits.size()) return std::nullopt;
-            return value;
-        }
+            part[name.size()] == '=')
+            return part.substr(name.size() + 1);
         at = end + 1;
     }
     return std::nullopt;
+}
+
+// A non-negative integer query parameter ("limit=20"); nullopt when absent or malformed.
+std::optional<std::size_t> query_number(std::string_view query, std::string_view name) {
+    auto digits = query_value(query, name);
+    if (!digits) return std::nullopt;
+    std::size_t value = 0;
+    auto [p, ec] = std::from_chars(digits->data(), digits->data() + digits->size(), value);
+    if (ec != std::errc{} || p != digits->data() + digits->size()) return std::nullopt;
+    return value;
 }
 
 std::optional<json> parse_body(const HttpRequest& req, std::string& why) {
@@ -173,6 +180,14 @@ void install_node_api(HttpServer& server, NodeContext& node) {
                                        net::Clock::now() - n->started)
                                        .count()},
                       {"local_peers", local_peers_json(*n)}});
+    });
+
+    server.route("GET", "/api/v1/history", [n](HttpRequest req) -> net::awaitable<HttpResponse> {
+        if (!n->history) co_return HttpServer::json_error(404, "no history kept");
+        const auto range = query_value(req.query, "range").value_or("1h");
+        if (range != "1h" && range != "24h")
+            co_return HttpServer::json_error(400, "range must be 1h or 24h");
+        co_return ok(n->history->to_json(range == "1h" ? HistoryRange::hour : HistoryRange::day));
     });
 
     server.route(
@@ -451,11 +466,26 @@ std::string render_metrics(NodeContext& node) {
                    health::HealthState::degraded, health::HealthState::down})
         out << "keel_health_state{state=\"" << health::state_name(s) << "\"} "
             << (s == state ? 1 : 0) << '\n';
+    const auto bootstraps = node.monitor.snapshot();
     out << "# HELP keel_bootstrap_up Bootstrap health (1 healthy)\n"
            "# TYPE keel_bootstrap_up gauge\n";
-    for (const auto& b : node.monitor.snapshot())
+    for (const auto& b : bootstraps)
         out << "keel_bootstrap_up{addr=\"" << b.health.addr.to_string() << "\"} "
             << (b.health.state == health::HealthState::healthy ? 1 : 0) << '\n';
+    // The last probe's times, in seconds as Prometheus prefers; absent until measured.
+    auto seconds = [&](std::string_view name, std::string_view help, auto field) {
+        out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n";
+        for (const auto& b : bootstraps)
+            if (auto ms = b.health.*field)
+                out << name << "{addr=\"" << b.health.addr.to_string() << "\"} " << *ms / 1000.0
+                    << '\n';
+    };
+    seconds("keel_bootstrap_ping_seconds", "Bootstrap ping round trip at the last probe",
+            &health::BootstrapHealth::latency_ms);
+    seconds("keel_bootstrap_find_node_seconds", "Bootstrap FIND_NODE answer time at the last probe",
+            &health::BootstrapHealth::find_node_ms);
+    gauge("process_resident_memory_bytes", "Resident memory size in bytes",
+          resident_memory_bytes());
     return out.str();
 }
 

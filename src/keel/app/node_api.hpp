@@ -17,6 +17,8 @@ struct LocalPeer {
     std::string label;  // "local-bootstrap-1", "local-peer", … (the `node` tag of keel up's events)
 };
 
+class NodeHistory;
+
 struct NodeContext {
     Host& host;
     kad::Dht& dht;
@@ -25,6 +27,7 @@ struct NodeContext {
     net::Clock::time_point started = net::Clock::now();
     health::VerifierConfig verifier{};     // bootstrap_peers are filled from the monitor per run
     std::vector<LocalPeer> local_peers{};  // empty unless keel up runs them
+    NodeHistory* history = nullptr;        // GET /api/v1/history answers 404 without one
 };
 
 // Registers the routes and publishes host/DHT/health changes on the event bus.

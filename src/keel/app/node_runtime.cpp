@@ -6,6 +6,7 @@
 
 #include "keel/app/health_json.hpp"
 #include "keel/app/health_service.hpp"
+#include "keel/app/history_sampler.hpp"
 #include "keel/app/node_api.hpp"
 #include "keel/crypto/identity_file.hpp"
 #include "keel/host/dnsaddr.hpp"
@@ -39,8 +40,10 @@ struct NodeRuntime::Parts {
           events(ex),
           http(ex, events),
           context{host, dht, monitor, events},
-          release_timer(ex) {
+          release_timer(ex),
+          history_timer(ex) {
         context.verifier = s.verifier_config();
+        context.history = &history;
         context.verifier.observer = &observer_dht;
     }
 
@@ -56,6 +59,8 @@ struct NodeRuntime::Parts {
     api::HttpServer http;
     NodeContext context;
     asio::steady_timer release_timer;  // paces release_memory()
+    NodeHistory history;
+    asio::steady_timer history_timer;  // paces the history's points
     std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 };
 
@@ -177,6 +182,7 @@ void NodeRuntime::start() {
 
     write_listen_file();
     release_memory_periodically();
+    sample_history_periodically(p.context, p.history, p.history_timer, p.alive);
 
     if (settings_.api != "off") {
         auto endpoint = *settings_.api_endpoint();
@@ -333,6 +339,7 @@ void NodeRuntime::stop() {
     auto& p = *parts_;
     *p.alive = false;
     p.release_timer.cancel();
+    p.history_timer.cancel();
     p.monitor.stop();
     p.http.stop();
     p.dht.stop();
