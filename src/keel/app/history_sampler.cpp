@@ -55,7 +55,8 @@ void sample_history_periodically(NodeContext& node, NodeHistory& history, asio::
                                  std::shared_ptr<bool> alive) {
     node.monitor.on_change(
         [&history, alive](const health::MonitoredBootstrap& b, health::HealthState previous) {
-            if (!*alive) return;
+            // Called after every probe; only a change of state is a mark.
+            if (!*alive || previous == b.health.state) return;
             auto index = history.bootstrap_index(b.health.addr.to_string());
             if (index) history.mark({unix_ms_now(), *index, previous, b.health.state});
         });

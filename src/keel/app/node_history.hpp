@@ -38,7 +38,7 @@ struct HistoryPoint {
     std::vector<BootstrapPoint> bootstraps;
 };
 
-// A bootstrap changed state: a reconnect is a change from down (or connecting) to healthy.
+// A bootstrap changed state: a reconnect is a change from down to healthy.
 struct HistoryMark {
     std::int64_t unix_ms = 0;
     std::uint16_t bootstrap = 0;

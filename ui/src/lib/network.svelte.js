@@ -4,6 +4,7 @@
 // restarted, the laptop slept) or reports dropped events, everything is read again.
 import { ApiError, get, post } from './api.js'
 import { errorText } from './format.js'
+import { addHistoryMark, addHistoryPoint, loadHistory } from './history.svelte.js'
 
 export const MAX_PEERS_SHOWN = 200
 
@@ -106,6 +107,7 @@ async function loadDiagnostics () {
 
 export async function loadAll () {
   try {
+    loadHistory() // its own error line: the page works without it
     await Promise.all([loadNode(), loadHealth(), loadPeers(), loadDiagnostics()])
     net.loadError = ''
   } catch (e) {
@@ -153,6 +155,7 @@ const handlers = {
     if (i >= 0) net.bootstraps[i] = { ...net.bootstraps[i], ...health, reconnect }
     else net.bootstraps.push({ ...health, reconnect, probes: 0 })
     net.nodeState = nodeState
+    addHistoryMark(e.addr, previous, health.state)
     if (net.retry[e.addr]?.pending) {
       net.retry[e.addr] = {
         pending: false,
@@ -185,6 +188,9 @@ const handlers = {
   verification_done (e) {
     if (e.run_id < net.diagnostics.runId) return
     net.diagnostics = { runId: e.run_id, running: false, steps: e.steps, ok: e.ok, result: e.result ?? runResult(e.steps), error: '', started: true }
+  },
+  history (e) {
+    addHistoryPoint(e)
   },
   dropped () {
     loadAll()

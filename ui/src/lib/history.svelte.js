@@ -1,0 +1,61 @@
+// The history behind the charts (GET /api/v1/history, docs/api.md): read once per range, then
+// kept live by the event stream's `history` points (the hour's range only: the day's points are
+// minutes folded by the daemon, read again when that range is chosen).
+import { get } from './api.js'
+
+export const hist = $state({ range: '1h', data: null, error: '' })
+
+export async function loadHistory (range = hist.range) {
+  try {
+    const data = await get(`/api/v1/history?range=${range}`)
+    hist.range = range
+    hist.data = data
+    hist.error = ''
+  } catch (e) {
+    hist.error = e.message
+  }
+}
+
+const HOUR_MS = 3600 * 1000
+
+/** A `history` event: one new point (the 1h range only). */
+export function addHistoryPoint (point) {
+  const d = hist.data
+  if (!d || hist.range !== '1h') return
+  d.points.push(point)
+  while (d.points.length > 0 && d.points[0].t < point.t - HOUR_MS) d.points.shift()
+}
+
+/** A bootstrap's state changed (a `health` event): the chart marks it at once. */
+export function addHistoryMark (addr, from, to, t = Date.now()) {
+  const d = hist.data
+  if (!d || from === to) return
+  let i = d.bootstraps.indexOf(addr)
+  if (i < 0) {
+    d.bootstraps.push(addr)
+    i = d.bootstraps.length - 1
+  }
+  d.marks.push({ t, i, from, to })
+}
+
+/**
+ * One bootstrap's series from the history: times (s), latency (ms or null), and its state per
+ * point; the seconds it spent down; its reconnects (down, then healthy).
+ */
+export function bootstrapSeries (data, index) {
+  const t = []
+  const latency = []
+  const states = []
+  let downMs = 0
+  for (const p of data.points) {
+    const b = p.bootstraps.find((x) => x.i === index)
+    if (!b) continue
+    t.push(p.t / 1000)
+    latency.push(b.latency_ms)
+    states.push(b.state)
+    if (b.state === 'down') downMs += data.step_ms
+  }
+  const marks = data.marks.filter((m) => m.i === index)
+  const reconnects = marks.filter((m) => m.to === 'healthy' && m.from === 'down')
+  return { t, latency, states, downSeconds: Math.round(downMs / 1000), marks, reconnects }
+}
