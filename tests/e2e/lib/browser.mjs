@@ -11,7 +11,7 @@ export const PHONE = { width: 390, height: 844 }
 export const DESKTOP = { width: 1280, height: 900 }
 
 export const screenshotDir = process.env.KEEL_E2E_SCREENSHOTS || join(repoRoot, 'build/e2e-screenshots')
-const DOCS_IMAGES = new Set(['healthy-desktop', 'diagnostics-panel', 'keel-up-diagnostics-panel', 'history-chart'])
+const DOCS_IMAGES = new Set(['healthy-desktop', 'diagnostics-panel', 'keel-up-diagnostics-panel', 'history-chart', 'operator-load-chart'])
 
 export function launchBrowser () {
   return chromium.launch({

@@ -59,3 +59,34 @@ export function bootstrapSeries (data, index) {
   const reconnects = marks.filter((m) => m.to === 'healthy' && m.from === 'down')
   return { t, latency, states, downSeconds: Math.round(downMs / 1000), marks, reconnects }
 }
+
+/**
+ * The load on this process from the history's totals: per point, connections and the rates
+ * (per second, since the previous point) of new connections, refusals and DHT requests served;
+ * with the peaks and the most memory seen.
+ */
+export function loadSeries (data) {
+  const t = []
+  const connections = []
+  const accepted = []
+  const refused = []
+  const dht = []
+  let peakConnections = 0
+  let peakAccepted = 0
+  let peakRss = 0
+  let prev = null
+  for (const p of data.points) {
+    const dt = prev ? (p.t - prev.t) / 1000 : 0
+    const rate = (now, before) => (prev && dt > 0 ? Math.max(0, now - before) / dt : null)
+    t.push(p.t / 1000)
+    connections.push(p.connections)
+    accepted.push(rate(p.inbound_accepted, prev?.inbound_accepted))
+    refused.push(rate(p.inbound_refused, prev?.inbound_refused))
+    dht.push(rate(p.dht_requests_served, prev?.dht_requests_served))
+    peakConnections = Math.max(peakConnections, p.connections)
+    peakAccepted = Math.max(peakAccepted, accepted.at(-1) ?? 0)
+    peakRss = Math.max(peakRss, p.rss_bytes)
+    prev = p
+  }
+  return { t, connections, accepted, refused, dht, peakConnections, peakAccepted: Math.round(peakAccepted), peakRssMiB: peakRss / 1048576 }
+}
