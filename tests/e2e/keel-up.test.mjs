@@ -49,6 +49,8 @@ test('first run: [Run Diagnostics] passes all six steps, and the page marks the 
     assert.equal(await step.locator('.step-icon').textContent(), '✓', `step ${id} is not checked: ${await step.textContent()}`)
     assert.ok((await step.textContent()).includes(': passed'), `step ${id}: no accessible "passed"`)
   }
+  // the run joins the recent runs, with its time and each step's status
+  await waitText(panel.locator('[data-recent-run="passed"]'), /✓✓✓✓✓✓ *passed, /)
   // step 4 discovered the local peer (its short ID ends the same as the full one)
   await waitText(panel.locator('li[data-step="list_peers"]'), new RegExp(`1 besides the bootstraps\\): 12D3Ko…${localPeer.slice(-6)}`))
 

@@ -359,6 +359,14 @@ TEST_F(NodeApi, DiagnosticsRunsTheSixSteps) {
     auto last = get_json("/api/v1/diagnostics");
     EXPECT_EQ(last["running"], false);
     EXPECT_EQ(last["steps"].size(), 6u);
+    // The runs so far, newest first, with their times and each step's status.
+    ASSERT_EQ(last["recent"].size(), 1u) << last.dump();
+    EXPECT_EQ(last["recent"][0]["run_id"], j["run_id"]);
+    EXPECT_EQ(last["recent"][0]["result"], "not_enough_peers");
+    EXPECT_EQ(last["recent"][0]["statuses"].size(), 6u);
+    EXPECT_EQ(last["recent"][0]["statuses"][0], "passed");
+    EXPECT_GT(last["recent"][0]["finished_ms"].get<std::int64_t>(), 0);
+    EXPECT_EQ(last["recent"][0]["duration_ms"], j["duration_ms"]);
 }
 
 TEST_F(NodeApi, DiscoveryTestPublishesAndFetchesBackRemotely) {

@@ -1,6 +1,8 @@
 #include "keel/app/node_api.hpp"
 
 #include <charconv>
+#include <chrono>
+#include <deque>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -330,6 +332,8 @@ void install_node_api(HttpServer& server, NodeContext& node) {
         std::uint64_t run_id = 0;
         bool running = false;
         json steps = json::array();
+        // The last runs' outcomes, newest first ("was it ever green?"); the last 20.
+        std::deque<json> recent;
     };
     auto diagnostics = std::make_shared<Diagnostics>();
     // Claimed synchronously by the POST handler, so two requests cannot both start a run.
@@ -360,14 +364,31 @@ void install_node_api(HttpServer& server, NodeContext& node) {
         };
         auto steps = co_await verifier->run(progress, steps_wanted);
         json list = json::array();
-        for (const auto& step : steps) list.push_back(step_to_json(step));
+        json statuses = json::array();
+        double took_ms = 0;
+        for (const auto& step : steps) {
+            list.push_back(step_to_json(step));
+            statuses.push_back(health::status_name(step.status));
+            took_ms += step.duration_ms;
+        }
         diagnostics->steps = list;
         diagnostics->running = false;
         // ok: every step passed; result also tells "too few peers to check" from a failure.
         auto result = health::overall_result(steps);
+        const auto finished_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+        diagnostics->recent.push_front({{"run_id", run_id},
+                                        {"finished_ms", finished_ms},
+                                        {"duration_ms", took_ms},
+                                        {"result", std::string(result)},
+                                        {"statuses", statuses}});
+        if (diagnostics->recent.size() > 20) diagnostics->recent.pop_back();
         json summary{{"run_id", run_id},
                      {"ok", result == "passed"},
                      {"result", std::string(result)},
+                     {"finished_ms", finished_ms},
+                     {"duration_ms", took_ms},
                      {"steps", list}};
         n->events.publish("verification_done", summary.dump());
         co_return summary;
@@ -406,7 +427,8 @@ void install_node_api(HttpServer& server, NodeContext& node) {
                  [diagnostics](HttpRequest) -> net::awaitable<HttpResponse> {
                      co_return ok({{"run_id", diagnostics->run_id},
                                    {"running", diagnostics->running},
-                                   {"steps", diagnostics->steps}});
+                                   {"steps", diagnostics->steps},
+                                   {"recent", json(diagnostics->recent)}});
                  });
 
     server.route("GET", "/metrics", [n](HttpRequest) -> net::awaitable<HttpResponse> {

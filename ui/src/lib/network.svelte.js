@@ -45,6 +45,7 @@ export const net = $state({
   peers: [], // most recent first: {peer_id, connected, direction, addrs, agent_version, local, label, seen}
   // result: null while none has finished, else runResult's verdict
   diagnostics: { runId: 0, running: false, steps: pendingSteps(), ok: null, result: null, error: '', started: false },
+  recentRuns: [], // newest first: {run_id, finished_ms, duration_ms, result, statuses}
   retry: {}, // addr → {pending, message}
   backup: {}, // addr → {pending, ok, message}
   now: Date.now()
@@ -89,6 +90,7 @@ async function loadPeers () {
 
 async function loadDiagnostics () {
   const d = await get('/api/v1/diagnostics')
+  net.recentRuns = d.recent ?? []
   if (d.run_id === 0) return
   const steps = pendingSteps()
   for (const [i, s] of d.steps.entries()) if (i < steps.length) steps[i] = s
@@ -188,6 +190,9 @@ const handlers = {
   verification_done (e) {
     if (e.run_id < net.diagnostics.runId) return
     net.diagnostics = { runId: e.run_id, running: false, steps: e.steps, ok: e.ok, result: e.result ?? runResult(e.steps), error: '', started: true }
+    if (!net.recentRuns.some((r) => r.run_id === e.run_id)) {
+      net.recentRuns = [{ run_id: e.run_id, finished_ms: e.finished_ms, duration_ms: e.duration_ms, result: e.result, statuses: e.steps.map((s) => s.status) }, ...net.recentRuns].slice(0, 20)
+    }
   },
   history (e) {
     addHistoryPoint(e)
