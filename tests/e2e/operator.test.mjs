@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { after, before, test } from 'node:test'
-import { closeBrowser, launchBrowser, openPage, screenshot } from './lib/browser.mjs'
+import { closeBrowser, launchBrowser, openPage, screenshot, waitText } from './lib/browser.mjs'
 import { KeelNetwork, keelBinary, uiDir, waitFor } from './lib/keel.mjs'
 
 const net = new KeelNetwork('operator')
@@ -48,6 +48,9 @@ test("the operator's page shows a load run's connection ramp", async () => {
   const peak = Number(await chart.getAttribute('data-peak-connections'))
   const rate = Number(await chart.getAttribute('data-peak-accepted'))
   assert.ok(rate > 0, 'a rate of new connections is shown')
+  // every connection sent one FIND_NODE (--find-node)
+  await waitText(chart.locator('[data-refused-by-reason]'), /DHT requests served: FIND_NODE [1-9]\d*/)
+  await page.locator('[data-history-memory] canvas').first().waitFor()
   console.log(`# [figure] keel load ${connections} connections at 100/s: the operator's chart peaked at ${peak} connections, ${rate} new/s (load report: ${JSON.stringify(report.established ?? report.connections ?? '')})`)
   await screenshot(page, 'operator')
   await screenshot(page, 'operator-load-chart', { element: chart })

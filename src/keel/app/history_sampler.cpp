@@ -35,7 +35,19 @@ HistoryPoint sample_node(NodeContext& node, NodeHistory& history) {
     p.rss_bytes = resident_memory_bytes();
     p.inbound_accepted = node.host.stats().inbound_accepted;
     p.inbound_refused = node.host.stats().inbound_refused;
-    for (const auto& [what, n] : node.dht.stats().served) p.dht_requests_served += n;
+    const auto& stats = node.host.stats();
+    for (std::size_t i = 0; i < all_refusals.size(); ++i) {
+        auto it = stats.inbound_refused_by_reason.find(std::string(refusal_name(all_refusals[i])));
+        if (it != stats.inbound_refused_by_reason.end())
+            p.inbound_refused_by_reason[i] = it->second;
+    }
+    // Keyed "FIND_NODE ok", "ADD_PROVIDER rejected", …: summed by type.
+    for (const auto& [what, n] : node.dht.stats().served) {
+        p.dht_requests_served += n;
+        const auto type = std::string_view(what).substr(0, what.find(' '));
+        for (std::size_t i = 0; i < dht_types.size(); ++i)
+            if (dht_types[i] == type) p.dht_served_by_type[i] += n;
+    }
     for (const auto& b : node.monitor.snapshot()) {
         auto index = history.bootstrap_index(b.health.addr.to_string());
         if (!index) continue;

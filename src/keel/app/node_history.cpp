@@ -46,6 +46,8 @@ void fold(HistoryPoint& into, const HistoryPoint& next) {
     into.inbound_accepted = next.inbound_accepted;
     into.inbound_refused = next.inbound_refused;
     into.dht_requests_served = next.dht_requests_served;
+    into.inbound_refused_by_reason = next.inbound_refused_by_reason;
+    into.dht_served_by_type = next.dht_served_by_type;
     for (const auto& b : next.bootstraps) {
         auto it = std::find_if(into.bootstraps.begin(), into.bootstraps.end(),
                                [&](const BootstrapPoint& p) { return p.bootstrap == b.bootstrap; });
@@ -111,6 +113,12 @@ json NodeHistory::point_json(const HistoryPoint& p) const {
                               {"find_node_ms", ms_or_null(b.find_node_ms)},
                               {"peer_count", b.peer_count},
                               {"routing_table_size", b.routing_table_size}});
+    json refused = json::object();
+    for (std::size_t i = 0; i < all_refusals.size(); ++i)
+        refused[std::string(refusal_name(all_refusals[i]))] = p.inbound_refused_by_reason[i];
+    json served = json::object();
+    for (std::size_t i = 0; i < dht_types.size(); ++i)
+        served[std::string(dht_types[i])] = p.dht_served_by_type[i];
     return {{"t", p.unix_ms},
             {"state", health::state_name(p.node_state)},
             {"connections", p.connections},
@@ -119,6 +127,8 @@ json NodeHistory::point_json(const HistoryPoint& p) const {
             {"inbound_accepted", p.inbound_accepted},
             {"inbound_refused", p.inbound_refused},
             {"dht_requests_served", p.dht_requests_served},
+            {"inbound_refused_by_reason", refused},
+            {"dht_served_by_type", served},
             {"bootstraps", bootstraps}};
 }
 

@@ -3,6 +3,7 @@
 // the last hour at one point per step (5 s) and the last day at one point per minute, plus the
 // moments a bootstrap changed state. Not kept across restarts: a restarted node starts a new
 // history (writing a point every 5 s to SQLite would cost more than the charts are worth).
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "keel/health/bootstrap_health.hpp"
+#include "keel/host/inbound_admission.hpp"
 
 namespace keel::app {
 
@@ -35,8 +37,16 @@ struct HistoryPoint {
     std::uint64_t inbound_accepted = 0;
     std::uint64_t inbound_refused = 0;
     std::uint64_t dht_requests_served = 0;
+    // The same totals split: by the limit that refused (all_refusals' order) and by Kademlia
+    // message type (dht_types' order).
+    std::array<std::uint64_t, all_refusals.size()> inbound_refused_by_reason{};
+    std::array<std::uint64_t, 6> dht_served_by_type{};
     std::vector<BootstrapPoint> bootstraps;
 };
+
+// The Kademlia message types, in HistoryPoint::dht_served_by_type's order.
+inline constexpr std::array<std::string_view, 6> dht_types{
+    "FIND_NODE", "GET_PROVIDERS", "ADD_PROVIDER", "GET_VALUE", "PUT_VALUE", "PING"};
 
 // A bootstrap changed state: a reconnect is a change from down to healthy.
 struct HistoryMark {

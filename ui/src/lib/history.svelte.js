@@ -88,5 +88,17 @@ export function loadSeries (data) {
     peakRss = Math.max(peakRss, p.rss_bytes)
     prev = p
   }
-  return { t, connections, accepted, refused, dht, peakConnections, peakAccepted: Math.round(peakAccepted), peakRssMiB: peakRss / 1048576 }
+  // What the range added to each split total: refusals by limit, DHT requests by type.
+  const grew = (key) => {
+    const first = data.points[0]?.[key] ?? {}
+    const last = data.points.at(-1)?.[key] ?? {}
+    return Object.entries(last).map(([k, v]) => [k, v - (first[k] ?? 0)]).filter(([, v]) => v > 0)
+  }
+  const rssMiB = data.points.map((p) => p.rss_bytes / 1048576)
+  return {
+    t, connections, accepted, refused, dht, rssMiB,
+    peakConnections, peakAccepted: Math.round(peakAccepted), peakRssMiB: peakRss / 1048576,
+    refusedByReason: grew('inbound_refused_by_reason'),
+    dhtByType: grew('dht_served_by_type')
+  }
 }
