@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <stdexcept>
+#include <vector>
 
 #include "keel/net/log.hpp"
 
@@ -32,6 +33,19 @@ void setup_logging(const std::string& level) {
 
 void emit(const nlohmann::json& object) {
     std::cout << object.dump() << std::endl;
+}
+
+std::string find_ui_dir() {
+    std::vector<std::filesystem::path> candidates;
+#ifdef KEEL_SOURCE_UI_DIR
+    candidates.emplace_back(KEEL_SOURCE_UI_DIR);
+#endif
+    for (const char* relative : {"ui/dist", "../ui/dist", "../../ui/dist"})
+        candidates.emplace_back(relative);
+    for (const auto& candidate : candidates)
+        if (std::filesystem::exists(candidate / "index.html"))
+            return std::filesystem::absolute(candidate).string();
+    return {};
 }
 
 }  // namespace keel::cli

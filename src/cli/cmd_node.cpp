@@ -170,6 +170,8 @@ int run_node(const NodeFlags& flags, NodeRole role) {
         std::cerr << "keel: " << e.what() << "\n";
         return 2;
     }
+    // With an API, the page comes along (a bootstrap's is the operator's view) when it was built.
+    if (settings.api != "off" && settings.ui_dir.empty()) settings.ui_dir = find_ui_dir();
     // Each connection is a descriptor: a soft limit of 1024 (a shell's default) would stop a
     // bootstrap long before max_connections, with accept() failing in a loop.
     auto fds = load::raise_fd_limit();

@@ -31,21 +31,6 @@ struct UpOptions {
 // joins anyway: its first lookup then finds the local peer instead of a later refresh.
 constexpr auto local_peer_join_wait = std::chrono::seconds(10);
 
-// The web UI's built files (scripts/setup builds them into ui/dist): those of the checkout this
-// binary was built from, else a ui/dist next to the working directory.
-std::string find_ui_dir() {
-    std::vector<std::filesystem::path> candidates;
-#ifdef KEEL_SOURCE_UI_DIR
-    candidates.emplace_back(KEEL_SOURCE_UI_DIR);
-#endif
-    for (const char* relative : {"ui/dist", "../ui/dist", "../../ui/dist"})
-        candidates.emplace_back(relative);
-    for (const auto& candidate : candidates)
-        if (std::filesystem::exists(candidate / "index.html"))
-            return std::filesystem::absolute(candidate).string();
-    return {};
-}
-
 int run_up(const UpOptions& o) {
     app::NodeSettings settings;
     try {

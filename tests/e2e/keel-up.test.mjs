@@ -61,7 +61,7 @@ test('first run: [Run Diagnostics] passes all six steps, and the page marks the 
     const id = b.split('/p2p/')[1]
     await waitText(list.locator(`[data-peer="${id}"] [data-local^="local-bootstrap-"]`), /local bootstrap \d/)
   }
-  await waitText(list.locator('[data-local-note]'), /run inside this keel up process/)
+  await waitText(list.locator('[data-local-note]'), /run inside this process \(keel up/)
   // the API says the same
   const node = await apiGet(up, '/api/v1/node')
   assert.deepEqual(node.local_peers.map((l) => l.label), ['local-bootstrap-1', 'local-bootstrap-2', 'local-peer'])

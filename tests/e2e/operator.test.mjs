@@ -1,18 +1,19 @@
-// A bootstrap operator's view: `keel bootstrap --api … --ui-dir …` serves the same page, and its
-// "Load on this process" chart shows the ramp of a `keel load` run (real connections: Noise,
-// Yamux, identify, FIND_NODE) against it.
+// A bootstrap operator's view: `keel bootstrap --api …` serves the same page (found without
+// --ui-dir, as `keel up` finds it): its state is its own probe of itself, and its "Load on this
+// process" chart shows the ramp of a `keel load` run (real connections: Noise, Yamux, identify,
+// FIND_NODE) against it.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { after, before, test } from 'node:test'
 import { closeBrowser, launchBrowser, openPage, screenshot, waitText } from './lib/browser.mjs'
-import { KeelNetwork, keelBinary, uiDir, waitFor } from './lib/keel.mjs'
+import { KeelNetwork, keelBinary, waitFor } from './lib/keel.mjs'
 
 const net = new KeelNetwork('operator')
 let browser, boot
 
 before(async () => {
   boot = await net.spawn('boot', ['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', net.path('boot'),
-    '--api', '127.0.0.1:0', '--ui-dir', uiDir(), '--json', '--log-level', 'info'])
+    '--api', '127.0.0.1:0', '--json', '--log-level', 'info'])
   browser = await launchBrowser()
 })
 
@@ -38,6 +39,11 @@ function runLoad (target, connections) {
 
 test("the operator's page shows a load run's connection ramp", async () => {
   const page = await openPage(browser, boot.api)
+  // A bootstrap without a bootstrap list is not "Connecting": it serves, as its own probe shows
+  // (degraded while its routing table is empty: a client would find nobody through it).
+  await waitText(page.getByRole('status', { name: /Node status/ }), /^\s*Serving(, degraded)?\s*$/)
+  await waitText(page.locator('[data-fact="self-probe"] dd'), /FIND_NODE/)
+  await waitText(page.locator('[data-local="own-probe"]'), /own probe/)
   const chart = page.locator('[data-history-load]')
   await chart.waitFor({ timeout: 20_000 })
   const connections = 150

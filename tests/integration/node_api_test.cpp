@@ -11,6 +11,7 @@
 #include "keel/app/history_sampler.hpp"
 #include "keel/app/node_api.hpp"
 #include "keel/app/node_history.hpp"
+#include "keel/app/self_probe.hpp"
 #include "keel/net/framing.hpp"
 #include "test_support.hpp"
 
@@ -128,6 +129,44 @@ TEST_F(NodeApi, LocalPeersAreNamedInNodeInfoAndPeerList) {
         EXPECT_EQ(p["label"], "local-bootstrap-1") << p.dump();
     }
     EXPECT_TRUE(found) << peers.dump();
+}
+
+// A bootstrap probes itself as a client would (here: the test's bootstrap, from a third identity)
+// and shows the result in /api/v1/node, on the event stream and in /metrics.
+TEST_F(NodeApi, BootstrapsOwnProbeIsInNodeInfoAndMetrics) {
+    EXPECT_EQ(get_json("/api/v1/node")["self_probe"], nullptr);
+    context->is_bootstrap = true;
+    Host observer(io.get_executor(), test_config());
+    kad::Dht observer_dht(observer, kad::DhtConfig{});
+    asio::steady_timer timer(io);
+    auto alive = std::make_shared<bool>(true);
+    app::probe_self_periodically(*context, observer, observer_dht, bootstrap_addr,
+                                 std::chrono::minutes(1), timer, alive);
+    ASSERT_TRUE(run_until(
+        io, [&] { return context->self_probe.has_value(); }, 20s));
+    auto node = get_json("/api/v1/node");
+    EXPECT_EQ(node["role"], "bootstrap");
+    EXPECT_EQ(node["self_probe"]["reachable"], true) << node.dump();
+    EXPECT_TRUE(node["self_probe"]["find_node_ms"].is_number()) << node.dump();
+    auto metrics = http("GET", "/metrics").body;
+    EXPECT_NE(metrics.find("\nkeel_self_probe_up "), std::string::npos);
+    EXPECT_NE(metrics.find("\nkeel_self_probe_find_node_seconds "), std::string::npos);
+    *alive = false;
+    timer.cancel();
+    observer_dht.stop();
+    shut_down(io, {&observer});
+}
+
+TEST(SelfProbe, AWildcardListenAddressIsProbedOnLoopback) {
+    EXPECT_EQ(app::self_probe_target(*Multiaddr::parse("/ip4/0.0.0.0/tcp/4001")).to_string(),
+              "/ip4/127.0.0.1/tcp/4001");
+    EXPECT_EQ(app::self_probe_target(
+                  *Multiaddr::parse("/ip6/::/tcp/4001/p2p/"
+                                    "12D3KooWLtDgTtj7aHDaa6QWKPHmrDcUkhCUrTKED5ocxNDXoTRJ"))
+                  .to_string(),
+              "/ip6/::1/tcp/4001/p2p/12D3KooWLtDgTtj7aHDaa6QWKPHmrDcUkhCUrTKED5ocxNDXoTRJ");
+    EXPECT_EQ(app::self_probe_target(*Multiaddr::parse("/ip4/10.0.0.1/tcp/4001")).to_string(),
+              "/ip4/10.0.0.1/tcp/4001");
 }
 
 TEST_F(NodeApi, BootstrapHealthReportsEveryField) {

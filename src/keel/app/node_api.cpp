@@ -181,7 +181,9 @@ void install_node_api(HttpServer& server, NodeContext& node) {
                       {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(
                                        net::Clock::now() - n->started)
                                        .count()},
-                      {"local_peers", local_peers_json(*n)}});
+                      {"local_peers", local_peers_json(*n)},
+                      {"role", n->is_bootstrap ? "bootstrap" : "node"},
+                      {"self_probe", n->self_probe ? health_to_json(*n->self_probe) : json()}});
     });
 
     server.route("GET", "/api/v1/history", [n](HttpRequest req) -> net::awaitable<HttpResponse> {
@@ -508,6 +510,14 @@ std::string render_metrics(NodeContext& node) {
             &health::BootstrapHealth::find_node_ms);
     gauge("process_resident_memory_bytes", "Resident memory size in bytes",
           resident_memory_bytes());
+    if (const auto& self = node.self_probe) {
+        gauge("keel_self_probe_up", "This bootstrap's probe of itself (1 healthy)",
+              self->state == health::HealthState::healthy ? 1 : 0);
+        if (self->find_node_ms)
+            gauge("keel_self_probe_find_node_seconds",
+                  "FIND_NODE answer time of this bootstrap's probe of itself",
+                  *self->find_node_ms / 1000.0);
+    }
     return out.str();
 }
 

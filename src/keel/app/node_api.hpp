@@ -28,6 +28,9 @@ struct NodeContext {
     health::VerifierConfig verifier{};     // bootstrap_peers are filled from the monitor per run
     std::vector<LocalPeer> local_peers{};  // empty unless keel up runs them
     NodeHistory* history = nullptr;        // GET /api/v1/history answers 404 without one
+    bool is_bootstrap = false;
+    // A bootstrap's last probe of itself (see self_probe.hpp); none before the first.
+    std::optional<health::BootstrapHealth> self_probe{};
 };
 
 // Registers the routes and publishes host/DHT/health changes on the event bus.

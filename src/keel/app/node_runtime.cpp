@@ -8,6 +8,7 @@
 #include "keel/app/health_service.hpp"
 #include "keel/app/history_sampler.hpp"
 #include "keel/app/node_api.hpp"
+#include "keel/app/self_probe.hpp"
 #include "keel/crypto/identity_file.hpp"
 #include "keel/host/dnsaddr.hpp"
 #include "keel/host/staggered_dial.hpp"
@@ -41,9 +42,14 @@ struct NodeRuntime::Parts {
           http(ex, events),
           context{host, dht, monitor, events},
           release_timer(ex),
-          history_timer(ex) {
+          history_timer(ex),
+          self_probe_timer(ex) {
         context.verifier = s.verifier_config();
         context.history = &history;
+        context.is_bootstrap = role == NodeRole::bootstrap;
+        // A bootstrap probes itself from observer_host (self_probe.hpp): that peer is ours.
+        if (context.is_bootstrap)
+            context.local_peers.push_back({observer_host.peer_id(), "peer", "own-probe"});
         context.verifier.observer = &observer_dht;
     }
 
@@ -60,7 +66,8 @@ struct NodeRuntime::Parts {
     NodeContext context;
     asio::steady_timer release_timer;  // paces release_memory()
     NodeHistory history;
-    asio::steady_timer history_timer;  // paces the history's points
+    asio::steady_timer history_timer;     // paces the history's points
+    asio::steady_timer self_probe_timer;  // paces a bootstrap's probe of itself
     std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 };
 
@@ -183,6 +190,11 @@ void NodeRuntime::start() {
     write_listen_file();
     release_memory_periodically();
     sample_history_periodically(p.context, p.history, p.history_timer, p.alive);
+
+    if (role_ == NodeRole::bootstrap && !listen_addrs_.empty())
+        probe_self_periodically(p.context, p.observer_host, p.observer_dht,
+                                self_probe_target(listen_addrs_.front()), settings_.probe_interval,
+                                p.self_probe_timer, p.alive);
 
     if (settings_.api != "off") {
         auto endpoint = *settings_.api_endpoint();
@@ -340,6 +352,7 @@ void NodeRuntime::stop() {
     *p.alive = false;
     p.release_timer.cancel();
     p.history_timer.cancel();
+    p.self_probe_timer.cancel();
     p.monitor.stop();
     p.http.stop();
     p.dht.stop();

@@ -39,6 +39,7 @@ export const net = $state({
   stream: 'connecting', // connecting | live | lost: the event stream to the daemon
   loadError: '',
   node: null, // GET /api/v1/node
+  selfProbe: null, // a bootstrap's last probe of itself (GET /api/v1/node, then `self_probe` events)
   nodeState: 'connecting',
   routingTableSize: 0,
   bootstraps: [], // GET /api/v1/bootstrap/health's list, kept live by `health` events
@@ -56,6 +57,7 @@ export const net = $state({
 async function loadNode () {
   const node = await get('/api/v1/node')
   net.node = node
+  net.selfProbe = node.self_probe ?? null
   net.nodeState = node.state
   net.routingTableSize = node.routing_table_size
 }
@@ -196,6 +198,9 @@ const handlers = {
   },
   history (e) {
     addHistoryPoint(e)
+  },
+  self_probe (e) {
+    net.selfProbe = e
   },
   dropped () {
     loadAll()
