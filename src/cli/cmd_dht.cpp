@@ -147,7 +147,7 @@ int run_dht(const DhtOptions& o) {
     }
     asio::io_context io;
     HostConfig config(Ed25519KeyPair::generate());
-    config.protocol_version = profile->identify_protocol_version;
+    kad::apply_identity(*profile, config);
     Host host(io.get_executor(), std::move(config));
     // Listening lets the peers we provide to dial us back (and find us by FIND_PEER).
     (void)host.listen(*Multiaddr::parse("/ip4/127.0.0.1/tcp/0"));
@@ -190,7 +190,8 @@ void add_dht_command(CLI::App& app, int& exit_code) {
     cmd->add_option("op", o->op, "Operation")->required();
     cmd->add_option("args", o->args, "Operation arguments");
     cmd->add_option("--bootstrap", o->bootstrap, "Bootstrap multiaddr (repeatable)");
-    cmd->add_option("--profile", o->profile, "ipfs | chiral")->capture_default_str();
+    cmd->add_option("--profile", o->profile, std::string(kad::profile_names))
+        ->capture_default_str();
     cmd->add_option("--kad-protocol", o->kad_protocol, "Custom Kademlia protocol ID");
     cmd->add_option("--timeout", o->timeout, "Lookup deadline")->capture_default_str();
     cmd->add_flag("--hex", o->hex_value, "put: VALUE is hex");

@@ -64,7 +64,7 @@ int run_health(const HealthOptions& o) {
     HostConfig config(Ed25519KeyPair::generate());
     config.dial_timeout = config.handshake_timeout = config.identify_timeout =
         config.negotiate_timeout = *timeout;
-    config.protocol_version = profile->identify_protocol_version;
+    kad::apply_identity(*profile, config);
     Host host(io.get_executor(), std::move(config));
     kad::DhtConfig dht_config;
     dht_config.profile = *profile;
@@ -118,7 +118,8 @@ void add_health_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--config", o->config_file, "Probe the node.bootstrap list of this TOML file")
         ->check(CLI::ExistingFile);
     cmd->add_option("--timeout", o->timeout, "Deadline for each phase")->capture_default_str();
-    cmd->add_option("--profile", o->profile, "ipfs | chiral")->capture_default_str();
+    cmd->add_option("--profile", o->profile, std::string(kad::profile_names))
+        ->capture_default_str();
     cmd->add_flag("--json", o->json, "Print a JSON array");
     cmd->add_option("--log-level", o->log_level, "trace|debug|info|warn|error|off")
         ->capture_default_str();

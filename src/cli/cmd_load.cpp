@@ -203,6 +203,7 @@ int run_load_command(const LoadOptions& o) {
     c.find_node = o.find_node;
     c.kad_protocol = profile->kad_protocol;
     c.identify_protocol_version = profile->identify_protocol_version;
+    c.agent_version = profile->agent_version;
     c.threads = o.threads;
     c.shared_identity = o.one_identity;
     if (o.target_pid > 0) c.target_pid = o.target_pid;
@@ -302,7 +303,8 @@ void add_load_command(CLI::App& app, int& exit_code) {
         ->capture_default_str();
     cmd->add_option("--target-pid", o->target_pid,
                     "The target's process, for its memory (default: found by the listening port)");
-    cmd->add_option("--profile", o->profile, "ipfs | chiral: the Kademlia protocol ID")
+    cmd->add_option("--profile", o->profile,
+                    std::string(kad::profile_names) + ": the Kademlia and identify protocols")
         ->capture_default_str();
     cmd->add_flag("--one-identity", o->one_identity,
                   "Dial every connection of a thread from one peer ID (default: one per "

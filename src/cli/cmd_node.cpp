@@ -77,10 +77,13 @@ void add_node_flags(CLI::App& cmd, NodeFlags& flags, NodeRole role, bool embedde
                 "State directory (default: $KEEL_DATA_DIR or ~/.local/share/keel)");
     bind_option(cmd, flags, "--identity", &NodeSettings::identity,
                 "Key file (default: DATA_DIR/identity.key)");
-    bind_option(cmd, flags, "--profile", &NodeSettings::profile, "Network profile: ipfs | chiral")
+    bind_option(cmd, flags, "--profile", &NodeSettings::profile,
+                "Network profile: ipfs | chiral | chiral-v1")
         ->default_str(defaults.profile);
     bind_option(cmd, flags, "--kad-protocol", &NodeSettings::kad_protocol,
                 "Custom Kademlia protocol ID");
+    bind_option(cmd, flags, "--agent-version", &NodeSettings::agent_version,
+                "Identify agentVersion (default: the profile's, else keel/VERSION)");
     if (role == NodeRole::node)
         bind_flag(cmd, flags, "--dht-server", &NodeSettings::dht_server, true,
                   "Serve DHT requests");

@@ -84,7 +84,7 @@ int run_verify(const VerifyOptions& o) {
     HostConfig config(Ed25519KeyPair::generate());
     config.dial_timeout = config.handshake_timeout = config.identify_timeout =
         config.negotiate_timeout = *timeout;
-    config.protocol_version = profile->identify_protocol_version;
+    kad::apply_identity(*profile, config);
     Host host(io.get_executor(), std::move(config));
     // Listening lets peers reach us back: the ping back of step 5 and the provider record of
     // step 6 (those who list us dial the addresses we announce).
@@ -105,7 +105,7 @@ int run_verify(const VerifyOptions& o) {
     HostConfig observer_config(Ed25519KeyPair::generate());
     observer_config.dial_timeout = observer_config.handshake_timeout =
         observer_config.identify_timeout = observer_config.negotiate_timeout = *timeout;
-    observer_config.protocol_version = profile->identify_protocol_version;
+    kad::apply_identity(*profile, observer_config);
     Host observer_host(io.get_executor(), std::move(observer_config));
     kad::DhtConfig observer_dht_config = dht_config;
     observer_dht_config.server_mode = false;
@@ -195,7 +195,8 @@ void add_verify_command(CLI::App& app, int& exit_code) {
         ->required();
     cmd->add_option("--listen", o->listen, "Listen address of the verifying node")
         ->capture_default_str();
-    cmd->add_option("--profile", o->profile, "ipfs | chiral")->capture_default_str();
+    cmd->add_option("--profile", o->profile, std::string(kad::profile_names))
+        ->capture_default_str();
     cmd->add_option("--kad-protocol", o->kad_protocol, "Custom Kademlia protocol ID");
     cmd->add_option("--timeout", o->timeout, "Deadline of each step (and of the join)")
         ->capture_default_str();

@@ -18,7 +18,7 @@ import { killAll, nextJson, runKeelDht, startKeelNode } from './lib/keel-process
 
 const IPFS_KAD = '/ipfs/kad/1.0.0'
 const CHIRAL_KAD = '/chiral/kad/1.0.0'
-const CHIRAL_VERSION = '/chiral/1.0.0'
+const CHIRAL_VERSION = '/chiral/id/1.0.0'
 const KEEL_DHT_TIMEOUT = ['--timeout', '15s']
 
 // TIMING=1 prints how long each keel dht run and js operation took (stderr)
@@ -65,7 +65,7 @@ async function keelDht (op, args, bootstrap, { profile, ms = 25_000 } = {}) {
 
 /**
  * A js-libp2p DHT node: kadDHT on `protocol`, server unless `clientMode`, 127.0.0.1 addresses kept
- * (passthroughMapper), and for the chiral profile identify protocolVersion /chiral/1.0.0.
+ * (passthroughMapper), and for the chiral profile identify protocolVersion /chiral/id/1.0.0.
  */
 async function createDhtPeer ({ protocol = IPFS_KAD, clientMode = false, chiral = false } = {}) {
   const node = await createJsPeer({
@@ -307,6 +307,10 @@ describe('chiral profile', () => {
     assert.ok(seen.protocols.includes(CHIRAL_KAD), JSON.stringify(seen.protocols))
     assert.ok(!seen.protocols.includes(IPFS_KAD), JSON.stringify(seen.protocols))
     assert.equal(decode(seen.metadata.get('ProtocolVersion')), CHIRAL_VERSION)
+    // Chiral clients strip "chiral/" and a "v", then read [0-9.]+: anything else is dropped
+    const agent = decode(seen.metadata.get('AgentVersion'))
+    assert.match(agent.replace(/^chiral\//, '').replace(/^v/, ''), /^[0-9.]+/, agent)
+    assert.ok(agent.startsWith('chiral/'), agent)
 
     const a = await createDhtPeer({ protocol: CHIRAL_KAD, chiral: true })
     const b = await createDhtPeer({ protocol: CHIRAL_KAD, chiral: true })

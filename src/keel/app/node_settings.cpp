@@ -49,14 +49,17 @@ HostConfig NodeSettings::host_config(Ed25519KeyPair identity_key) const {
     c.yamux.max_buffered_per_connection = max_buffered_per_connection;
     c.yamux.write_timeout = stream_write_timeout;
     c.max_buffered_bytes = max_buffered_bytes;
-    if (auto p = kad::network_profile(profile)) c.protocol_version = p->identify_protocol_version;
+    if (auto p = kad::network_profile(profile)) kad::apply_identity(*p, c);
+    if (!agent_version.empty()) c.agent_version = agent_version;
     return c;
 }
 
 kad::DhtConfig NodeSettings::dht_config(NodeRole role) const {
     kad::DhtConfig c;
     auto p = kad::network_profile(profile);
-    if (!p) throw ConfigError("unknown profile \"" + profile + "\" (ipfs | chiral)");
+    if (!p)
+        throw ConfigError("unknown profile \"" + profile + "\" (" +
+                          std::string(kad::profile_names) + ")");
     if (!kad_protocol.empty()) p->kad_protocol = kad_protocol;
     c.profile = *p;
     c.server_mode = role == NodeRole::bootstrap || dht_server;
@@ -192,6 +195,7 @@ const std::map<std::string, std::map<std::string, KeyReader>>& schema() {
           {"identity", text(&S::identity)},
           {"profile", text(&S::profile)},
           {"kad_protocol", text(&S::kad_protocol)},
+          {"agent_version", text(&S::agent_version)},
           {"dht_server", flag(&S::dht_server)},
           {"inline_muxer", flag(&S::inline_muxer)},
           {"api", text(&S::api)},

@@ -32,8 +32,9 @@ struct NodeSettings {
     std::vector<std::string> bootstrap;  // multiaddrs ending in /p2p/ID, or /dnsaddr/HOST
     std::string data_dir;                // empty: $KEEL_DATA_DIR or ~/.local/share/keel
     std::string identity;                // empty: DATA_DIR/identity.key
-    std::string profile = "ipfs";        // ipfs | chiral
+    std::string profile = "ipfs";        // ipfs | chiral | chiral-v1
     std::string kad_protocol;            // overrides the profile's
+    std::string agent_version;           // identify agentVersion; overrides the profile's
     bool dht_server = false;             // a bootstrap always serves
     bool inline_muxer = true;            // offer Yamux inside the Noise handshake
     std::string api = "127.0.0.1:5080";  // HOST:PORT of the HTTP API, or "off"

@@ -129,6 +129,7 @@ class Worker {
         c.dial_timeout = c.handshake_timeout = c.identify_timeout = c.negotiate_timeout =
             config_.timeout;
         c.protocol_version = config_.identify_protocol_version;
+        if (!config_.agent_version.empty()) c.agent_version = config_.agent_version;
         if (!sources_.empty()) {
             if (fixed_source) {
                 auto source = sources_[*fixed_source % sources_.size()];

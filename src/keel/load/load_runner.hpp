@@ -32,6 +32,7 @@ struct LoadConfig {
     bool find_node = false;         // one FIND_NODE per connection, on its own stream
     std::string kad_protocol = "/ipfs/kad/1.0.0";
     std::string identify_protocol_version = "ipfs/0.1.0";
+    std::string agent_version;  // empty: Keel's own
     unsigned threads = 1;
     bool shared_identity = false;
     // Local addresses the dials are spread over, round robin: 127.1.0.1, 127.1.0.2, … (target on

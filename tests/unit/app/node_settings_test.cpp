@@ -177,6 +177,9 @@ step_timeout = "7s"
     auto dht = s.dht_config(NodeRole::node);
     EXPECT_TRUE(dht.server_mode);
     EXPECT_EQ(dht.profile.name, "chiral");
+    EXPECT_EQ(dht.profile.kad_protocol, "/chiral/kad/1.0.0");
+    EXPECT_EQ(host.protocol_version, "/chiral/id/1.0.0");
+    EXPECT_EQ(host.agent_version, "chiral/2.0.0-keel");
     EXPECT_EQ(dht.k, 8u);
     EXPECT_EQ(dht.alpha, 2u);
     EXPECT_EQ(dht.rpc_timeout, milliseconds(4000));
@@ -289,6 +292,30 @@ TEST(NodeSettings, UnknownProfileIsAConfigError) {
 TEST(NodeSettings, MissingFileIsAConfigError) {
     auto s = NodeSettings::defaults(NodeRole::node);
     EXPECT_THROW(apply_config_file("/nonexistent/keel.toml", s), ConfigError);
+}
+
+}  // namespace
+}  // namespace keel::app
+
+namespace keel::app {
+namespace {
+
+// Chiral's clients strip "chiral/" and a "v" from the agent, then read [0-9.]+: what we send must
+// pass, and an operator may set another agent.
+TEST(NodeSettings, ChiralProfilesAndTheAgentVersion) {
+    auto s = NodeSettings::defaults(NodeRole::bootstrap);
+    s.profile = "chiral-v1";
+    auto v1 = s.host_config(Ed25519KeyPair::generate());
+    EXPECT_EQ(v1.protocol_version, "/chiral/1.0.0");
+    EXPECT_TRUE(v1.agent_version.starts_with("keel/"));
+    EXPECT_EQ(s.dht_config(NodeRole::bootstrap).profile.kad_protocol, "/chiral/kad/1.0.0");
+
+    apply_config_text("[node]\nprofile = \"chiral\"\nagent_version = \"chiral/2.1.0\"\n",
+                      "test.toml", s);
+    EXPECT_EQ(s.host_config(Ed25519KeyPair::generate()).agent_version, "chiral/2.1.0");
+
+    s.profile = "kademlia";
+    EXPECT_THROW(s.dht_config(NodeRole::node), ConfigError);
 }
 
 }  // namespace
