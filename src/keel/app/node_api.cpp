@@ -69,6 +69,24 @@ json peer_json(NodeContext& node, const PeerInfo& info) {
 }
 
 // One monitored bootstrap as the API shows it: its health, reconnect status and probe count.
+json relay_json(const relay::RelayService& relay) {
+    const auto& s = relay.stats();
+    const auto& c = relay.config();
+    return {{"reservations", relay.reservations()},
+            {"circuits", relay.circuits()},
+            {"reservations_granted", s.reservations_granted},
+            {"circuits_opened", s.circuits_opened},
+            {"bytes_relayed", s.bytes_relayed},
+            {"refused_by_reason", s.refused_by_reason},
+            {"circuits_ended_by", s.circuits_ended_by},
+            {"limits",
+             {{"max_reservations", c.max_reservations},
+              {"max_circuits", c.max_circuits},
+              {"circuit_bytes", c.circuit_bytes},
+              {"circuit_duration_s",
+               std::chrono::duration_cast<std::chrono::seconds>(c.circuit_duration).count()}}}};
+}
+
 json monitored_json(const health::MonitoredBootstrap& b) {
     auto j = health_to_json(b.health);
     j["reconnect"] = {{"active", b.reconnect.active},
@@ -183,7 +201,8 @@ void install_node_api(HttpServer& server, NodeContext& node) {
                                        .count()},
                       {"local_peers", local_peers_json(*n)},
                       {"role", n->is_bootstrap ? "bootstrap" : "node"},
-                      {"self_probe", n->self_probe ? health_to_json(*n->self_probe) : json()}});
+                      {"self_probe", n->self_probe ? health_to_json(*n->self_probe) : json()},
+                      {"relay", n->relay ? relay_json(*n->relay) : json()}});
     });
 
     server.route("GET", "/api/v1/history", [n](HttpRequest req) -> net::awaitable<HttpResponse> {
@@ -448,6 +467,13 @@ std::string render_metrics(NodeContext& node) {
         out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n"
             << name << ' ' << value << '\n';
     };
+    auto labelled_counter = [&](std::string_view name, std::string_view help,
+                                std::string_view label,
+                                const std::map<std::string, std::uint64_t>& values) {
+        out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n";
+        for (const auto& [key, value] : values)
+            out << name << '{' << label << "=\"" << key << "\"} " << value << '\n';
+    };
     const auto& hs = node.host.stats();
     gauge("keel_connections", "Open libp2p connections", node.host.connections().size());
     counter("keel_inbound_accepted_total", "Inbound TCP connections accepted", hs.inbound_accepted);
@@ -510,6 +536,22 @@ std::string render_metrics(NodeContext& node) {
             &health::BootstrapHealth::find_node_ms);
     gauge("process_resident_memory_bytes", "Resident memory size in bytes",
           resident_memory_bytes());
+    if (const auto* relay = node.relay) {
+        const auto& s = relay->stats();
+        gauge("keel_relay_reservations", "Circuit Relay v2 reservations held",
+              relay->reservations());
+        gauge("keel_relay_circuits", "Relayed circuits open", relay->circuits());
+        counter("keel_relay_reservations_granted_total", "Reservations granted or refreshed",
+                s.reservations_granted);
+        counter("keel_relay_circuits_opened_total", "Relayed circuits opened", s.circuits_opened);
+        counter("keel_relay_bytes_total", "Bytes relayed (both directions, ended circuits)",
+                s.bytes_relayed);
+        labelled_counter("keel_relay_refused_total", "Relay requests refused, by reason", "reason",
+                         s.refused_by_reason);
+        labelled_counter("keel_relay_circuits_ended_total",
+                         "Relayed circuits ended: closed by a peer, or cut at a limit", "end",
+                         s.circuits_ended_by);
+    }
     if (const auto& self = node.self_probe) {
         gauge("keel_self_probe_up", "This bootstrap's probe of itself (1 healthy)",
               self->state == health::HealthState::healthy ? 1 : 0);

@@ -44,6 +44,10 @@ struct NodeRuntime::Parts {
           release_timer(ex),
           history_timer(ex),
           self_probe_timer(ex) {
+        if (s.relay_enabled) {
+            relay = std::make_unique<relay::RelayService>(host, s.relay_config());
+            context.relay = relay.get();
+        }
         context.verifier = s.verifier_config();
         context.history = &history;
         context.is_bootstrap = role == NodeRole::bootstrap;
@@ -66,8 +70,9 @@ struct NodeRuntime::Parts {
     NodeContext context;
     asio::steady_timer release_timer;  // paces release_memory()
     NodeHistory history;
-    asio::steady_timer history_timer;     // paces the history's points
-    asio::steady_timer self_probe_timer;  // paces a bootstrap's probe of itself
+    asio::steady_timer history_timer;            // paces the history's points
+    asio::steady_timer self_probe_timer;         // paces a bootstrap's probe of itself
+    std::unique_ptr<relay::RelayService> relay;  // with [relay] enabled
     std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 };
 
@@ -174,6 +179,7 @@ void NodeRuntime::start() {
     restored_ = attach_store(p.dht, *p.store);
     p.dht.start();
     serve_health_protocol(p.dht);
+    if (p.relay) p.relay->start();
 
     json addrs = json::array();
     for (const auto& text : settings_.listen) {
@@ -353,6 +359,7 @@ void NodeRuntime::stop() {
     p.release_timer.cancel();
     p.history_timer.cancel();
     p.self_probe_timer.cancel();
+    if (p.relay) p.relay->stop();
     p.monitor.stop();
     p.http.stop();
     p.dht.stop();

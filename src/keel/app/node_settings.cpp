@@ -27,6 +27,7 @@ NodeSettings NodeSettings::defaults(NodeRole role) {
     NodeSettings s;
     // A bootstrap serves no API unless asked (e.g. api = "127.0.0.1:9464" for Prometheus).
     if (role == NodeRole::bootstrap) s.api = "off";
+    s.relay_enabled = role == NodeRole::bootstrap;
     return s;
 }
 
@@ -51,6 +52,12 @@ HostConfig NodeSettings::host_config(Ed25519KeyPair identity_key) const {
     c.max_buffered_bytes = max_buffered_bytes;
     if (auto p = kad::network_profile(profile)) kad::apply_identity(*p, c);
     if (!agent_version.empty()) c.agent_version = agent_version;
+    for (const auto& text : announce) {
+        std::string why;
+        auto addr = Multiaddr::parse(text, &why);
+        if (!addr) throw ConfigError("announce " + text + ": " + why);
+        c.announce_addrs.push_back(*addr);
+    }
     return c;
 }
 
@@ -93,6 +100,27 @@ health::MonitorConfig NodeSettings::monitor_config() const {
 health::VerifierConfig NodeSettings::verifier_config() const {
     health::VerifierConfig c;
     c.step_timeout = step_timeout;
+    return c;
+}
+
+relay::RelayConfig NodeSettings::relay_config() const {
+    relay::RelayConfig c;
+    c.max_reservations = relay_max_reservations;
+    c.max_reservations_per_ip = relay_max_reservations_per_ip;
+    c.reservation_ttl = relay_reservation_ttl;
+    c.reservation_rate_per_peer = relay_reservation_rate_per_peer;
+    c.reservation_rate_per_ip = relay_reservation_rate_per_ip;
+    c.max_circuits = relay_max_circuits;
+    c.max_circuits_per_peer = relay_max_circuits_per_peer;
+    const bool chiral = profile.starts_with("chiral");
+    c.circuit_bytes = relay_circuit_bytes ? relay_circuit_bytes
+                      : chiral            ? std::uint64_t{128} * 1024 * 1024
+                                          : c.circuit_bytes;
+    c.circuit_duration = relay_circuit_duration.count() > 0 ? relay_circuit_duration
+                         : chiral                           ? net::Duration{30 * 60'000}
+                                                            : c.circuit_duration;
+    c.exempt_loopback = limits_exempt_loopback;
+    c.message_timeout = negotiate_timeout;
     return c;
 }
 
@@ -201,7 +229,19 @@ const std::map<std::string, std::map<std::string, KeyReader>>& schema() {
           {"api", text(&S::api)},
           {"api_allow_remote", flag(&S::api_allow_remote)},
           {"ui_dir", text(&S::ui_dir)},
+          {"announce", text_list(&S::announce)},
           {"log_level", log_level}}},
+        {"relay",
+         {{"enabled", flag(&S::relay_enabled)},
+          {"max_reservations", count(&S::relay_max_reservations, 0, 1'000'000)},
+          {"max_reservations_per_ip", count(&S::relay_max_reservations_per_ip, 0, 1'000'000)},
+          {"reservation_ttl", duration(&S::relay_reservation_ttl)},
+          {"reservation_rate_per_peer", fraction(&S::relay_reservation_rate_per_peer, 0, 1e6)},
+          {"reservation_rate_per_ip", fraction(&S::relay_reservation_rate_per_ip, 0, 1e6)},
+          {"max_circuits", count(&S::relay_max_circuits, 0, 1'000'000)},
+          {"max_circuits_per_peer", count(&S::relay_max_circuits_per_peer, 0, 1'000'000)},
+          {"circuit_bytes", count(&S::relay_circuit_bytes, 0, 1LL << 40)},
+          {"circuit_duration", duration(&S::relay_circuit_duration, true)}}},
         {"connect",
          {{"timeout", connect_timeout},
           {"dial_timeout", duration(&S::dial_timeout)},

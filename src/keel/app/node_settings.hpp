@@ -14,6 +14,7 @@
 #include "keel/health/health_monitor.hpp"
 #include "keel/host/host.hpp"
 #include "keel/kad/dht.hpp"
+#include "keel/relay/relay_config.hpp"
 
 namespace keel::app {
 
@@ -41,6 +42,21 @@ struct NodeSettings {
     bool api_allow_remote = false;       // required for an API address that is not loopback
     std::string ui_dir;                  // static files of the web UI, served at /
     std::string log_level = "info";
+    // Where others reach us (a public IP, a DNS name), when not at the listen addresses: what
+    // identify and relay reservations tell peers. Multiaddrs without /p2p.
+    std::vector<std::string> announce;
+
+    // [relay]: Circuit Relay v2 server (relay/relay_config.hpp). On for a bootstrap.
+    bool relay_enabled = false;
+    std::size_t relay_max_reservations = 128;
+    std::size_t relay_max_reservations_per_ip = 8;
+    net::Duration relay_reservation_ttl{3'600'000};
+    double relay_reservation_rate_per_peer = 0.1;
+    double relay_reservation_rate_per_ip = 1;
+    std::size_t relay_max_circuits = 64;
+    std::size_t relay_max_circuits_per_peer = 4;
+    std::size_t relay_circuit_bytes = 0;      // each direction; 0: the profile's (below)
+    net::Duration relay_circuit_duration{0};  // 0: the profile's
 
     // [connect]: each phase of a dial has its own deadline, so a hanging peer costs one of them.
     net::Duration dial_timeout{10'000};       // TCP connect and DNS
@@ -97,10 +113,13 @@ struct NodeSettings {
     std::optional<net::asio::ip::tcp::endpoint> api_endpoint() const;
 
     // The pieces the library takes, built from the settings above.
-    HostConfig host_config(Ed25519KeyPair identity) const;
+    HostConfig host_config(Ed25519KeyPair identity) const;  // throws ConfigError (announce)
     kad::DhtConfig dht_config(NodeRole role) const;  // throws ConfigError on an unknown profile
     health::MonitorConfig monitor_config() const;
     health::VerifierConfig verifier_config() const;
+    // Circuit limits default to go-libp2p's and rust-libp2p's (128 KiB, 2 min) and, for the
+    // chiral profiles, to Chiral's relay (128 MiB, 30 min: files travel over circuits).
+    relay::RelayConfig relay_config() const;
 };
 
 // Applies a TOML document over `settings`. Unknown sections and keys are errors (a typo must not

@@ -49,6 +49,9 @@ struct Connection {
     std::string last_remote_protocol;
     net::Clock::time_point last_remote_stream_at{};
 
+    // Kept by the connection manager however idle (a relay reservation rides on it).
+    bool protected_from_trim = false;
+
     bool is_open() const { return !session->is_closed(); }
 };
 

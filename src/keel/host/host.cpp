@@ -156,7 +156,8 @@ void Host::trim_idle_connections() {
     auto now = net::Clock::now();
     std::vector<std::shared_ptr<Connection>> idle;
     for (const auto& [id, c] : connections_)
-        if (c->direction == Direction::inbound && c->session->stream_count() == 0 &&
+        if (c->direction == Direction::inbound && !c->protected_from_trim &&
+            c->session->stream_count() == 0 &&
             !c->session->is_closed() && now - c->session->last_received() >= config_.trim_idle)
             idle.push_back(c);
     std::sort(idle.begin(), idle.end(), [](const auto& a, const auto& b) {

@@ -74,6 +74,9 @@ struct HostConfig {
     // for an endpoint: the kernel chooses.
     std::function<std::optional<net::asio::ip::address>(const net::asio::ip::tcp::endpoint&)>
         dial_source;
+    // The addresses others reach us at (a public bootstrap behind a port forward, a DNS name):
+    // identify's listenAddrs and a relay reservation's addresses. Empty: the listen addresses.
+    std::vector<Multiaddr> announce_addrs;
 };
 
 struct HostStats {
@@ -108,6 +111,9 @@ class Host {
     // Binds a TCP listener; returns the bound address (port 0 becomes the real port).
     net::result<Multiaddr> listen(const Multiaddr& addr);
     std::vector<Multiaddr> listen_addrs() const { return listen_addrs_; }
+    // Where others can dial us, without /p2p: the announce addresses if set, else the listen
+    // addresses with a wildcard one (0.0.0.0, ::) replaced by this machine's interface addresses.
+    std::vector<Multiaddr> public_addrs() const;
 
     void set_handler(std::string protocol, StreamHandler handler);
     void remove_handler(std::string_view protocol);

@@ -72,7 +72,7 @@ protocols::IdentifyInfo Host::identify_info(const Connection& conn) const {
     info.protocol_version = config_.protocol_version;
     info.agent_version = config_.agent_version;
     info.public_key = config_.identity.public_key();
-    info.listen_addrs = listen_addrs_;
+    info.listen_addrs = config_.announce_addrs.empty() ? listen_addrs_ : config_.announce_addrs;
     info.observed_addr = conn.remote_addr;
     info.protocols = protocols();
     return info;
