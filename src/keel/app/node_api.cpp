@@ -10,6 +10,7 @@
 #include "keel/app/node_history.hpp"
 #include "keel/app/process_memory.hpp"
 #include "keel/host/inbound_admission.hpp"
+#include "keel/host/tcp_address.hpp"
 #include "keel/kad/content_key.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/protocols/ping.hpp"
@@ -57,8 +58,12 @@ json peer_json(NodeContext& node, const PeerInfo& info) {
            {"protocols", info.protocols},
            {"connected", !conns.empty()},
            {"in_routing_table", node.dht.routing_table().contains(info.id)}};
-    if (!conns.empty())
+    if (!conns.empty()) {
         j["direction"] = conns.front()->direction == Direction::inbound ? "inbound" : "outbound";
+        // Only relayed connections (a relay's byte and time limits apply), or a direct one too.
+        j["limited"] =
+            std::all_of(conns.begin(), conns.end(), [](const auto& c) { return c->limited; });
+    }
     const auto* local = find_local(node, info.id);
     j["local"] = local != nullptr;
     if (local) {
@@ -85,6 +90,30 @@ json relay_json(const relay::RelayService& relay) {
               {"circuit_bytes", c.circuit_bytes},
               {"circuit_duration_s",
                std::chrono::duration_cast<std::chrono::seconds>(c.circuit_duration).count()}}}};
+}
+
+// How others reach this node: at its public addresses, or through the relays it holds
+// reservations on (until when, within what limits).
+json reachability_json(NodeContext& node) {
+    json public_addrs = json::array();
+    for (const auto& a : node.host.public_addrs())
+        if (is_public_address(a)) public_addrs.push_back(a.to_string());
+    json relayed = json::array();
+    if (node.relay_client)
+        for (const auto& r : node.relay_client->reservations()) {
+            json addrs = json::array();
+            for (const auto& a : r.circuit_addrs) addrs.push_back(a.to_string());
+            relayed.push_back({{"relay", r.relay.to_string()},
+                               {"relay_peer", r.relay_peer.to_base58()},
+                               {"expires_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  r.expires.time_since_epoch())
+                                                  .count()},
+                               {"addrs", addrs},
+                               {"limit_bytes", r.limit_bytes},
+                               {"limit_duration_s", r.limit_duration_s}});
+        }
+    const char* how = !public_addrs.empty() ? "public" : !relayed.empty() ? "relayed" : "private";
+    return {{"status", how}, {"public_addrs", public_addrs}, {"relays", relayed}};
 }
 
 json monitored_json(const health::MonitoredBootstrap& b) {
@@ -168,7 +197,8 @@ void install_node_api(HttpServer& server, NodeContext& node) {
             opened ? "peer_connected" : "peer_disconnected",
             json{{"peer_id", c->peer.to_base58()},
                  {"addr", c->remote_addr.to_string()},
-                 {"direction", c->direction == Direction::inbound ? "inbound" : "outbound"}}
+                 {"direction", c->direction == Direction::inbound ? "inbound" : "outbound"},
+                 {"limited", c->limited}}
                 .dump());
     });
     node.host.observe_identified([n](const std::shared_ptr<Connection>& c) {
@@ -202,7 +232,8 @@ void install_node_api(HttpServer& server, NodeContext& node) {
                       {"local_peers", local_peers_json(*n)},
                       {"role", n->is_bootstrap ? "bootstrap" : "node"},
                       {"self_probe", n->self_probe ? health_to_json(*n->self_probe) : json()},
-                      {"relay", n->relay ? relay_json(*n->relay) : json()}});
+                      {"relay", n->relay ? relay_json(*n->relay) : json()},
+                      {"reachability", reachability_json(*n)}});
     });
 
     server.route("GET", "/api/v1/history", [n](HttpRequest req) -> net::awaitable<HttpResponse> {

@@ -6,6 +6,7 @@
 #include "keel/health/discovery_verifier.hpp"
 #include "keel/health/health_monitor.hpp"
 #include "keel/kad/dht.hpp"
+#include "keel/relay/relay_client.hpp"
 #include "keel/relay/relay_service.hpp"
 
 namespace keel::app {
@@ -32,7 +33,8 @@ struct NodeContext {
     bool is_bootstrap = false;
     // A bootstrap's last probe of itself (see self_probe.hpp); none before the first.
     std::optional<health::BootstrapHealth> self_probe{};
-    relay::RelayService* relay = nullptr;  // a relay server's figures, when it serves one
+    relay::RelayService* relay = nullptr;        // a relay server's figures, when it serves one
+    relay::RelayClient* relay_client = nullptr;  // reservations held, when a relay client
 };
 
 // Registers the routes and publishes host/DHT/health changes on the event bus.

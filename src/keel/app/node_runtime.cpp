@@ -12,6 +12,7 @@
 #include "keel/crypto/identity_file.hpp"
 #include "keel/host/dnsaddr.hpp"
 #include "keel/host/staggered_dial.hpp"
+#include "keel/host/tcp_address.hpp"
 #include "keel/net/log.hpp"
 
 namespace keel::app {
@@ -44,6 +45,11 @@ struct NodeRuntime::Parts {
           release_timer(ex),
           history_timer(ex),
           self_probe_timer(ex) {
+        if (role == NodeRole::node && s.relay_client != "off") {
+            relay_client = std::make_unique<relay::RelayClient>(
+                host, relay::RelayClientConfig{s.negotiate_timeout});
+            context.relay_client = relay_client.get();
+        }
         if (s.relay_enabled) {
             relay = std::make_unique<relay::RelayService>(host, s.relay_config());
             context.relay = relay.get();
@@ -70,9 +76,10 @@ struct NodeRuntime::Parts {
     NodeContext context;
     asio::steady_timer release_timer;  // paces release_memory()
     NodeHistory history;
-    asio::steady_timer history_timer;            // paces the history's points
-    asio::steady_timer self_probe_timer;         // paces a bootstrap's probe of itself
-    std::unique_ptr<relay::RelayService> relay;  // with [relay] enabled
+    asio::steady_timer history_timer;                  // paces the history's points
+    asio::steady_timer self_probe_timer;               // paces a bootstrap's probe of itself
+    std::unique_ptr<relay::RelayService> relay;        // with [relay] enabled
+    std::unique_ptr<relay::RelayClient> relay_client;  // keel node, unless relay.client = "off"
     std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 };
 
@@ -123,6 +130,9 @@ NodeRuntime::NodeRuntime(asio::any_io_executor executor, NodeSettings settings, 
                          EventSink sink)
     : settings_(std::move(settings)), role_(role), sink_(std::move(sink)) {
     if (settings_.data_dir.empty()) throw ConfigError("no data directory");
+    if (settings_.relay_client != "auto" && settings_.relay_client != "on" &&
+        settings_.relay_client != "off")
+        throw ConfigError("relay.client " + settings_.relay_client + ": expected auto, on or off");
     bootstrap_ = parse_bootstrap_list(settings_.bootstrap);
     std::filesystem::path data_dir(settings_.data_dir);
     if (!create_private_dirs(data_dir))
@@ -180,6 +190,7 @@ void NodeRuntime::start() {
     p.dht.start();
     serve_health_protocol(p.dht);
     if (p.relay) p.relay->start();
+    if (p.relay_client) p.relay_client->start();
 
     json addrs = json::array();
     for (const auto& text : settings_.listen) {
@@ -251,6 +262,18 @@ void NodeRuntime::join() {
     if (bootstrap_.empty() || joined_) return;
     joined_ = true;
     auto& p = *parts_;
+    if (p.relay_client) {
+        const auto addrs = p.host.public_addrs();
+        const bool public_address = std::any_of(
+            addrs.begin(), addrs.end(), [](const Multiaddr& a) { return is_public_address(a); });
+        // Behind NAT (no public address of ours), the bootstraps relay us: a reservation on each.
+        if (settings_.relay_client == "on" || !public_address) {
+            p.relay_client->keep_reservations(bootstrap_);
+            emit({{"event", "relay_client"},
+                  {"relays", bootstrap_.size()},
+                  {"reason", public_address ? "relay.client = on" : "no public address"}});
+        }
+    }
     p.monitor.on_change([this](const health::MonitoredBootstrap& b, health::HealthState previous) {
         if (b.health.state == previous) return;
         auto j = health_to_json(b.health);
@@ -360,6 +383,7 @@ void NodeRuntime::stop() {
     p.history_timer.cancel();
     p.self_probe_timer.cancel();
     if (p.relay) p.relay->stop();
+    if (p.relay_client) p.relay_client->stop();
     p.monitor.stop();
     p.http.stop();
     p.dht.stop();

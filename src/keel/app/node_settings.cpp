@@ -233,6 +233,7 @@ const std::map<std::string, std::map<std::string, KeyReader>>& schema() {
           {"log_level", log_level}}},
         {"relay",
          {{"enabled", flag(&S::relay_enabled)},
+          {"client", text(&S::relay_client)},
           {"max_reservations", count(&S::relay_max_reservations, 0, 1'000'000)},
           {"max_reservations_per_ip", count(&S::relay_max_reservations_per_ip, 0, 1'000'000)},
           {"reservation_ttl", duration(&S::relay_reservation_ttl)},

@@ -48,6 +48,10 @@ struct NodeSettings {
 
     // [relay]: Circuit Relay v2 server (relay/relay_config.hpp). On for a bootstrap.
     bool relay_enabled = false;
+    // Relay client (keel node): "auto" reserves a slot on the bootstraps when no listen or
+    // announce address is public (behind NAT), "on" always, "off" never. /p2p-circuit addresses
+    // are dialable unless "off".
+    std::string relay_client = "auto";
     std::size_t relay_max_reservations = 128;
     std::size_t relay_max_reservations_per_ip = 8;
     net::Duration relay_reservation_ttl{3'600'000};

@@ -51,6 +51,8 @@ struct Connection {
 
     // Kept by the connection manager however idle (a relay reservation rides on it).
     bool protected_from_trim = false;
+    // Over a relay (a /p2p-circuit address): the relay's byte and time limits apply.
+    bool limited = false;
 
     bool is_open() const { return !session->is_closed(); }
 };

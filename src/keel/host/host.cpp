@@ -3,6 +3,8 @@
 // host_dial.cpp, host_listener.cpp and host_identify.cpp.
 #include "keel/host/host.hpp"
 
+#include "keel/host/circuit_address.hpp"
+
 #include <algorithm>
 
 #include "keel/net/deadline.hpp"
@@ -117,6 +119,7 @@ std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction directio
                                                  std::optional<asio::ip::address> admitted_from) {
     auto conn = std::make_shared<Connection>(next_connection_id_++, up.peer, up.key, direction,
                                              remote, local, up.muxer, up.muxer_inlined, up.session);
+    conn->limited = is_circuit(conn->remote_addr);
     connections_.emplace(conn->id, conn);
     if (direction == Direction::outbound) peer_store_.add_address(conn->peer, remote);
     dial_failures_.erase(conn->peer);
@@ -157,8 +160,8 @@ void Host::trim_idle_connections() {
     std::vector<std::shared_ptr<Connection>> idle;
     for (const auto& [id, c] : connections_)
         if (c->direction == Direction::inbound && !c->protected_from_trim &&
-            c->session->stream_count() == 0 &&
-            !c->session->is_closed() && now - c->session->last_received() >= config_.trim_idle)
+            c->session->stream_count() == 0 && !c->session->is_closed() &&
+            now - c->session->last_received() >= config_.trim_idle)
             idle.push_back(c);
     std::sort(idle.begin(), idle.end(), [](const auto& a, const auto& b) {
         return a->session->last_received() < b->session->last_received();

@@ -95,6 +95,9 @@ struct HostStats {
 
 class Host {
   public:
+    // Reaches a /p2p-circuit address (relay/relay_client.hpp plugs in here).
+    using CircuitDialer =
+        std::function<net::awaitable<HostResult<std::shared_ptr<Connection>>>(Multiaddr)>;
     using StreamHandler = std::function<net::awaitable<void>(std::shared_ptr<net::YamuxStream>,
                                                              std::shared_ptr<Connection>)>;
     using ConnectionObserver = std::function<void(const std::shared_ptr<Connection>&, bool opened)>;
@@ -136,6 +139,20 @@ class Host {
     std::optional<net::Clock::time_point> last_dial_failure(const PeerId& peer) const;
     net::awaitable<HostResult<std::shared_ptr<net::YamuxStream>>> new_stream(
         std::shared_ptr<Connection> connection, std::vector<std::string> protocols);
+
+    // Another transport's byte stream (a relayed circuit): upgraded (Noise, Yamux) under the
+    // handshake deadline and registered like a TCP connection, marked `limited`.
+    net::awaitable<HostResult<std::shared_ptr<Connection>>> adopt_connection(
+        std::unique_ptr<net::ByteStream> raw, Direction direction, Multiaddr remote,
+        std::optional<PeerId> expected_peer);
+    void set_circuit_dialer(CircuitDialer dialer) { circuit_dialer_ = std::move(dialer); }
+    // Our /p2p-circuit addresses (relay reservations held): announced next to the others, and
+    // pushed to connected peers (identify push) when they change.
+    void set_relayed_addrs(std::vector<Multiaddr> addrs);
+    const std::vector<Multiaddr>& relayed_addrs() const { return relayed_addrs_; }
+    // What we tell peers to dial (identify, provider records): the announce addresses, else the
+    // listen addresses; then the relayed ones.
+    std::vector<Multiaddr> advertised_addrs() const;
 
     std::vector<std::shared_ptr<Connection>> connections() const;
     std::vector<std::shared_ptr<Connection>> connections_to(const PeerId& peer) const;
@@ -196,6 +213,8 @@ class Host {
     void note_dial_failure(const PeerId& peer);
     std::unordered_map<PeerId, net::Clock::time_point> dial_failures_;
     HostStats stats_;
+    CircuitDialer circuit_dialer_;
+    std::vector<Multiaddr> relayed_addrs_;
     bool stopped_ = false;
 };
 

@@ -5,6 +5,8 @@
 
 #include "keel/host/dnsaddr.hpp"
 #include "keel/host/host.hpp"
+
+#include "keel/host/circuit_address.hpp"
 #include "keel/host/staggered_dial.hpp"
 #include "keel/host/tcp_address.hpp"
 #include "keel/net/deadline.hpp"
@@ -115,6 +117,7 @@ error_code bind_dial_source(tcp::socket& socket, const tcp::endpoint& remote,
 }  // namespace
 
 awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect(const Multiaddr& addr) {
+    if (is_circuit(addr)) co_return co_await dial(addr);
     if (const auto* p2p = addr.find(proto_code::p2p)) {
         if (auto peer = PeerId::from_bytes(p2p->value))
             co_return co_await dial_shared(addr, std::move(*peer));
@@ -203,6 +206,11 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& a
         return Failure{phase, ec, addr.to_string()};
     };
     if (stopped_) co_return fail(Phase::dial, make_error_code(net::net_errc::shutting_down));
+    if (is_circuit(addr)) {
+        if (!circuit_dialer_)
+            co_return fail(Phase::dial, make_error_code(net::net_errc::unsupported_address));
+        co_return co_await circuit_dialer_(addr);
+    }
     if (const auto* p2p = addr.find(proto_code::p2p)) {
         auto peer = PeerId::from_bytes(p2p->value);
         if (!peer) co_return fail(Phase::dial, peer.error());
@@ -258,6 +266,33 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& a
     co_return add_connection(std::move(*upgraded), Direction::outbound, remote, local);
 }
 
+awaitable<HostResult<std::shared_ptr<Connection>>> Host::adopt_connection(
+    std::unique_ptr<net::ByteStream> raw, Direction direction, Multiaddr remote,
+    std::optional<PeerId> expected_peer) {
+    if (stopped_)
+        co_return Failure{Phase::dial, make_error_code(net::net_errc::shutting_down),
+                          remote.to_string()};
+    Phase phase = Phase::security;
+    auto upgraded = co_await net::with_deadline(
+        upgrade_connection(std::move(raw), direction == Direction::outbound, upgrade_config_,
+                           expected_peer, phase),
+        config_.handshake_timeout);
+    if (!upgraded) {
+        ++stats_.upgrade_failures;
+        log().info("event=relayed_upgrade_failed addr={} phase={} error=\"{}\"", remote.to_string(),
+                   phase_name(phase), upgraded.error().message());
+        co_return Failure{phase, upgraded.error(), remote.to_string()};
+    }
+    if (expected_peer && upgraded->peer != *expected_peer) {
+        upgraded->session->close();
+        co_return Failure{Phase::security, make_error_code(net::net_errc::peer_id_mismatch),
+                          remote.to_string()};
+    }
+    ++stats_.upgrades_ok;
+    auto local = remote;  // a circuit has no local address of its own
+    co_return add_connection(std::move(*upgraded), direction, std::move(remote), std::move(local));
+}
+
 awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect_peer(
     const PeerId& peer, std::vector<Multiaddr> addrs) {
     auto deadline = join_deadline();
@@ -282,9 +317,16 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect_peer(
                           peer.short_string()};
     DialRegistration registration(dialing_, peer,
                                   std::make_shared<detail::PendingDial>(executor_, std::nullopt));
+    // Direct addresses first: a relayed connection is limited, and costs the relay.
+    std::stable_partition(addrs.begin(), addrs.end(),
+                          [](const Multiaddr& a) { return !is_circuit(a); });
     std::optional<ConnectionResult> outcome;
     for (const auto& addr : addrs) {
-        auto full = addr.without(proto_code::p2p).with_component(proto_code::p2p, peer.bytes());
+        auto circuit = parse_circuit(addr);
+        if (is_circuit(addr) && !circuit) continue;
+        auto full =
+            circuit ? circuit_to(circuit->relay, peer)
+                    : addr.without(proto_code::p2p).with_component(proto_code::p2p, peer.bytes());
         auto conn = co_await dial_shared(std::move(full), peer);
         // A peer-ID mismatch or a protocol failure will not improve on the next address; a dial
         // failure might.
@@ -292,6 +334,9 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect_peer(
         outcome = std::move(conn);
         if (last) break;
     }
+    if (!outcome)
+        outcome = Failure{Phase::dial, make_error_code(net::net_errc::unsupported_address),
+                          peer.short_string()};
     auto cancellation = co_await asio::this_coro::cancellation_state;
     registration.complete(*outcome, cancellation.cancelled() != asio::cancellation_type::none);
     co_return std::move(*outcome);

@@ -72,10 +72,22 @@ protocols::IdentifyInfo Host::identify_info(const Connection& conn) const {
     info.protocol_version = config_.protocol_version;
     info.agent_version = config_.agent_version;
     info.public_key = config_.identity.public_key();
-    info.listen_addrs = config_.announce_addrs.empty() ? listen_addrs_ : config_.announce_addrs;
+    info.listen_addrs = advertised_addrs();
     info.observed_addr = conn.remote_addr;
     info.protocols = protocols();
     return info;
+}
+
+std::vector<Multiaddr> Host::advertised_addrs() const {
+    auto out = config_.announce_addrs.empty() ? listen_addrs_ : config_.announce_addrs;
+    out.insert(out.end(), relayed_addrs_.begin(), relayed_addrs_.end());
+    return out;
+}
+
+void Host::set_relayed_addrs(std::vector<Multiaddr> addrs) {
+    if (addrs == relayed_addrs_) return;
+    relayed_addrs_ = std::move(addrs);
+    push_identify();
 }
 
 void Host::push_identify() {

@@ -103,4 +103,26 @@ net::awaitable<net::result<std::vector<tcp::endpoint>>> resolve_tcp(const Multia
     co_return out;
 }
 
+bool is_public_address(const Multiaddr& addr) {
+    if (addr.components().empty()) return false;
+    const auto code = addr.components().front().code;
+    if (code == proto_code::dns || code == proto_code::dns4 || code == proto_code::dns6 ||
+        code == proto_code::dnsaddr)
+        return true;
+    auto endpoint = tcp_endpoint(addr);
+    if (!endpoint) return false;
+    const auto ip = endpoint->address();
+    if (ip.is_loopback() || ip.is_unspecified() || ip.is_multicast()) return false;
+    if (ip.is_v4()) {
+        const auto b = ip.to_v4().to_bytes();
+        return !(b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) ||
+                 (b[0] == 192 && b[1] == 168) || (b[0] == 100 && (b[1] & 0xc0) == 64) ||
+                 (b[0] == 169 && b[1] == 254));
+    }
+    const auto v6 = ip.to_v6();
+    if (v6.is_v4_mapped()) return false;
+    const auto b = v6.to_bytes();
+    return !(v6.is_link_local() || (b[0] & 0xfe) == 0xfc);
+}
+
 }  // namespace keel

@@ -11,6 +11,9 @@ namespace keel {
 
 // /ip4/A/tcp/P or /ip6/A/tcp/P (a trailing /p2p/ID is allowed); nullopt for anything else.
 std::optional<net::asio::ip::tcp::endpoint> tcp_endpoint(const Multiaddr& addr);
+// An address others on the internet can dial: a DNS name, or an IP that is not loopback, private
+// (RFC 1918, fc00::/7), carrier-grade NAT (100.64.0.0/10), link-local or unspecified.
+bool is_public_address(const Multiaddr& addr);
 Multiaddr tcp_multiaddr(const net::asio::ip::tcp::endpoint& endpoint);
 // A connected socket's two ends as multiaddrs; empty when the socket has no such end any more.
 Multiaddr remote_multiaddr(const net::asio::ip::tcp::socket& socket);

@@ -37,7 +37,7 @@ awaitable<net::result<std::vector<Multiaddr>>> Dht::find_peer(PeerId peer) {
 
 awaitable<net::result<Dht::ProvideResult>> Dht::provide(Bytes key) {
     if (config_.server_mode)
-        store_provider(key, ProviderEntry{host_.peer_id(), host_.listen_addrs(),
+        store_provider(key, ProviderEntry{host_.peer_id(), host_.advertised_addrs(),
                                           now_ms() + provider_validity_ms});
     provided_[key] = now_ms();
     auto closest = co_await lookup(key, MessageType::find_node, {});
@@ -45,7 +45,7 @@ awaitable<net::result<Dht::ProvideResult>> Dht::provide(Bytes key) {
     KadMessage msg;
     msg.type = MessageType::add_provider;
     msg.key = key;
-    msg.provider_peers.push_back(KadPeer{host_.peer_id(), host_.listen_addrs(), true});
+    msg.provider_peers.push_back(KadPeer{host_.peer_id(), host_.advertised_addrs(), true});
     auto answers = co_await send_to_all(closest.closest, std::move(msg));
     ProvideResult result;
     for (const auto& answer : answers) {

@@ -16,7 +16,9 @@ net::awaitable<net::error_code> read_relay_message(net::ByteStream& stream,
     auto bytes =
         co_await net::with_deadline(net::read_length_prefixed(stream, max_relay_message), timeout);
     if (!bytes) co_return bytes.error();
-    if (!message.ParseFromArray(bytes->data(), static_cast<int>(bytes->size())))
+    // Partial, then the required fields: ParseFromArray would log every malformed message.
+    if (!message.ParsePartialFromArray(bytes->data(), static_cast<int>(bytes->size())) ||
+        !message.IsInitialized())
         co_return make_error_code(net::net_errc::malformed_message);
     co_return net::error_code{};
 }
