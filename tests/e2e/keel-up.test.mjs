@@ -62,6 +62,8 @@ test('first run: [Run Diagnostics] passes all six steps, and the page marks the 
     await waitText(list.locator(`[data-peer="${id}"] [data-local^="local-bootstrap-"]`), /local bootstrap \d/)
   }
   await waitText(list.locator('[data-local-note]'), /run inside this process \(keel up/)
+  // Listening on loopback only, the node is behind "NAT": it reserves on the local bootstraps.
+  await waitText(page.locator('[data-fact="reachability"] dd'), /through a relay \(behind NAT\): 127\.0\.0\.1:\d+ until \d\d:\d\d:\d\d/)
   // the API says the same
   const node = await apiGet(up, '/api/v1/node')
   assert.deepEqual(node.local_peers.map((l) => l.label), ['local-bootstrap-1', 'local-bootstrap-2', 'local-peer'])

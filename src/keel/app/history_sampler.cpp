@@ -35,6 +35,11 @@ HistoryPoint sample_node(NodeContext& node, NodeHistory& history) {
     p.rss_bytes = resident_memory_bytes();
     p.inbound_accepted = node.host.stats().inbound_accepted;
     p.inbound_refused = node.host.stats().inbound_refused;
+    if (node.relay) {
+        p.relay_reservations = clamp32(node.relay->reservations());
+        p.relay_circuits = clamp32(node.relay->circuits());
+        p.relay_bytes = node.relay->stats().bytes_relayed;
+    }
     const auto& stats = node.host.stats();
     for (std::size_t i = 0; i < all_refusals.size(); ++i) {
         auto it = stats.inbound_refused_by_reason.find(std::string(refusal_name(all_refusals[i])));

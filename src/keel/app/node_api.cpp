@@ -215,6 +215,10 @@ void install_node_api(HttpServer& server, NodeContext& node) {
         n->events.publish("health", j.dump());
     });
 
+    if (node.relay_client)
+        node.relay_client->on_change(
+            [n] { n->events.publish("reachability", reachability_json(*n).dump()); });
+
     server.events_at("/api/v1/events");
 
     server.route("GET", "/api/v1/node", [n](HttpRequest) -> net::awaitable<HttpResponse> {

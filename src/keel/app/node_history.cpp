@@ -48,6 +48,9 @@ void fold(HistoryPoint& into, const HistoryPoint& next) {
     into.dht_requests_served = next.dht_requests_served;
     into.inbound_refused_by_reason = next.inbound_refused_by_reason;
     into.dht_served_by_type = next.dht_served_by_type;
+    into.relay_reservations = std::max(into.relay_reservations, next.relay_reservations);
+    into.relay_circuits = std::max(into.relay_circuits, next.relay_circuits);
+    into.relay_bytes = next.relay_bytes;
     for (const auto& b : next.bootstraps) {
         auto it = std::find_if(into.bootstraps.begin(), into.bootstraps.end(),
                                [&](const BootstrapPoint& p) { return p.bootstrap == b.bootstrap; });
@@ -129,6 +132,10 @@ json NodeHistory::point_json(const HistoryPoint& p) const {
             {"dht_requests_served", p.dht_requests_served},
             {"inbound_refused_by_reason", refused},
             {"dht_served_by_type", served},
+            {"relay",
+             {{"reservations", p.relay_reservations},
+              {"circuits", p.relay_circuits},
+              {"bytes", p.relay_bytes}}},
             {"bootstraps", bootstraps}};
 }
 

@@ -41,6 +41,10 @@ struct HistoryPoint {
     // message type (dht_types' order).
     std::array<std::uint64_t, all_refusals.size()> inbound_refused_by_reason{};
     std::array<std::uint64_t, 6> dht_served_by_type{};
+    // A relay server's: reservations held and circuits open now, bytes relayed since start.
+    std::uint32_t relay_reservations = 0;
+    std::uint32_t relay_circuits = 0;
+    std::uint64_t relay_bytes = 0;
     std::vector<BootstrapPoint> bootstraps;
 };
 

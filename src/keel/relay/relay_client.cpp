@@ -116,6 +116,7 @@ void RelayClient::publish_addrs() {
     for (const auto& [peer, held] : held_)
         addrs.insert(addrs.end(), held.circuit_addrs.begin(), held.circuit_addrs.end());
     host_.set_relayed_addrs(std::move(addrs));
+    for (auto& observer : observers_) observer();
 }
 
 net::awaitable<net::result<HeldReservation>> RelayClient::reserve(Multiaddr relay) {

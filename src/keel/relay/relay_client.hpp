@@ -63,6 +63,8 @@ class RelayClient {
     net::awaitable<HostResult<std::shared_ptr<Connection>>> dial_circuit(Multiaddr addr);
 
     const RelayClientStats& stats() const { return stats_; }
+    // Called whenever the reservations held change (one granted, refreshed, lost).
+    void on_change(std::function<void()> observer) { observers_.push_back(std::move(observer)); }
 
   private:
     struct Kept;
@@ -76,6 +78,7 @@ class RelayClient {
     RelayClientStats stats_;
     std::map<PeerId, HeldReservation> held_;
     std::vector<std::shared_ptr<Kept>> kept_;
+    std::vector<std::function<void()>> observers_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     bool started_ = false;
 };

@@ -95,7 +95,15 @@ export function loadSeries (data) {
     return Object.entries(last).map(([k, v]) => [k, v - (first[k] ?? 0)]).filter(([, v]) => v > 0)
   }
   const rssMiB = data.points.map((p) => p.rss_bytes / 1048576)
+  // A relay server's use in the range: the most reservations and circuits, the bytes it passed on.
+  const relayPoints = data.points.filter((p) => p.relay)
+  const relay = {
+    reservations: Math.max(0, ...relayPoints.map((p) => p.relay.reservations)),
+    circuits: Math.max(0, ...relayPoints.map((p) => p.relay.circuits)),
+    bytes: relayPoints.length ? relayPoints.at(-1).relay.bytes - relayPoints[0].relay.bytes : 0
+  }
   return {
+    relay,
     t, connections, accepted, refused, dht, rssMiB,
     peakConnections, peakAccepted: Math.round(peakAccepted), peakRssMiB: peakRss / 1048576,
     refusedByReason: grew('inbound_refused_by_reason'),

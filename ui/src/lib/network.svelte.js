@@ -202,6 +202,9 @@ const handlers = {
   self_probe (e) {
     net.selfProbe = e
   },
+  reachability (e) {
+    if (net.node) net.node = { ...net.node, reachability: e }
+  },
   dropped () {
     loadAll()
   }
