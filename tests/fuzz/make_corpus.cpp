@@ -14,6 +14,7 @@
 #include <keel/proto/health.pb.h>
 #include <keel/proto/keys.pb.h>
 #include <keel/proto/p2pd.pb.h>
+#include <keel/proto/relay.pb.h>
 #include <nlohmann/json.hpp>
 
 #include "fuzz_util.hpp"
@@ -23,11 +24,13 @@
 #include "keel/base/varint.hpp"
 #include "keel/crypto/ed25519.hpp"
 #include "keel/crypto/peer_id.hpp"
+#include "keel/host/circuit_address.hpp"
 #include "keel/kad/kad_message.hpp"
 #include "keel/multiaddr/multiaddr.hpp"
 #include "keel/net/framing.hpp"
 #include "keel/net/yamux_frame.hpp"
 #include "keel/protocols/identify.hpp"
+#include "keel/relay/relay_messages.hpp"
 #include "noise_fixture.hpp"
 
 using namespace keel;
@@ -295,6 +298,41 @@ void protocol_seeds() {
     response.set_ping_back_ok(true);
     response.set_ping_back_ms(1.25);
     seed("health", "client-response-ping-back", cat({one(2), lp(proto(response))}));
+
+    // Circuit Relay v2: HOP RESERVE and CONNECT, STOP CONNECT and STATUS, a voucher, a circuit
+    // address (relay/relay_messages.hpp, host/circuit_address.hpp).
+    pb::HopMessage reserve;
+    reserve.set_type(pb::HopMessage::RESERVE);
+    seed("relay", "hop-reserve", cat({one(0), lp(proto(reserve))}));
+    pb::HopMessage connect;
+    connect.set_type(pb::HopMessage::CONNECT);
+    connect.mutable_peer()->set_id(std::string(as_chars(peer(2).bytes())));
+    seed("relay", "hop-connect", cat({one(0), lp(proto(connect))}));
+    pb::HopMessage reserved;
+    reserved.set_type(pb::HopMessage::STATUS);
+    reserved.set_status(pb::OK);
+    reserved.mutable_reservation()->set_expire(1'800'000'000);
+    reserved.mutable_reservation()->add_addrs(
+        std::string(as_chars(Multiaddr::parse("/ip4/203.0.113.1/tcp/4001")->to_bytes())));
+    reserved.mutable_limit()->set_duration(120);
+    reserved.mutable_limit()->set_data(131072);
+    seed("relay", "hop-status-reserved", cat({one(0), lp(proto(reserved))}));
+    pb::StopMessage stop;
+    stop.set_type(pb::StopMessage::CONNECT);
+    stop.mutable_peer()->set_id(std::string(as_chars(peer(1).bytes())));
+    stop.mutable_limit()->set_duration(120);
+    seed("relay", "stop-connect", cat({one(1), lp(proto(stop))}));
+    auto relay_key = Ed25519KeyPair::from_seed(std::array<std::uint8_t, 32>{9});
+    seed("relay", "voucher",
+         cat({one(2),
+              relay::reservation_voucher(
+                  relay_key, PeerId::from_public_key(relay_key.public_key()), peer(1),
+                  std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000)))}));
+    seed("relay", "circuit-address",
+         cat({one(3),
+              circuit_to(*Multiaddr::parse("/ip4/203.0.113.1/tcp/4001/p2p/" + peer(3).to_base58()),
+                         peer(1))
+                  .to_bytes()}));
 
     // p2pd control requests, as @libp2p/daemon-client sends them.
     namespace pd = pb::p2pd;

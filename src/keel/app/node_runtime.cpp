@@ -204,6 +204,12 @@ void NodeRuntime::start() {
         addrs.push_back(full->to_string());
     }
 
+    if (settings_.private_addresses == "auto") {
+        const auto ours = p.host.public_addrs();
+        p.dht.set_share_private_addrs(std::none_of(
+            ours.begin(), ours.end(), [](const Multiaddr& a) { return is_public_address(a); }));
+    }
+
     write_listen_file();
     release_memory_periodically();
     sample_history_periodically(p.context, p.history, p.history_timer, p.alive);

@@ -70,6 +70,10 @@ kad::DhtConfig NodeSettings::dht_config(NodeRole role) const {
     if (!kad_protocol.empty()) p->kad_protocol = kad_protocol;
     c.profile = *p;
     c.server_mode = role == NodeRole::bootstrap || dht_server;
+    if (private_addresses != "auto" && private_addresses != "share" && private_addresses != "hide")
+        throw ConfigError("dht.private_addresses " + private_addresses +
+                          ": expected auto, share or hide");
+    c.share_private_addrs = private_addresses != "hide";
     c.k = k;
     c.alpha = alpha;
     c.rpc_timeout = rpc_timeout;
@@ -262,7 +266,8 @@ const std::map<std::string, std::map<std::string, KeyReader>>& schema() {
           {"alpha", count(&S::alpha, 1, 100)},
           {"rpc_timeout", duration(&S::rpc_timeout)},
           {"lookup_timeout", duration(&S::lookup_timeout)},
-          {"refresh_interval", duration(&S::refresh_interval)}}},
+          {"refresh_interval", duration(&S::refresh_interval)},
+          {"private_addresses", text(&S::private_addresses)}}},
         {"verify", {{"step_timeout", duration(&S::step_timeout)}}},
         {"limits",
          {{"max_connections", count(&S::max_connections, 1, 1'000'000)},

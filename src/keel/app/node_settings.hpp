@@ -106,6 +106,10 @@ struct NodeSettings {
     net::Duration rpc_timeout{10'000};
     net::Duration lookup_timeout{60'000};
     net::Duration refresh_interval{600'000};
+    // Other peers' private and loopback addresses in FIND_NODE / GET_PROVIDERS answers: "share",
+    // "hide" (public and /p2p-circuit ones only), or "auto": hide when this node has a public
+    // address (a bootstrap on the internet), share otherwise (a LAN, tests on loopback).
+    std::string private_addresses = "auto";
 
     // [verify]
     net::Duration step_timeout{10'000};

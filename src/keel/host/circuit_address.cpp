@@ -26,6 +26,12 @@ std::optional<CircuitAddress> parse_circuit(const Multiaddr& addr) {
     return out;
 }
 
+Multiaddr without_own_peer_id(const Multiaddr& addr) {
+    if (auto circuit = parse_circuit(addr))
+        return circuit->relay.with_component(p2p_circuit_code, {});
+    return addr.without(proto_code::p2p);
+}
+
 Multiaddr circuit_to(const Multiaddr& relay, const PeerId& target) {
     return relay.with_component(p2p_circuit_code, {})
         .with_component(proto_code::p2p, target.bytes());

@@ -23,5 +23,8 @@ bool is_circuit(const Multiaddr& addr);
 std::optional<CircuitAddress> parse_circuit(const Multiaddr& addr);
 // <relay>/p2p-circuit/p2p/<target>.
 Multiaddr circuit_to(const Multiaddr& relay, const PeerId& target);
+// How a peer's address is kept (the peer store) and shared (identify, the DHT): without the
+// peer's own /p2p, but a circuit keeps its relay's: <relay addr>/p2p/<relay>/p2p-circuit.
+Multiaddr without_own_peer_id(const Multiaddr& addr);
 
 }  // namespace keel

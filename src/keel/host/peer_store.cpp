@@ -1,5 +1,7 @@
 #include "keel/host/peer_store.hpp"
 
+#include "keel/host/circuit_address.hpp"
+
 #include <algorithm>
 
 namespace keel {
@@ -48,7 +50,9 @@ PeerInfo& PeerStore::entry(const PeerId& peer) {
 }
 
 void PeerStore::add_address_to(PeerInfo& info, const Multiaddr& addr) {
-    auto plain = addr.without(proto_code::p2p);
+    // A /p2p-circuit address that does not parse as one (no relay ID) cannot be dialled.
+    if (is_circuit(addr) && !parse_circuit(addr)) return;
+    auto plain = without_own_peer_id(addr);
     if (plain.to_bytes().size() > max_addr_bytes) return;
     if (std::find(info.addrs.begin(), info.addrs.end(), plain) != info.addrs.end()) return;
     if (info.addrs.size() >= max_addrs_per_peer) info.addrs.erase(info.addrs.begin());

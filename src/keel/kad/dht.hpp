@@ -21,6 +21,10 @@ namespace keel::kad {
 struct DhtConfig {
     NetworkProfile profile = *network_profile("ipfs");
     bool server_mode = false;
+    // What FIND_NODE and GET_PROVIDERS answers give of other peers' addresses: all of them, or
+    // (a public bootstrap) only public and /p2p-circuit ones, since a private or loopback address
+    // of someone else's LAN is useless to the asker and tells strangers about that LAN.
+    bool share_private_addrs = true;
     std::size_t k = 20;
     std::size_t alpha = 3;                    // parallel requests per lookup (spec, js)
     net::Duration rpc_timeout{10'000};        // one request, dial included
@@ -122,6 +126,8 @@ class Dht {
     ProviderStore& provider_store() { return providers_; }
     ValidatorRegistry& validators() { return validators_; }
     const DhtConfig& config() const { return config_; }
+    // DhtConfig::share_private_addrs, once the node knows its own addresses.
+    void set_share_private_addrs(bool share) { config_.share_private_addrs = share; }
     const DhtStats& stats() const { return stats_; }
     Host& host() { return host_; }
     void set_persistence(DhtPersistence persistence) { persistence_ = std::move(persistence); }
@@ -144,6 +150,8 @@ class Dht {
     std::optional<KadMessage> handle_request(const KadMessage& request, const PeerId& from,
                                              const std::shared_ptr<DurableAck>& ack);
     std::vector<KadPeer> closer_peers(BytesView key, const PeerId& exclude) const;
+    // `addrs` without private ones unless config_.share_private_addrs.
+    std::vector<Multiaddr> shareable(std::vector<Multiaddr> addrs) const;
     net::awaitable<LookupResult> lookup(Bytes key, MessageType type, OnResponse on_response);
     // Sends `message` to every peer in parallel, all under one rpc_timeout; ends early when the
     // DHT is stopped. The answers in the order of `peers` (nullopt: failed or not in time).

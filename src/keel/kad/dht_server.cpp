@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "keel/host/circuit_address.hpp"
 #include "keel/host/tcp_address.hpp"
 #include "keel/kad/dht.hpp"
 #include "keel/kad/time_received.hpp"
@@ -113,13 +114,21 @@ bool Dht::store_allowed(const Connection& conn) {
     return store_rate_per_ip_.take(ip, now);
 }
 
+std::vector<Multiaddr> Dht::shareable(std::vector<Multiaddr> addrs) const {
+    if (config_.share_private_addrs) return addrs;
+    std::erase_if(addrs,
+                  [](const Multiaddr& a) { return !is_public_address(a) && !is_circuit(a); });
+    return addrs;
+}
+
 std::vector<KadPeer> Dht::closer_peers(BytesView key, const PeerId& exclude) const {
     std::vector<KadPeer> out;
     for (const auto& id : table_.closest(kad_key(key), config_.k + 1)) {
         if (id == exclude || out.size() >= config_.k) continue;
         auto info = host_.peer_store().get(id);
-        if (!info || info->addrs.empty()) continue;
-        KadPeer peer{id, info->addrs, !host_.connections_to(id).empty()};
+        if (!info) continue;
+        KadPeer peer{id, shareable(info->addrs), !host_.connections_to(id).empty()};
+        if (peer.addrs.empty()) continue;
         if (peer.addrs.size() > max_addrs_per_peer) peer.addrs.resize(max_addrs_per_peer);
         out.push_back(std::move(peer));
     }
@@ -138,7 +147,7 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
             return resp;
         case MessageType::get_providers:
             for (auto& p : providers_.get(req.key, now_ms()))
-                resp.provider_peers.push_back(KadPeer{p.provider, p.addrs, false});
+                resp.provider_peers.push_back(KadPeer{p.provider, shareable(p.addrs), false});
             resp.closer_peers = closer_peers(req.key, from);
             count(stats_.served, req.type, "ok");
             return resp;

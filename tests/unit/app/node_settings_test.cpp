@@ -146,6 +146,7 @@ TEST(NodeSettings, ExampleFileSpellsExactlyTheDefaults) {
     EXPECT_EQ(s.relay_max_circuits_per_peer, d.relay_max_circuits_per_peer);
     EXPECT_EQ(s.relay_circuit_bytes, d.relay_circuit_bytes);
     EXPECT_EQ(s.relay_circuit_duration, d.relay_circuit_duration);
+    EXPECT_EQ(s.private_addresses, d.private_addresses);
     EXPECT_EQ(s.relay_config().circuit_bytes, 128u * 1024);
     s.profile = "chiral";
     EXPECT_EQ(s.relay_config().circuit_bytes, 128u * 1024 * 1024);
