@@ -93,6 +93,10 @@ awaitable<net::result<Outcome>> DiscoveryVerifier::reachability() {
     std::string detail = target.short_string();
     if (avoid.count(target)) detail += " (a bootstrap: no other peer answered)";
     detail += ": we ping it in " + format_ms(forward->rtt) + " ms";
+    // Both ways over a relay still is reachability (how NATed peers reach each other), but
+    // limited: the relay's byte and time limits apply.
+    if (forward->connection && forward->connection->limited)
+        detail += " (over a relay circuit: limited)";
 
     // They reach us: a ping back over a stream they open (Keel), or a connection they opened.
     std::string reverse_note;
