@@ -249,7 +249,12 @@ TEST_F(NodeApi, GrafanaDashboardsQueryOnlyExportedMetrics) {
     ASSERT_TRUE(refused && !*refused);
     ASSERT_TRUE(run_until(
         io, [&] { return monitor->snapshot()[0].health.find_node_ms.has_value(); }, 10s));
+    // A bootstrap's series: its relay and its probe of itself.
+    relay::RelayService relay_service(*host, {});
+    context->relay = &relay_service;
+    context->self_probe = monitor->snapshot()[0].health;
     auto metrics = http("GET", "/metrics");
+    context->relay = nullptr;
     ASSERT_EQ(metrics.status, 200);
     std::map<std::string, std::set<std::string>> exported;  // metric -> its labels
     std::istringstream lines(metrics.body);

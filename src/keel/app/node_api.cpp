@@ -581,11 +581,17 @@ std::string render_metrics(NodeContext& node) {
         counter("keel_relay_circuits_opened_total", "Relayed circuits opened", s.circuits_opened);
         counter("keel_relay_bytes_total", "Bytes relayed (both directions, ended circuits)",
                 s.bytes_relayed);
+        // Every reason and end, zeros included, so that a series exists before its first count.
+        auto refused = s.refused_by_reason;
+        for (auto r : relay::all_refusals)
+            refused.try_emplace(std::string(relay::refusal_name(r)), 0);
         labelled_counter("keel_relay_refused_total", "Relay requests refused, by reason", "reason",
-                         s.refused_by_reason);
+                         refused);
+        auto ended = s.circuits_ended_by;
+        for (const char* end : {"closed", "idle", "duration", "bytes"}) ended.try_emplace(end, 0);
         labelled_counter("keel_relay_circuits_ended_total",
                          "Relayed circuits ended: closed by a peer, or cut at a limit", "end",
-                         s.circuits_ended_by);
+                         ended);
     }
     if (const auto& self = node.self_probe) {
         gauge("keel_self_probe_up", "This bootstrap's probe of itself (1 healthy)",

@@ -30,6 +30,16 @@ enum class Refusal {
     unexpected,
 };
 std::string_view refusal_name(Refusal r);
+inline constexpr Refusal all_refusals[] = {Refusal::reservations_full,
+                                           Refusal::reservations_per_ip,
+                                           Refusal::reservation_rate_per_peer,
+                                           Refusal::reservation_rate_per_ip,
+                                           Refusal::circuits_full,
+                                           Refusal::circuits_per_peer,
+                                           Refusal::no_reservation,
+                                           Refusal::connection_failed,
+                                           Refusal::malformed,
+                                           Refusal::unexpected};
 
 struct Reservation {
     net::asio::ip::address ip;
