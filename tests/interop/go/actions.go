@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
 	mh "github.com/multiformats/go-multihash"
@@ -45,6 +46,8 @@ var arities = map[string]struct {
 	"echo":           {3, "PEER BYTES S"},
 	"hold":           {2, "PEER D"},
 	"sleep":          {1, "D"},
+	"reserve":        {1, "MA"},
+	"echo-via":       {2, "MA BYTES"},
 }
 
 // runAction runs one --do action and returns the fields of its JSON line
@@ -121,6 +124,14 @@ func (n *node) runAction(text string) ([]kv, error) {
 			return nil, fmt.Errorf("bad duration %q", args[1])
 		}
 		return n.hold(args[0], d)
+	case "reserve":
+		return n.reserve(args[0])
+	case "echo-via":
+		size, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil || size < 0 {
+			return nil, fmt.Errorf("bad BYTES %q", args[1])
+		}
+		return n.echoVia(args[0], size)
 	case "sleep":
 		d, err := time.ParseDuration(args[0])
 		if err != nil {
@@ -702,4 +713,95 @@ func (n *node) hold(ps string, d time.Duration) ([]kv, error) {
 		return []kv{{"connected", false}}, fmt.Errorf("the connection to %s did not stay up for %s", p, d)
 	}
 	return []kv{{"connected", true}}, nil
+}
+
+// ---------------------------------------------------------------------------
+// Circuit Relay v2.
+
+// reserve: connect to the relay MA and make a reservation (go's circuitv2
+// client.Reserve, which checks the voucher when there is one: signed by the
+// relay, for this peer). The circuit addresses are MA and every address the
+// relay put in the reservation, each followed by /p2p-circuit/p2p/<self>; the
+// swarm already listens on /p2p-circuit (the relay transport), so circuits
+// through the relay are accepted from now on. The reservation is not renewed.
+func (n *node) reserve(s string) ([]kv, error) {
+	ai, err := parseAddrInfo(s)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := n.withTimeout()
+	defer cancel()
+	if err := n.h.Connect(ctx, *ai); err != nil {
+		return nil, fmt.Errorf("connecting to the relay: %w", err)
+	}
+	rsvp, err := client.Reserve(ctx, n.h, *ai)
+	if err != nil {
+		return nil, ctxErr(ctx, err)
+	}
+	relayPart, _ := ma.NewComponent("p2p", ai.ID.String())
+	tail, _ := ma.NewMultiaddr("/p2p-circuit/p2p/" + n.h.ID().String())
+	var circuits, reservationAddrs []string
+	add := func(a ma.Multiaddr) {
+		// With /p2p/<relay> exactly once.
+		if _, last := ma.SplitLast(a); last == nil || last.Protocol().Code != ma.P_P2P {
+			a = a.Encapsulate(relayPart.Multiaddr())
+		}
+		text := a.Encapsulate(tail).String()
+		for _, c := range circuits {
+			if c == text {
+				return
+			}
+		}
+		circuits = append(circuits, text)
+	}
+	for _, a := range ai.Addrs {
+		add(a)
+	}
+	for _, a := range rsvp.Addrs {
+		reservationAddrs = append(reservationAddrs, a.String())
+		add(a)
+	}
+	if reservationAddrs == nil {
+		reservationAddrs = []string{}
+	}
+	logf("reservation on %s: expires %s, addrs %v, limit %s / %d bytes, voucher %v",
+		ai.ID, rsvp.Expiration, reservationAddrs, rsvp.LimitDuration, rsvp.LimitData, rsvp.Voucher != nil)
+	return []kv{
+		{"relay", ai.ID.String()},
+		{"circuit_addrs", circuits},
+		{"reservation_addrs", reservationAddrs},
+		{"expires_in_s", int64(time.Until(rsvp.Expiration).Seconds())},
+		{"limit_duration_s", int64(rsvp.LimitDuration.Seconds())},
+		{"limit_data", rsvp.LimitData},
+		{"voucher", rsvp.Voucher != nil},
+	}, nil
+}
+
+// echoVia: connect to MA (a /p2p-circuit address gives a limited, relayed
+// connection; allowed here), then echo BYTES on one /keel/echo/1.0.0 stream
+// opened on it.
+func (n *node) echoVia(s string, size int64) ([]kv, error) {
+	ai, err := parseAddrInfo(s)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := n.withTimeout()
+	defer cancel()
+	ctx = network.WithAllowLimitedConn(ctx, "interop echo through a relay")
+	deadline, _ := ctx.Deadline()
+	start := time.Now()
+	if err := n.h.Connect(ctx, *ai); err != nil {
+		return nil, fmt.Errorf("connecting: %w", ctxErr(ctx, err))
+	}
+	limited := false
+	for _, c := range n.h.Network().ConnsToPeer(ai.ID) {
+		if c.Stat().Limited {
+			limited = true
+		}
+	}
+	if err := n.echoOne(ctx, ai.ID, deadline, 1, size); err != nil {
+		return []kv{{"peer", ai.ID.String()}, {"limited", limited}}, err
+	}
+	return []kv{{"peer", ai.ID.String()}, {"bytes", size}, {"limited", limited},
+		{"ms", time.Since(start).Milliseconds()}}, nil
 }

@@ -109,6 +109,7 @@ type config struct {
 	kadProto      string
 	kad           kadMode
 	noInlineMuxer bool
+	relayServer   bool
 	timeout       time.Duration
 	linger        time.Duration
 	lingerSet     bool
@@ -151,6 +152,7 @@ func parseFlags() (*config, error) {
 	kadp := fs.String("kad-protocol", "/ipfs/kad/1.0.0", "Kademlia protocol ID")
 	mode := fs.String("kad-mode", "server", "server, client or client-then-server:D")
 	fs.BoolVar(&cfg.noInlineMuxer, "no-inline-muxer", false, "do not offer the muxer inside the Noise handshake")
+	fs.BoolVar(&cfg.relayServer, "relay-server", false, "serve Circuit Relay v2 (HOP)")
 	timeout := fs.String("timeout", "20s", "deadline of each action")
 	linger := fs.String("linger", "0s", "keep running D after the last action")
 	maxLife := fs.String("max-lifetime", "300s", "hard exit")

@@ -24,6 +24,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
@@ -34,6 +35,7 @@ type node struct {
 	h   host.Host
 	d   *dht.IpfsDHT
 	ids *identifyStore
+	rel *relay.Relay // the Circuit Relay v2 server (--relay-server), nil otherwise
 
 	subs []event.Subscription
 }
@@ -187,7 +189,10 @@ func newNode(cfg *config) (*node, error) {
 		libp2p.Transport(tcp.NewTCPTransport),
 		security,
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.DisableRelay(),
+		// The Circuit Relay v2 client (the /p2p-circuit transport and the STOP handler)
+		// is always on: the swarm listens on /p2p-circuit, so relayed connections are
+		// accepted; the reserve action makes the reservations (no autorelay).
+		libp2p.EnableRelay(),
 		libp2p.DisableMetrics(),
 		libp2p.ResourceManager(rm),
 		// No connection manager: connections are never trimmed.
@@ -214,7 +219,27 @@ func newNode(cfg *config) (*node, error) {
 		return nil, err
 	}
 
+	// Inbound streams on limited (relayed) connections are accepted by go-libp2p;
+	// only the opener must allow them (network.WithAllowLimitedConn).
 	h.SetStreamHandler(echoProtocol, serveEcho)
+
+	if cfg.relayServer {
+		// The Circuit Relay v2 HOP service, started at once (go's EnableRelayService
+		// waits for AutoNAT to say the node is public). go's defaults: 2 min and
+		// 128 KiB per circuit, 128 reservations, 16 circuits per peer, and the
+		// reservation lists only public addresses (manet.IsPublicAddr), which on
+		// loopback is none; raised for the tests: 10 min and 64 MiB per circuit, and
+		// every address of the relay in the reservation.
+		rc := relay.DefaultResources()
+		rc.Limit = &relay.RelayLimit{Duration: 10 * time.Minute, Data: 64 << 20}
+		rel, err := relay.New(h, relay.WithResources(rc),
+			relay.WithReservationAddressFilter(func(ma.Multiaddr) bool { return true }))
+		if err != nil {
+			n.close()
+			return nil, fmt.Errorf("relay service: %w", err)
+		}
+		n.rel = rel
+	}
 
 	// Kademlia. dht.New (not the dual DHT) uses no address, query or routing
 	// table filter by default, so loopback peers are accepted as they are.
@@ -273,6 +298,9 @@ func (n *node) close() {
 	}
 	if n.d != nil {
 		n.d.Close()
+	}
+	if n.rel != nil {
+		n.rel.Close()
 	}
 	n.h.Close()
 }

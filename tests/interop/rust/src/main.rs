@@ -51,7 +51,7 @@ fn exit_now(reason: &str) -> ! {
 const USAGE: &str =
     "usage: rust-peer [--listen MA]... [--seed N] [--agent S] [--protocol-version S]
        [--identify-protocol P] [--kad-protocol P] [--kad-mode server|client|client-then-server:D]
-       [--no-inline-muxer] [--timeout D] [--linger D] [--max-lifetime D] [--do ACTION]...
+       [--no-inline-muxer] [--relay-server] [--timeout D] [--linger D] [--max-lifetime D] [--do ACTION]...
 see tests/interop/peer-contract.md";
 
 struct Args {
@@ -62,6 +62,7 @@ struct Args {
     identify_protocol: String,
     kad_protocol: String,
     kad_mode: KadMode,
+    relay_server: bool,
     timeout: Duration,
     linger: Option<Duration>,
     max_lifetime: Duration,
@@ -87,6 +88,8 @@ enum Action {
     Echo(PeerId, u64, usize),
     Hold(PeerId, Duration),
     Sleep(Duration),
+    Reserve(Multiaddr, PeerId),
+    EchoVia(Multiaddr, PeerId, u64),
 }
 
 impl Action {
@@ -109,6 +112,8 @@ impl Action {
             Action::Echo(..) => "echo",
             Action::Hold(..) => "hold",
             Action::Sleep(..) => "sleep",
+            Action::Reserve(..) => "reserve",
+            Action::EchoVia(..) => "echo-via",
         }
     }
 }
@@ -222,6 +227,16 @@ fn parse_action(text: &str) -> Result<Action, String> {
             want(1)?;
             Action::Sleep(parse_duration(args[0])?)
         }
+        "reserve" => {
+            want(1)?;
+            let (ma, peer) = parse_ma_with_peer(args[0])?;
+            Action::Reserve(ma, peer)
+        }
+        "echo-via" => {
+            want(2)?;
+            let (ma, peer) = parse_ma_with_peer(args[0])?;
+            Action::EchoVia(ma, peer, parse_num(args[1])?)
+        }
         _ => return Err(format!("unknown action {name:?}")),
     })
 }
@@ -235,6 +250,7 @@ fn parse_args() -> Result<Args, String> {
         identify_protocol: "/ipfs/id/1.0.0".into(),
         kad_protocol: "/ipfs/kad/1.0.0".into(),
         kad_mode: KadMode::Server,
+        relay_server: false,
         timeout: Duration::from_secs(20),
         linger: None,
         max_lifetime: Duration::from_secs(300),
@@ -282,6 +298,7 @@ fn parse_args() -> Result<Args, String> {
                     },
                 };
             }
+            "--relay-server" => a.relay_server = true,
             "--timeout" => a.timeout = parse_duration(&value()?)?,
             "--linger" => a.linger = Some(parse_duration(&value()?)?),
             "--max-lifetime" => a.max_lifetime = parse_duration(&value()?)?,
@@ -380,6 +397,7 @@ async fn run(args: Args) -> i32 {
         kad_protocol,
         kad_mode: args.kad_mode,
         idle_timeout: args.max_lifetime + Duration::from_secs(60),
+        relay_server: args.relay_server,
     };
     let (node, control) = match node::build(cfg) {
         Ok(n) => n,
@@ -721,6 +739,49 @@ async fn run_action(ctx: &Ctx, action: &Action) -> ActionResult {
         Action::Sleep(d) => {
             tokio::time::sleep(*d).await;
             Ok(Map::new())
+        }
+        Action::Reserve(ma, relay) => {
+            let (relay, addr) = (*relay, ma.clone());
+            let info = ctx
+                .ask(|reply| Cmd::Reserve { relay, addr, reply })
+                .await
+                .and_then(|r| r)
+                .or_else(fail)?;
+            let mut circuits: Vec<String> = Vec::new();
+            let own = format!("/p2p/{}", ctx.local);
+            for a in info
+                .circuit_addrs
+                .iter()
+                .map(|a| a.to_string())
+                .chain(std::iter::once(format!("{ma}/p2p-circuit")))
+            {
+                let a = if a.ends_with(&own) {
+                    a
+                } else {
+                    format!("{a}{own}")
+                };
+                if !circuits.contains(&a) {
+                    circuits.push(a);
+                }
+            }
+            // rust-libp2p's client does not expose the reservation's expiry, addresses or
+            // voucher (it ignores the voucher).
+            Ok(fields(json!({
+                "relay": relay.to_string(),
+                "circuit_addrs": circuits,
+                "limit_duration_s": info.limit_duration_s,
+                "limit_data": info.limit_data,
+            })))
+        }
+        Action::EchoVia(ma, peer, bytes) => {
+            let start = Instant::now();
+            dial(ctx, *peer, ma.clone()).await?;
+            echo_once(ctx, *peer, *bytes, 0)
+                .await
+                .map_err(|e| (e, fields(json!({"peer": peer.to_string()}))))?;
+            Ok(fields(
+                json!({"peer": peer.to_string(), "bytes": bytes, "ms": ms(start)}),
+            ))
         }
     }
 }

@@ -9,9 +9,10 @@ use libp2p::kad::{
     self, store::MemoryStore, Mode, QueryId, QueryResult, Quorum, Record, RecordKey,
 };
 use libp2p::multiaddr::Protocol;
+use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, noise, ping, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use libp2p::{identify, noise, ping, relay, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,6 +25,11 @@ pub struct Behaviour {
     ping: ping::Behaviour,
     kad: kad::Behaviour<MemoryStore>,
     raw: rawstream::Behaviour,
+    /// The Circuit Relay v2 server (--relay-server).
+    relay: Toggle<relay::Behaviour>,
+    /// The Circuit Relay v2 client: always on (the reserve action, dials of /p2p-circuit
+    /// addresses, inbound circuits).
+    relay_client: relay::client::Behaviour,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -41,6 +47,16 @@ pub struct NodeConfig {
     pub kad_protocol: StreamProtocol,
     pub kad_mode: KadMode,
     pub idle_timeout: Duration,
+    pub relay_server: bool,
+}
+
+/// A reservation accepted by a relay (the reserve action).
+#[derive(Clone, Debug)]
+pub struct ReserveInfo {
+    /// `<relay addr>/p2p-circuit` addresses of the listener, without our /p2p.
+    pub circuit_addrs: Vec<Multiaddr>,
+    pub limit_duration_s: Option<u64>,
+    pub limit_data: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -103,6 +119,11 @@ pub enum Cmd {
         ids: Vec<ConnectionId>,
         reply: oneshot::Sender<bool>,
     },
+    Reserve {
+        relay: PeerId,
+        addr: Multiaddr,
+        reply: Reply<ReserveInfo>,
+    },
 }
 
 enum Pending {
@@ -129,6 +150,13 @@ pub struct Node {
     known_addrs: HashMap<PeerId, Vec<Multiaddr>>,
     dials: HashMap<ConnectionId, Reply<()>>,
     queries: HashMap<QueryId, Pending>,
+    relay_server: bool,
+    /// Reserve actions waiting for ReservationReqAccepted: listener, relay, reply.
+    reserves: Vec<(
+        libp2p::core::transport::ListenerId,
+        PeerId,
+        Reply<ReserveInfo>,
+    )>,
 }
 
 /// Builds the swarm and starts listening. Returns the node and the raw-stream control.
@@ -144,7 +172,9 @@ pub fn build(cfg: NodeConfig) -> Result<(Node, rawstream::Control), String> {
             yamux::Config::default,
         )
         .map_err(|e| format!("transport: {e}"))?
-        .with_behaviour(|key| {
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(|e| format!("relay client transport: {e}"))?
+        .with_behaviour(|key, relay_client| {
             let mut id_cfg = identify::Config::new(cfg.protocol_version.clone(), key.public());
             if let Some(agent) = &cfg.agent {
                 id_cfg = id_cfg.with_agent_version(agent.clone());
@@ -162,6 +192,11 @@ pub fn build(cfg: NodeConfig) -> Result<(Node, rawstream::Control), String> {
                 ping: ping::Behaviour::new(ping::Config::new()),
                 kad,
                 raw,
+                relay: Toggle::from(
+                    cfg.relay_server
+                        .then(|| relay::Behaviour::new(local, relay_config())),
+                ),
+                relay_client,
             }
         })
         .map_err(|e| format!("behaviour: {e}"))?
@@ -195,8 +230,33 @@ pub fn build(cfg: NodeConfig) -> Result<(Node, rawstream::Control), String> {
         known_addrs: HashMap::new(),
         dials: HashMap::new(),
         queries: HashMap::new(),
+        relay_server: cfg.relay_server,
+        reserves: Vec::new(),
     };
     Ok((node, control.expect("behaviour built")))
+}
+
+/// rust-libp2p's relay defaults (128 reservations, 16 circuits, 2 min and 128 KiB per
+/// circuit, rate limits per peer and IP) with the per-circuit limits raised for the tests:
+/// 10 min and 64 MiB.
+fn relay_config() -> relay::Config {
+    relay::Config {
+        max_circuit_duration: Duration::from_secs(600),
+        max_circuit_bytes: 64 << 20,
+        ..Default::default()
+    }
+}
+
+/// `ma` without its last component when that is /p2p/`peer` (a /p2p-circuit address keeps the
+/// relay's /p2p).
+fn without_last_p2p(ma: &Multiaddr, peer: PeerId) -> Multiaddr {
+    let mut out = ma.clone();
+    if let Some(Protocol::P2p(p)) = out.iter().last() {
+        if p == peer {
+            out.pop();
+        }
+    }
+    out
 }
 
 #[cfg(feature = "v053")]
@@ -312,7 +372,7 @@ impl Node {
                     return;
                 }
                 let opts = DialOpts::peer_id(peer)
-                    .addresses(vec![without_p2p(&addr)])
+                    .addresses(vec![without_last_p2p(&addr, peer)])
                     .condition(PeerCondition::Always)
                     .build();
                 let id = opts.connection_id();
@@ -414,6 +474,17 @@ impl Node {
                 let open = self.conns.values().flatten().any(|c| ids.contains(c));
                 let _ = reply.send(open);
             }
+            Cmd::Reserve { relay, addr, reply } => {
+                // The relay client dials the relay (or uses the open connection) and sends
+                // RESERVE; ReservationReqAccepted answers, a closed listener is the failure.
+                let circuit = addr.with(Protocol::P2pCircuit);
+                match self.swarm.listen_on(circuit.clone()) {
+                    Ok(id) => self.reserves.push((id, relay, reply)),
+                    Err(e) => {
+                        let _ = reply.send(Err(format!("listen on {circuit}: {e}")));
+                    }
+                }
+            }
         }
     }
 
@@ -425,6 +496,12 @@ impl Node {
                 ..
             } => {
                 debug(&format!("listening on {address}"));
+                // rust-libp2p's relay server puts only confirmed external addresses in a
+                // reservation (and its client refuses a reservation without any): a relay
+                // server announces its own listen addresses as external.
+                if self.relay_server && self.listeners.contains(&listener_id) {
+                    self.swarm.add_external_address(address.clone());
+                }
                 push_unique(self.listen_addrs.entry(listener_id).or_default(), address);
             }
             // A listener that closes before its first address: the node cannot listen.
@@ -437,6 +514,50 @@ impl Node {
             {
                 emit(json!({"event": "error", "error": format!("listener closed: {reason:?}")}));
                 std::process::exit(1);
+            }
+            // A relay listener closing before its reservation was accepted: the reserve failed.
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } if self.reserves.iter().any(|(l, _, _)| *l == listener_id) => {
+                let i = self
+                    .reserves
+                    .iter()
+                    .position(|(l, _, _)| *l == listener_id)
+                    .expect("present");
+                let (_, _, reply) = self.reserves.remove(i);
+                let _ = reply.send(Err(format!("reservation failed: {reason:?}")));
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::RelayClient(ev)) => {
+                debug(&format!("relay client: {ev:?}"));
+                if let relay::client::Event::ReservationReqAccepted {
+                    relay_peer_id,
+                    limit,
+                    ..
+                } = ev
+                {
+                    while let Some(i) = self
+                        .reserves
+                        .iter()
+                        .position(|(_, r, _)| *r == relay_peer_id)
+                    {
+                        let (listener, _, reply) = self.reserves.remove(i);
+                        let circuit_addrs = self
+                            .listen_addrs
+                            .get(&listener)
+                            .cloned()
+                            .unwrap_or_default();
+                        let _ = reply.send(Ok(ReserveInfo {
+                            circuit_addrs,
+                            limit_duration_s: limit.and_then(|l| l.duration()).map(|d| d.as_secs()),
+                            limit_data: limit.and_then(|l| l.data_in_bytes()),
+                        }));
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Relay(ev)) => {
+                debug(&format!("relay server: {ev:?}"));
             }
             SwarmEvent::ListenerError { error, .. } => {
                 debug(&format!("listener error: {error}"));
