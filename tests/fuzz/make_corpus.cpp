@@ -304,10 +304,10 @@ void protocol_seeds() {
     pb::HopMessage reserve;
     reserve.set_type(pb::HopMessage::RESERVE);
     seed("relay", "hop-reserve", cat({one(0), lp(proto(reserve))}));
-    pb::HopMessage connect;
-    connect.set_type(pb::HopMessage::CONNECT);
-    connect.mutable_peer()->set_id(std::string(as_chars(peer(2).bytes())));
-    seed("relay", "hop-connect", cat({one(0), lp(proto(connect))}));
+    pb::HopMessage hop_connect;
+    hop_connect.set_type(pb::HopMessage::CONNECT);
+    hop_connect.mutable_peer()->set_id(std::string(as_chars(peer(2).bytes())));
+    seed("relay", "hop-connect", cat({one(0), lp(proto(hop_connect))}));
     pb::HopMessage reserved;
     reserved.set_type(pb::HopMessage::STATUS);
     reserved.set_status(pb::OK);
@@ -473,7 +473,13 @@ void codec_seeds() {
         seed("duration", d, std::string_view(d));
 
     std::ifstream example(KEEL_SOURCE_DIR "/docs/keel.example.toml");
-    std::string toml((std::istreambuf_iterator<char>(example)), {});
+    // Every key of the example, its comments left out (a seed stays under 4 KiB).
+    std::string toml;
+    for (std::string line; std::getline(example, line);) {
+        if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        if (!line.empty()) toml += line + "\n";
+    }
     seed("config", "keel-example", cat({one(0), as_bytes(toml)}));
     seed("config", "bootstrap-limits",
          cat({one(1),

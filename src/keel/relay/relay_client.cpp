@@ -158,10 +158,12 @@ net::awaitable<net::result<HeldReservation>> RelayClient::reserve(Multiaddr rela
             addr->without(proto_code::p2p).with_component(proto_code::p2p, relay_peer->bytes());
         held.circuit_addrs.push_back(bare.with_component(p2p_circuit_code, {}));
     }
-    if (held.circuit_addrs.empty()) {
-        ++stats_.reservation_failures;
-        co_return make_error_code(relay_errc::no_relay_addresses);
-    }
+    // A relay that lists none (go's default on a private network lists only public ones): the
+    // address we reached it at, which is at least what peers on our network can dial too.
+    if (held.circuit_addrs.empty())
+        held.circuit_addrs.push_back(without_own_peer_id(relay)
+                                         .with_component(proto_code::p2p, relay_peer->bytes())
+                                         .with_component(p2p_circuit_code, {}));
     if (message.has_limit()) {
         held.limit_duration_s = message.limit().duration();
         held.limit_bytes = message.limit().data();

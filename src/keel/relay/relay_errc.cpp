@@ -28,8 +28,6 @@ class RelayCategory : public boost::system::error_category {
                 return "unexpected relay message";
             case relay_errc::not_a_circuit_address:
                 return "not a /p2p-circuit address";
-            case relay_errc::no_relay_addresses:
-                return "reservation without relay addresses";
         }
         return "relay error " + std::to_string(ev);
     }

@@ -14,7 +14,6 @@ enum class relay_errc {
     malformed_message,        // MALFORMED_MESSAGE, or an answer we could not read
     unexpected_message,       // UNEXPECTED_MESSAGE, or an answer of the wrong type
     not_a_circuit_address,    // not <relay>/p2p/<relay>/p2p-circuit/p2p/<target>
-    no_relay_addresses,       // a reservation without any address to announce
 };
 
 const boost::system::error_category& relay_category() noexcept;
