@@ -68,13 +68,17 @@ class Relay : public ::testing::Test {
             std::vector<std::string> protocols{std::string(protocols::echo_protocol_id)};
             auto stream = co_await host.new_stream(conn, protocols);
             if (!stream) co_return Bytes{};
-            auto payload = random_bytes(size, 7);
+            // The writer may outlive this frame (a cut circuit ends the reading first): it owns
+            // what it uses.
+            auto payload = std::make_shared<Bytes>(random_bytes(size, 7));
             Bytes back;
-            auto writer = [&]() -> net::awaitable<void> {
-                co_await (*stream)->write_all(payload);
-                co_await (*stream)->close_write();
-            };
-            asio::co_spawn(io, writer(), asio::detached);
+            asio::co_spawn(
+                io,
+                [s = *stream, payload]() -> net::awaitable<void> {
+                    co_await s->write_all(*payload);
+                    co_await s->close_write();
+                },
+                asio::detached);
             Bytes buffer(16 * 1024);
             for (;;) {
                 auto n = co_await (*stream)->read_some(buffer);
@@ -225,15 +229,16 @@ TEST_F(Relay, CircuitsAreCutAtTheirDurationEvenWhenAPeerNeverReads) {
     auto conn = dial_through(b, a);
     ASSERT_TRUE(conn) << conn.error().message();
     const auto started = net::Clock::now();
-    auto writer = [&]() -> net::awaitable<void> {
+    // Runs until its writes fail, past the end of this test body: it owns what it uses.
+    auto writer = [&host = b.host, c = *conn]() -> net::awaitable<void> {
         std::vector<std::string> protocols{"/keel-test/sink/1.0.0"};
-        auto stream = co_await b.host.new_stream(*conn, protocols);
+        auto stream = co_await host.new_stream(c, protocols);
         if (!stream) co_return;
         Bytes chunk(64 * 1024);
         while (!co_await (*stream)->write_all(chunk)) {
         }
     };
-    asio::co_spawn(io, writer(), asio::detached);
+    asio::co_spawn(io, std::move(writer), asio::detached);
     ASSERT_TRUE(run_until(
         io, [&] { return relay->stats().circuits_ended_by.count("duration") == 1; }, 15s));
     EXPECT_GE(seconds_since(started), 1.4);
