@@ -12,7 +12,6 @@
 #include "keel/crypto/identity_file.hpp"
 #include "keel/host/dnsaddr.hpp"
 #include "keel/host/staggered_dial.hpp"
-#include "keel/host/tcp_address.hpp"
 #include "keel/net/log.hpp"
 
 namespace keel::app {
@@ -204,11 +203,8 @@ void NodeRuntime::start() {
         addrs.push_back(full->to_string());
     }
 
-    if (settings_.private_addresses == "auto") {
-        const auto ours = p.host.public_addrs();
-        p.dht.set_share_private_addrs(std::none_of(
-            ours.begin(), ours.end(), [](const Multiaddr& a) { return is_public_address(a); }));
-    }
+    if (settings_.private_addresses == "auto")
+        p.dht.set_share_private_addrs(!p.host.has_public_address());
 
     write_listen_file();
     release_memory_periodically();
@@ -269,9 +265,7 @@ void NodeRuntime::join() {
     joined_ = true;
     auto& p = *parts_;
     if (p.relay_client) {
-        const auto addrs = p.host.public_addrs();
-        const bool public_address = std::any_of(
-            addrs.begin(), addrs.end(), [](const Multiaddr& a) { return is_public_address(a); });
+        const bool public_address = p.host.has_public_address();
         // Behind NAT (no public address of ours), the bootstraps relay us: a reservation on each.
         if (settings_.relay_client == "on" || !public_address) {
             p.relay_client->keep_reservations(bootstrap_);

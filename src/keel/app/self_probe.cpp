@@ -1,5 +1,7 @@
 #include "keel/app/self_probe.hpp"
 
+#include <set>
+
 #include "keel/app/health_json.hpp"
 #include "keel/health/bootstrap_probe.hpp"
 
@@ -25,12 +27,16 @@ void probe_self_periodically(NodeContext& node, Host& observer, kad::Dht& observ
          alive]() -> net::awaitable<void> {
             health::ProbeConfig config;
             while (*alive) {
+                std::set<std::uint64_t> before;  // e.g. the discovery check's, left alone
+                for (const auto& c : observer.connections_to(node.host.peer_id()))
+                    before.insert(c->id);
                 auto result =
                     co_await health::probe_bootstrap(observer, observer_dht, target, config);
                 if (!*alive) co_return;
-                // The probe's connection is not kept: it would count as a client on the
+                // The probe's own connection is not kept: it would count as a client on the
                 // operator's charts between probes.
-                for (auto& c : observer.connections_to(node.host.peer_id())) c->session->close();
+                for (const auto& c : observer.connections_to(node.host.peer_id()))
+                    if (!before.contains(c->id)) c->session->close();
                 node.events.publish("self_probe", health_to_json(result).dump());
                 node.self_probe = std::move(result);
                 timer.expires_after(interval);

@@ -117,6 +117,8 @@ class Host {
     // Where others can dial us, without /p2p: the announce addresses if set, else the listen
     // addresses with a wildcard one (0.0.0.0, ::) replaced by this machine's interface addresses.
     std::vector<Multiaddr> public_addrs() const;
+    // One of public_addrs() is public (is_public_address): peers on the internet can dial us.
+    bool has_public_address() const;
 
     void set_handler(std::string protocol, StreamHandler handler);
     void remove_handler(std::string_view protocol);

@@ -2,7 +2,10 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 
+#include <algorithm>
+
 #include "keel/host/host.hpp"
+#include "keel/host/tcp_address.hpp"
 
 namespace keel {
 namespace {
@@ -51,6 +54,12 @@ std::vector<Multiaddr> Host::public_addrs() const {
                 out.push_back(*a);
     }
     return out;
+}
+
+bool Host::has_public_address() const {
+    const auto addrs = public_addrs();
+    return std::any_of(addrs.begin(), addrs.end(),
+                       [](const Multiaddr& a) { return is_public_address(a); });
 }
 
 }  // namespace keel

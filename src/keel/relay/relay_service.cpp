@@ -167,6 +167,11 @@ net::awaitable<void> RelayService::connect(std::shared_ptr<net::YamuxStream> str
         co_await refuse(*stream, Refusal::malformed, pb::MALFORMED_MESSAGE, *connection);
         co_return;
     }
+    // No relay chains: a circuit is not asked for over another circuit (as go and rust).
+    if (connection->limited) {
+        co_await refuse(*stream, Refusal::unexpected, pb::PERMISSION_DENIED, *connection);
+        co_return;
+    }
     const PeerId source = connection->peer;
     if (!table_.find(*target, std::chrono::system_clock::now())) {
         co_await refuse(*stream, Refusal::no_reservation, pb::NO_RESERVATION, *connection);
