@@ -10,7 +10,7 @@ void EventBus::publish(std::string type, std::string json) {
             ++sub->dropped;
         }
         sub->queue.push_back(event);
-        sub->signal.cancel();
+        sub->arrived.notify();
     }
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "keel/net/asio.hpp"
+#include "keel/net/condition.hpp"
 
 namespace keel::api {
 
@@ -20,10 +21,10 @@ struct Event {
 class EventBus {
   public:
     struct Subscription {
-        explicit Subscription(net::asio::any_io_executor ex) : signal(ex) {}
+        explicit Subscription(net::asio::any_io_executor ex) : arrived(ex) {}
         std::deque<Event> queue;
         std::uint64_t dropped = 0;
-        net::asio::steady_timer signal;  // cancelled when an event arrives
+        net::Condition arrived;  // notified when an event is queued
     };
 
     explicit EventBus(net::asio::any_io_executor executor, std::size_t max_queue = 256)

@@ -350,14 +350,12 @@ net::awaitable<void> HttpServer::Impl::serve_events(std::shared_ptr<beast::tcp_s
                 if (ec) break;
             }
             *gone = true;
-            sub->signal.cancel();
+            sub->arrived.notify();
         },
         asio::detached);
     while (!stopped && !*gone) {
-        if (sub->queue.empty()) {
-            sub->signal.expires_after(config.sse_keepalive);
-            co_await sub->signal.async_wait(net::use_result);
-        }
+        auto has_work = [&] { return !sub->queue.empty() || stopped || *gone; };
+        co_await sub->arrived.until(has_work, net::Clock::now() + config.sse_keepalive);
         if (stopped || *gone) break;
         std::string text;
         if (sub->dropped) {

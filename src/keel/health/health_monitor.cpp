@@ -38,7 +38,7 @@ void HealthMonitor::set_bootstraps(std::vector<Multiaddr> bootstraps) {
     for (auto& w : watched_) {
         if (std::find(next.begin(), next.end(), w) != next.end()) continue;
         w->removed = true;
-        w->wake.cancel();
+        w->wake.notify();
     }
     watched_ = std::move(next);
 }
@@ -57,7 +57,7 @@ void HealthMonitor::start() {
         if (opened || !*alive) return;
         for (auto& w : watched_) {
             if (w->state.health.peer_id == c->peer && host_.connections_to(c->peer).empty())
-                w->wake.cancel();
+                w->wake.notify();
         }
     });
     for (auto& w : watched_) asio::co_spawn(host_.get_executor(), watch(w), asio::detached);
@@ -65,11 +65,11 @@ void HealthMonitor::start() {
 
 void HealthMonitor::stop() {
     *alive_ = false;
-    for (auto& w : watched_) w->wake.cancel();
+    for (auto& w : watched_) w->wake.notify();
 }
 
 void HealthMonitor::probe_now() {
-    for (auto& w : watched_) w->wake.cancel();
+    for (auto& w : watched_) w->wake.notify();
 }
 
 std::vector<MonitoredBootstrap> HealthMonitor::snapshot() const {
@@ -119,8 +119,7 @@ net::awaitable<void> HealthMonitor::watch(std::shared_ptr<Watched> w) {
                        probe.last_error);
         }
         for (auto& listener : listeners_) listener(w->state, previous);
-        w->wake.expires_after(wait);
-        co_await w->wake.async_wait(net::use_result);
+        co_await w->wake.wait(net::Clock::now() + wait);
     }
 }
 

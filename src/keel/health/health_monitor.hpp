@@ -8,6 +8,7 @@
 
 #include "keel/health/backoff.hpp"
 #include "keel/health/bootstrap_probe.hpp"
+#include "keel/net/condition.hpp"
 
 namespace keel::health {
 
@@ -54,7 +55,7 @@ class HealthMonitor {
     struct Watched {
         explicit Watched(net::asio::any_io_executor ex) : wake(ex) {}
         MonitoredBootstrap state;
-        net::asio::steady_timer wake;
+        net::Condition wake;   // notified to probe now (a lost connection, probe_now, removal)
         bool removed = false;  // dropped from the list: its watch loop ends
     };
 

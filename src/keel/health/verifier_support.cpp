@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <set>
 
+#include "keel/net/condition.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/protocols/ping.hpp"
 
@@ -57,11 +58,11 @@ namespace {
 // ---- one request to many peers at once ------------------------------------------------------
 
 struct AskState {
-    explicit AskState(asio::any_io_executor ex) : signal(ex) {}
+    explicit AskState(asio::any_io_executor ex) : answered(ex) {}
     std::size_t pending = 0;
     bool stop = false;
     OnAnswer on_answer;
-    asio::steady_timer signal;
+    net::Condition answered;  // a request ended
 };
 
 // Once ask_peers returns (or is cancelled by its step's deadline) the requests still in flight
@@ -79,7 +80,7 @@ awaitable<void> ask_one(kad::Dht& dht, std::shared_ptr<AskState> state, PeerId p
     auto answer = co_await dht.request(peer, std::move(message));
     --state->pending;
     if (!state->stop && state->on_answer && state->on_answer(peer, answer)) state->stop = true;
-    state->signal.cancel();
+    state->answered.notify();
 }
 
 }  // namespace
@@ -93,10 +94,8 @@ awaitable<void> ask_peers(kad::Dht& dht, std::vector<PeerId> peers, kad::KadMess
     StopOnExit guard{state};
     for (const auto& peer : peers)
         asio::co_spawn(ex, ask_one(dht, state, peer, message), asio::detached);
-    while (state->pending > 0 && !state->stop) {
-        state->signal.expires_at(net::Clock::time_point::max());
-        co_await state->signal.async_wait(net::use_result);
-    }
+    auto done = [&] { return state->pending == 0 || state->stop; };
+    co_await state->answered.until(done);
 }
 
 awaitable<bool> ask_peers_within(kad::Dht& dht, std::vector<PeerId> peers, kad::KadMessage message,

@@ -6,6 +6,7 @@
 
 #include "keel/crypto/peer_id.hpp"
 #include "keel/multiaddr/multiaddr.hpp"
+#include "keel/net/condition.hpp"
 #include "keel/net/yamux_session.hpp"
 
 namespace keel {
@@ -25,7 +26,7 @@ struct Connection {
           muxer(std::move(muxer)),
           muxer_inlined(muxer_inlined),
           session(std::move(session)),
-          identify_signal(this->session->get_executor()) {}
+          identify_done(this->session->get_executor()) {}
 
     const std::uint64_t id;
     const PeerId peer;
@@ -41,7 +42,7 @@ struct Connection {
     // Identify of the remote: pending until `identified` or `identify_error` is set.
     bool identified = false;
     net::error_code identify_error;
-    net::asio::steady_timer identify_signal;
+    net::Condition identify_done;  // notified when either is set
 
     // The last stream the remote opened besides identify (which every connection carries): a
     // ping, a DHT request... It shows that the peer reaches us over this connection, as a ping

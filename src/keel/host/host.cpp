@@ -138,7 +138,7 @@ std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction directio
             connections_.erase(c->id);
             if (!c->identified && !c->identify_error) {
                 c->identify_error = make_error_code(net::net_errc::connection_closed);
-                c->identify_signal.cancel();
+                c->identify_done.notify();
             }
             log().info("event=connection_closed peer={} dir={} reason=\"{}\"",
                        c->peer.short_string(), direction_name(c->direction), reason.message());

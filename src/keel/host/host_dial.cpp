@@ -12,6 +12,7 @@
 #include "keel/net/deadline.hpp"
 #include "keel/net/log.hpp"
 #include "keel/net/net_errc.hpp"
+#include "keel/net/signal.hpp"
 #include "keel/net/tcp_stream.hpp"
 
 namespace keel {
@@ -27,13 +28,13 @@ namespace detail {
 // for it instead (see Host::dial_shared and Host::connect_peer).
 struct PendingDial {
     PendingDial(asio::any_io_executor ex, std::optional<Multiaddr> addr)
-        : addr(std::move(addr)), signal(ex, net::Clock::time_point::max()) {}
+        : addr(std::move(addr)), ended(std::move(ex)) {}
     std::optional<Multiaddr> addr;  // nullopt: a connect_peer, over one address after another
     bool done = false;
     bool abandoned = false;  // its caller gave up before it ended: no answer for the others
     std::shared_ptr<Connection> connection;
     std::optional<Failure> failure;
-    asio::steady_timer signal;  // never expires; cancelled once done, which wakes every waiter
+    net::Signal ended;  // fired once done, which wakes every waiter
 };
 
 }  // namespace detail
@@ -77,7 +78,7 @@ class DialRegistration {
                 break;
             }
         }
-        dial_->signal.cancel();
+        dial_->ended.fire();
     }
 
     std::shared_ptr<detail::PendingDials> table_;
@@ -86,7 +87,7 @@ class DialRegistration {
 };
 
 awaitable<error_code> wait_until_done(std::shared_ptr<detail::PendingDial> dial) {
-    if (!dial->done) co_await dial->signal.async_wait(net::use_result);
+    co_await dial->ended.wait();
     co_return error_code{};
 }
 

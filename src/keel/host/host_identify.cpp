@@ -29,7 +29,7 @@ awaitable<void> Host::identify_remote(std::shared_ptr<Connection> conn) {
             conn->identified = true;
             for (auto& observer : identified_observers_) observer(conn);
         }
-        conn->identify_signal.cancel();
+        conn->identify_done.notify();
     };
     // Named, not braced inside co_await: GCC 12 miscompiles initializer lists in await expressions.
     std::vector<std::string> wanted{std::string(protocols::identify_protocol_id)};
@@ -57,14 +57,11 @@ awaitable<void> Host::identify_remote(std::shared_ptr<Connection> conn) {
 
 awaitable<HostResult<void>> Host::wait_identified(std::shared_ptr<Connection> conn) {
     auto deadline = net::Clock::now() + config_.identify_timeout;
-    while (!conn->identified) {
-        if (conn->identify_error) co_return Failure{Phase::identify, conn->identify_error, {}};
-        if (net::Clock::now() >= deadline)
-            co_return Failure{Phase::identify, make_error_code(net::net_errc::timeout), {}};
-        conn->identify_signal.expires_at(deadline);
-        co_await conn->identify_signal.async_wait(net::use_result);
-    }
-    co_return boost::system::result<void, Failure>{};
+    auto settled = [&] { return conn->identified || conn->identify_error.failed(); };
+    co_await conn->identify_done.until(settled, deadline);
+    if (conn->identified) co_return boost::system::result<void, Failure>{};
+    if (conn->identify_error) co_return Failure{Phase::identify, conn->identify_error, {}};
+    co_return Failure{Phase::identify, make_error_code(net::net_errc::timeout), {}};
 }
 
 protocols::IdentifyInfo Host::identify_info(const Connection& conn) const {

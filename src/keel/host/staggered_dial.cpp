@@ -1,13 +1,15 @@
 #include "keel/host/staggered_dial.hpp"
 
+#include "keel/net/condition.hpp"
+
 namespace keel {
 
 namespace asio = net::asio;
 
 namespace {
 struct DialRace {
-    explicit DialRace(asio::any_io_executor ex, std::size_t n) : signal(ex), failures(n) {}
-    asio::steady_timer signal;
+    explicit DialRace(asio::any_io_executor ex, std::size_t n) : changed(ex), failures(n) {}
+    net::Condition changed;  // an attempt ended
     std::shared_ptr<Connection> winner;
     std::size_t winner_index = 0;
     std::size_t finished = 0;
@@ -34,19 +36,16 @@ net::awaitable<StaggeredDialResult> dial_staggered(Host& host, std::vector<Multi
                     } else if (!conn) {
                         race->failures[index] = conn.error();
                     }
-                    race->signal.cancel();
+                    race->changed.notify();
                 },
                 asio::detached);
         }
-        // A connect that finishes without suspending (the connection was already open) has
-        // already run, and its cancel() found no wait to wake: look before waiting.
-        if (race->winner || race->finished == addrs.size()) break;
-        // Wait for a result, or for the moment to start the next attempt.
-        if (launched < addrs.size())
-            race->signal.expires_after(stagger);
-        else
-            race->signal.expires_at(net::Clock::time_point::max());
-        co_await race->signal.async_wait(net::use_result);
+        // Wait for a result, or for the moment to start the next attempt. (A connect that
+        // finished without suspending, to an open connection, has already been counted.)
+        auto next_attempt =
+            launched < addrs.size() ? net::Clock::now() + stagger : net::Clock::time_point::max();
+        auto decided = [&] { return race->winner || race->finished == addrs.size(); };
+        co_await race->changed.until(decided, next_attempt);
     }
     StaggeredDialResult result;
     result.connection = race->winner;

@@ -33,7 +33,7 @@ Dht::Dht(Host& host, DhtConfig config)
       store_rate_per_ip_(config_.store_rate_per_ip, config_.store_burst_per_ip),
       alive_(std::make_shared<bool>(true)),
       refresh_signal_(host.get_executor()),
-      stopped_signal_(host.get_executor(), net::Clock::time_point::max()) {}
+      stopped_(host.get_executor()) {}
 
 Dht::~Dht() {
     *alive_ = false;
@@ -77,8 +77,7 @@ void Dht::start() {
 void Dht::stop() {
     *alive_ = false;
     refresh_signal_.cancel();
-    // Wakes the waits on it now, and any started later completes at once.
-    stopped_signal_.expires_at(net::Clock::now());
+    stopped_.fire();  // ends the requests in flight; any started later ends at once
 }
 
 // ---- routing table membership ------------------------------------------------------------

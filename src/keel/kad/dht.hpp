@@ -15,6 +15,7 @@
 #include "keel/kad/record_validator.hpp"
 #include "keel/kad/routing_table.hpp"
 #include "keel/net/rate_limiter.hpp"
+#include "keel/net/signal.hpp"
 
 namespace keel::kad {
 
@@ -191,7 +192,7 @@ class Dht {
     std::map<Bytes, std::int64_t> provided_;  // keys we provide -> last announcement (unix ms)
     std::shared_ptr<bool> alive_;             // false once stopped; tasks check it
     net::asio::steady_timer refresh_signal_;
-    net::asio::steady_timer stopped_signal_;
+    net::Signal stopped_;
     struct DialBackoff {
         int failures = 0;
         net::Clock::time_point until{};

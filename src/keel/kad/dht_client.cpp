@@ -5,6 +5,7 @@
 
 #include "keel/kad/dht.hpp"
 #include "keel/kad/kad_errc.hpp"
+#include "keel/net/condition.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/net/framing.hpp"
 #include "keel/net/log.hpp"
@@ -127,8 +128,8 @@ awaitable<LookupResult> Dht::lookup(Bytes key, MessageType type, OnResponse on_r
 // Shared by send_to_all and the requests it spawns, which may outlive it by a few handlers.
 struct Dht::FanOut {
     FanOut(asio::any_io_executor ex, net::Clock::time_point deadline, std::size_t n)
-        : signal(ex), cancel(ex, deadline), answers(n) {}
-    asio::steady_timer signal;  // cancelled by each request that ends
+        : ended(ex), cancel(ex, deadline), answers(n) {}
+    net::Condition ended;       // notified by each request that ends
     asio::steady_timer cancel;  // fires at the deadline, or is cancelled: every request ends
     std::vector<std::optional<KadMessage>> answers;
     std::size_t pending = 0;
@@ -141,11 +142,10 @@ awaitable<void> Dht::send_one(std::shared_ptr<FanOut> fan_out, std::size_t index
     // Named first: GCC 12 mishandles temporaries inside a co_await expression.
     using namespace asio::experimental::awaitable_operators;
     auto race = request(std::move(peer), std::move(message)) ||
-                fan_out->cancel.async_wait(net::use_result) ||
-                stopped_signal_.async_wait(net::use_result);
+                fan_out->cancel.async_wait(net::use_result) || stopped_.wait();
     auto winner = co_await std::move(race);
     --fan_out->pending;
-    fan_out->signal.cancel();
+    fan_out->ended.notify();
     if (fan_out->finished || winner.index() != 0) co_return;
     auto& response = std::get<0>(winner);
     if (response) fan_out->answers[index] = std::move(*response);
@@ -174,10 +174,8 @@ awaitable<std::vector<std::optional<KadMessage>>> Dht::send_to_all(std::vector<P
     // stop(): wait for all of them, so that an answer that has just arrived still counts. The grace
     // only bounds a request slow to honour its cancellation.
     const auto backstop = deadline + std::chrono::milliseconds(250);
-    while (fan_out->pending > 0 && net::Clock::now() < backstop) {
-        fan_out->signal.expires_at(backstop);
-        co_await fan_out->signal.async_wait(net::use_result);
-    }
+    auto all_ended = [&] { return fan_out->pending == 0; };
+    co_await fan_out->ended.until(all_ended, backstop);
     auto answers = fan_out->answers;
     co_return answers;
 }

@@ -8,6 +8,7 @@
 #include "keel/host/tcp_address.hpp"
 #include "keel/kad/dht.hpp"
 #include "keel/kad/time_received.hpp"
+#include "keel/net/condition.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/net/framing.hpp"
 #include "keel/net/log.hpp"
@@ -21,7 +22,7 @@ using net::awaitable;
 
 // Completed (on the DHT's executor) when the persistence layer reports a provider record durable.
 struct Dht::DurableAck : std::enable_shared_from_this<Dht::DurableAck> {
-    explicit DurableAck(asio::any_io_executor ex) : signal(ex) {}
+    explicit DurableAck(asio::any_io_executor ex) : reported(ex) {}
     // Called (on any thread) by the persistence layer.
     DhtPersistence::Ack completion(asio::any_io_executor ex, std::function<void()> on_failure) {
         expected = true;
@@ -30,7 +31,7 @@ struct Dht::DurableAck : std::enable_shared_from_this<Dht::DurableAck> {
                 self->done = true;
                 self->failed = !durable;
                 if (!durable && on_failure) on_failure();
-                self->signal.cancel();
+                self->reported.notify();
             });
         };
     }
@@ -38,7 +39,7 @@ struct Dht::DurableAck : std::enable_shared_from_this<Dht::DurableAck> {
     bool done = false;
     bool failed = false;    // the write did not commit: nothing may be acknowledged
     bool rejected = false;  // the request was refused: the stream is reset, not answered
-    asio::steady_timer signal;
+    net::Condition reported;
 };
 
 awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
@@ -82,11 +83,8 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
         if (ack->expected) {
             // Answer nothing on this stream until the record is durable: the PUT_VALUE echo, or
             // the answer to the request after an ADD_PROVIDER, is the acknowledgement.
-            auto deadline = net::Clock::now() + config_.durable_timeout;
-            while (!ack->done && net::Clock::now() < deadline) {
-                ack->signal.expires_at(deadline);
-                co_await ack->signal.async_wait(net::use_result);
-            }
+            auto reported = [&] { return ack->done; };
+            co_await ack->reported.until(reported, net::Clock::now() + config_.durable_timeout);
             if (!ack->done || ack->failed) {
                 count(stats_.served, request->type, ack->done ? "write_failed" : "write_timeout");
                 log().warn("event=kad_store_not_acknowledged peer={} type={} reason={}",

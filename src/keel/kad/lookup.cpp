@@ -4,6 +4,8 @@
 #include <map>
 #include <set>
 
+#include "keel/net/condition.hpp"
+
 namespace keel::kad {
 
 namespace asio = net::asio;
@@ -29,15 +31,15 @@ struct LookupState {
     std::set<PeerId> seen;
     std::size_t in_flight = 0;
     bool stop = false;
-    LookupResult counts;      // queried, failed, hops
-    asio::steady_timer wake;  // cancelled when a query ends
+    LookupResult counts;  // queried, failed, hops
+    net::Condition wake;  // notified when a query ends
 };
 
 awaitable<void> query(std::shared_ptr<LookupState> state, const KadKey target, Candidate* c,
                       KadMessage message) {
     auto answer = co_await state->hooks.request(c->id, message, c->addrs);
     --state->in_flight;
-    state->wake.cancel();
+    state->wake.notify();
     if (state->stop || (state->hooks.running && !state->hooks.running())) co_return;
     if (!answer) {
         c->state = QueryState::failed;
@@ -99,8 +101,7 @@ awaitable<LookupResult> run_lookup(asio::any_io_executor executor, KadKey target
             break;  // nothing left to ask
         }
         if (net::Clock::now() >= deadline) break;
-        state->wake.expires_at(deadline);
-        co_await state->wake.async_wait(net::use_result);
+        co_await state->wake.wait(deadline);
     }
     state->stop = true;
     LookupResult out = state->counts;

@@ -13,6 +13,7 @@
 #include "keel/kad/kad_message.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/net/framing.hpp"
+#include "keel/net/signal.hpp"
 
 namespace keel::load {
 
@@ -81,7 +82,7 @@ class Worker {
           index_(index),
           counters_(counters),
           sources_(sources),
-          release_(io_, Clock::time_point::max()),
+          release_(io_.get_executor()),
           samples_(count) {}
     ~Worker() {
         // Hosts go before the io_context (host.hpp); the io_context has stopped by then.
@@ -103,8 +104,7 @@ class Worker {
     // Ends the hold: every connection checks it is still open, then closes.
     void release() {
         asio::post(io_, [this] {
-            released_ = true;
-            release_.expires_at(Clock::now());  // wakes the waiters; later waits return at once
+            release_.fire();  // wakes the waiters; later waits return at once
             if (shared_host_ && closing_ == samples_.size()) shared_host_->stop();
         });
     }
@@ -226,7 +226,7 @@ class Worker {
             s.find_node_ms = ms_between(asked, Clock::now());
         }
         ++counters_.settled;
-        if (!released_) co_await release_.async_wait(net::use_result);
+        co_await release_.wait();
         if ((*conn)->is_open()) {
             s.held = true;
         } else {
@@ -241,7 +241,7 @@ class Worker {
         if (conn) conn->session->close();
         if (!config_.shared_identity) host->stop();
         ++closing_;
-        if (shared_host_ && released_ && closing_ == samples_.size()) shared_host_->stop();
+        if (shared_host_ && release_.fired() && closing_ == samples_.size()) shared_host_->stop();
         ++counters_.finished;
     }
 
@@ -250,8 +250,7 @@ class Worker {
     Counters& counters_;
     const std::vector<asio::ip::address>& sources_;
     asio::io_context io_;  // declared before the Hosts: destroyed after them
-    asio::steady_timer release_;
-    bool released_ = false;
+    net::Signal release_;
     std::size_t closing_ = 0;
     std::size_t next_source_ = 0;
     std::unique_ptr<Host> shared_host_;

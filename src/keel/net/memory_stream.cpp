@@ -3,17 +3,19 @@
 #include <algorithm>
 #include <cstring>
 
+#include "keel/net/condition.hpp"
+
 namespace keel::net {
 namespace {
 
 // The bytes flowing in one direction, shared by the writing and the reading end.
 struct Channel {
-    explicit Channel(asio::any_io_executor ex) : signal(ex) {}
+    explicit Channel(asio::any_io_executor ex) : changed(ex) {}
     Bytes data;
     std::size_t pos = 0;
     bool closed = false;  // writer half-closed
     bool reset = false;
-    asio::steady_timer signal;
+    Condition changed;  // data, a half-close or a reset arrived
 };
 
 class MemoryStream final : public ByteStream {
@@ -26,12 +28,12 @@ class MemoryStream final : public ByteStream {
     awaitable<result<std::size_t>> read_some(std::span<std::uint8_t> buffer) override {
         co_await asio::this_coro::throw_if_cancelled(false);
         auto in = in_;
-        while (in->pos == in->data.size()) {
+        auto readable = [&] { return in->pos < in->data.size() || in->reset || in->closed; };
+        bool ready = co_await in->changed.until(readable);
+        if (!ready) co_return make_error_code(asio::error::operation_aborted);
+        if (in->pos == in->data.size()) {
             if (in->reset) co_return make_error_code(asio::error::connection_reset);
-            if (in->closed) co_return make_error_code(asio::error::eof);
-            in->signal.expires_at(Clock::time_point::max());
-            co_await in->signal.async_wait(use_result);
-            if (co_await cancelled()) co_return make_error_code(asio::error::operation_aborted);
+            co_return make_error_code(asio::error::eof);
         }
         std::size_t n = std::min(buffer.size(), in->data.size() - in->pos);
         std::memcpy(buffer.data(), in->data.data() + in->pos, n);
@@ -47,20 +49,20 @@ class MemoryStream final : public ByteStream {
         if (out_->reset || in_->reset) co_return make_error_code(asio::error::connection_reset);
         if (out_->closed) co_return make_error_code(asio::error::broken_pipe);
         out_->data.insert(out_->data.end(), data.begin(), data.end());
-        out_->signal.cancel();
+        out_->changed.notify();
         co_return error_code{};
     }
 
     awaitable<error_code> close_write() override {
         out_->closed = true;
-        out_->signal.cancel();
+        out_->changed.notify();
         co_return error_code{};
     }
 
     void reset() override {
         for (auto* c : {in_.get(), out_.get()}) {
             c->reset = true;
-            c->signal.cancel();
+            c->changed.notify();
         }
     }
 

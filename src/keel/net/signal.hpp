@@ -1,7 +1,8 @@
 #pragma once
 // A one-shot signal between coroutines on one executor: wait() returns once fire() has been
-// called, at once if it already was. Replaces "a steady_timer that never expires, cancelled to
-// wake someone", which loses a wake-up that comes before the wait starts.
+// called, at once if it already was, or when the waiting coroutine is cancelled. Replaces "a
+// steady_timer that never expires, cancelled to wake someone", which loses a wake-up that comes
+// before the wait starts.
 #include <boost/asio/steady_timer.hpp>
 
 #include "keel/net/asio.hpp"
@@ -20,7 +21,11 @@ class Signal {
     bool fired() const { return fired_; }
 
     awaitable<void> wait() {
-        while (!fired_) co_await timer_.async_wait(use_result);
+        while (!fired_) {
+            co_await timer_.async_wait(use_result);
+            const bool stop = co_await cancelled();  // a statement: see condition.hpp
+            if (stop) break;
+        }
     }
 
   private:

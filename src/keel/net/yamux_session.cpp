@@ -21,7 +21,7 @@ YamuxSession::YamuxSession(std::unique_ptr<ByteStream> transport, bool is_client
       is_client_(is_client),
       config_(config),
       next_stream_id_(is_client ? 1 : 2),
-      write_signal_(transport_->get_executor()),
+      queued_(transport_->get_executor()),
       linger_(transport_->get_executor()) {}
 
 YamuxSession::~YamuxSession() = default;
@@ -55,13 +55,13 @@ result<std::shared_ptr<YamuxStream>> YamuxSession::open_stream() {
 
 awaitable<error_code> YamuxSession::wait_to_open() {
     auto self = shared_from_this();
-    while (unacknowledged_outbound_ >= config_.max_unacknowledged_outbound) {
-        if (closed_ || closing_ || remote_gone_away_) break;
-        if (!backlog_signal_)
-            backlog_signal_ = std::make_unique<asio::steady_timer>(get_executor());
-        backlog_signal_->expires_at(Clock::time_point::max());
-        co_await backlog_signal_->async_wait(use_result);
-        if (co_await cancelled()) co_return make_error_code(net_errc::timeout);
+    auto may_open = [this] {
+        return unacknowledged_outbound_ < config_.max_unacknowledged_outbound || closed_ ||
+               closing_ || remote_gone_away_;
+    };
+    if (!may_open()) {
+        if (!backlog_) backlog_ = std::make_unique<Condition>(get_executor());
+        if (!co_await backlog_->until(may_open)) co_return make_error_code(net_errc::timeout);
     }
     if (closed_ || closing_ || remote_gone_away_)
         co_return make_error_code(net_errc::connection_closed);
@@ -72,7 +72,7 @@ void YamuxSession::note_acknowledged(YamuxStream& stream) {
     if (stream.inbound() || stream.acknowledged_) return;
     stream.acknowledged_ = true;
     --unacknowledged_outbound_;
-    if (backlog_signal_) backlog_signal_->cancel();
+    if (backlog_) backlog_->notify();
 }
 
 awaitable<result<Duration>> YamuxSession::ping() {
@@ -96,7 +96,7 @@ void YamuxSession::close() {
     if (closed_ || closing_) return;
     send_frame(FrameType::go_away, 0, 0, static_cast<std::uint32_t>(yamux::GoAwayCode::normal));
     closing_ = true;
-    write_signal_.cancel();
+    queued_.notify();
     arm_linger();  // if the peer never hangs up, end it ourselves
 }
 
@@ -125,7 +125,7 @@ void YamuxSession::send_frame(FrameType type, std::uint16_t flags, std::uint32_t
     frame.insert(frame.end(), payload.begin(), payload.end());
     queued_bytes_ += frame.size();
     write_queue_.push_back(std::move(frame));
-    write_signal_.cancel();
+    queued_.notify();
     if (queued_bytes_ > config_.max_write_queue)
         fail(make_error_code(net_errc::write_queue_full), std::nullopt);
 }
@@ -145,9 +145,9 @@ void YamuxSession::fail(error_code reason, std::optional<yamux::GoAwayCode> go_a
     for (auto& [id, stream] : streams)
         stream->on_reset(make_error_code(net_errc::connection_closed));
     for (auto& [id, ping] : pings_) ping->timer.cancel();
-    if (backlog_signal_) backlog_signal_->cancel();
+    if (backlog_) backlog_->notify();
     wake_drain_waiters();
-    write_signal_.cancel();
+    queued_.notify();
     if (!closing_ || writer_done_) {
         transport_->reset();
         linger_.cancel();
@@ -213,8 +213,8 @@ awaitable<void> YamuxSession::write_loop() {
     while (true) {
         if (write_queue_.empty()) {
             if (closing_ || closed_) break;
-            write_signal_.expires_at(Clock::time_point::max());
-            co_await write_signal_.async_wait(use_result);
+            auto has_work = [this] { return !write_queue_.empty() || closing_ || closed_; };
+            co_await queued_.until(has_work);
             continue;
         }
         batch.clear();

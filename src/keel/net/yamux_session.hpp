@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "keel/net/byte_stream.hpp"
+#include "keel/net/condition.hpp"
 #include "keel/net/yamux_frame.hpp"
 
 namespace keel::net {
@@ -128,7 +129,8 @@ class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
     std::size_t inbound_count_ = 0;
     std::size_t outbound_count_ = 0;
     std::size_t unacknowledged_outbound_ = 0;
-    std::unique_ptr<asio::steady_timer> backlog_signal_;  // wakes wait_to_open()
+    // wait_to_open()'s waiters (made on first use: most sessions never fill the backlog).
+    std::unique_ptr<Condition> backlog_;
     struct PendingPing {
         explicit PendingPing(asio::any_io_executor ex) : timer(ex) {}
         asio::steady_timer timer;
@@ -137,8 +139,8 @@ class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
 
     std::deque<Bytes> write_queue_;
     std::size_t queued_bytes_ = 0;
-    asio::steady_timer write_signal_;  // wakes the writer when a frame is queued
-    // Stream writers waiting for the queue to shrink; each waits on its own signal.
+    Condition queued_;  // a frame was queued, or the session is closing: the writer looks
+    // Stream writers waiting for the queue to shrink; each waits on its own condition.
     std::vector<std::weak_ptr<YamuxStream>> drain_waiters_;
     std::size_t buffered_ = 0;      // received, not yet read, over all streams
     std::size_t reserve_used_ = 0;  // of buffered_, what is held on the connection's reserve

@@ -17,8 +17,8 @@ YamuxStream::YamuxStream(std::shared_ptr<YamuxSession> session, std::uint32_t id
       inbound_(inbound),
       receive_window_(session_->config().initial_window),
       send_window_(session_->config().initial_window),
-      read_signal_(session_->get_executor()),
-      write_signal_(session_->get_executor()) {}
+      readable_(session_->get_executor()),
+      writable_(session_->get_executor()) {}
 
 YamuxStream::~YamuxStream() {
     drop_buffer();
@@ -68,9 +68,11 @@ awaitable<result<std::size_t>> YamuxStream::read_some(std::span<std::uint8_t> bu
         }
         if (reset_reason_) co_return reset_reason_;
         if (remote_closed_ || read_closed_) co_return make_error_code(asio::error::eof);
-        read_signal_.expires_at(Clock::time_point::max());
-        co_await read_signal_.async_wait(use_result);
-        if (co_await cancelled()) co_return make_error_code(asio::error::operation_aborted);
+        auto readable = [this] {
+            return buffer_pos_ < buffer_.size() || reset_reason_ || remote_closed_ || read_closed_;
+        };
+        bool ready = co_await readable_.until(readable);
+        if (!ready) co_return make_error_code(asio::error::operation_aborted);
     }
 }
 
@@ -102,8 +104,7 @@ awaitable<error_code> YamuxStream::write_all(BytesView data) {
         // Wait for a window update (on_window_update) or for the session's queue to drain
         // (wake_drain_waiters), each of which wakes this stream's own signal, or the deadline.
         if (!room) session_->drain_waiters_.push_back(weak_from_this());
-        write_signal_.expires_at(deadline);
-        co_await write_signal_.async_wait(use_result);
+        co_await writable_.wait(deadline);
         if (co_await cancelled()) co_return make_error_code(asio::error::operation_aborted);
     }
     co_return error_code{};

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "keel/net/byte_stream.hpp"
+#include "keel/net/condition.hpp"
 
 namespace keel::net {
 
@@ -40,8 +41,8 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     void maybe_forget();
     // Drops the unread buffer and returns its bytes to the session's accounting.
     void drop_buffer();
-    void wake_reader() { read_signal_.cancel(); }
-    void wake_writer() { write_signal_.cancel(); }
+    void wake_reader() { readable_.notify(); }
+    void wake_writer() { writable_.notify(); }
 
     std::shared_ptr<YamuxSession> session_;
     std::uint32_t id_;
@@ -58,8 +59,8 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     bool remote_closed_ = false;
     error_code reset_reason_;  // set once reset, by either side or by the session ending
     bool forgotten_ = false;
-    asio::steady_timer read_signal_;
-    asio::steady_timer write_signal_;
+    Condition readable_;  // data, a close or a reset arrived
+    Condition writable_;  // the send window grew, the session's queue drained, or a reset
 };
 
 }  // namespace keel::net

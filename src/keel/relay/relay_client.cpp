@@ -3,6 +3,7 @@
 #include <keel/proto/relay.pb.h>
 
 #include "keel/host/circuit_address.hpp"
+#include "keel/net/condition.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/net/log.hpp"
 #include "keel/relay/circuit_stream.hpp"
@@ -61,7 +62,7 @@ struct RelayClient::Kept {
         : relay(std::move(relay)), peer(std::move(peer)), wake(ex), backoff(backoff) {}
     Multiaddr relay;
     PeerId peer;
-    asio::steady_timer wake;  // cancelled to reserve again now (a reconnect, a lost connection)
+    net::Condition wake;  // notified to reserve again now (a reconnect, a lost connection)
     net::Duration backoff;
 };
 
@@ -91,7 +92,7 @@ void RelayClient::start() {
                     // Without a connection the reservation is gone on the relay's side too.
                     if (held_.erase(connection->peer) > 0) publish_addrs();
                 }
-                kept->wake.cancel();
+                kept->wake.notify();
             }
         });
 }
@@ -100,7 +101,7 @@ void RelayClient::stop() {
     if (!started_) return;
     started_ = false;
     *alive_ = false;
-    for (auto& kept : kept_) kept->wake.cancel();
+    for (auto& kept : kept_) kept->wake.notify();
     host_.remove_handler(stop_protocol_id);
     host_.set_circuit_dialer({});
 }
@@ -211,8 +212,7 @@ net::awaitable<void> RelayClient::keep(std::shared_ptr<Kept> kept) {
             kept->backoff = std::min(kept->backoff * 2, config_.retry_max);
             if (held_.erase(kept->peer) > 0) publish_addrs();
         }
-        kept->wake.expires_after(wait);
-        co_await kept->wake.async_wait(net::use_result);  // cancelled: reserve again now
+        co_await kept->wake.wait(net::Clock::now() + wait);  // notified: reserve again now
     }
 }
 

@@ -1,0 +1,78 @@
+#pragma once
+// A condition for coroutines on one executor (Asio has no condition variable for them): a
+// waiter names what it waits for as a predicate, notify() makes every waiter look again. One
+// executor means a notify() cannot fall between a waiter's look and its wait, so no wake-up is
+// lost, and any number of coroutines may wait at once.
+//
+// It replaces the idiom "a steady_timer re-armed with expires_at(max) by the waiter and
+// cancelled by the notifier": re-arming a timer cancels the other waits on it, so two waiters
+// woke each other in turn for as long as they waited (a busy loop), and every copy had to
+// remember to look for the caller's own cancellation after the wait.
+//
+// The predicate is taken by reference and must be named before the co_await (`auto ready =
+// [&] {...}; co_await c.until(ready);`): a temporary inside a co_await expression is one of GCC
+// 12's coroutine bugs. Another shaped this file: `if (co_await x) co_return f();` in a template
+// coroutine reads its reference parameters from the wrong place, so the look at the caller's
+// cancellation is a statement of its own.
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "keel/net/asio.hpp"
+
+namespace keel::net {
+
+class Condition {
+  public:
+    explicit Condition(asio::any_io_executor executor)
+        : timer_(std::move(executor), Clock::time_point::max()) {}
+
+    // Every coroutine waiting now looks at its predicate again.
+    void notify() { timer_.cancel(); }
+
+    // Returns true once ready() holds (at once if it does), false if the calling coroutine is
+    // cancelled first (its deadline fired, its owner stopped it).
+    template <class Ready>
+    awaitable<bool> until(const Ready& ready) {
+        bool ok = ready();
+        while (!ok) {
+            co_await timer_.async_wait(use_result);
+            const bool stop = co_await cancelled();
+            ok = ready();
+            if (stop) break;
+        }
+        co_return ok;
+    }
+
+    // As until(ready), also returning false at the deadline.
+    template <class Ready>
+    awaitable<bool> until(const Ready& ready, Clock::time_point deadline) {
+        using namespace asio::experimental::awaitable_operators;
+        bool ok = ready();
+        while (!ok && Clock::now() < deadline) {
+            asio::steady_timer limit(timer_.get_executor(), deadline);
+            co_await (timer_.async_wait(use_result) || limit.async_wait(use_result));
+            const bool stop = co_await cancelled();
+            ok = ready();
+            if (stop) break;
+        }
+        co_return ok;
+    }
+
+    // One wake-up: returns after the next notify(), at the deadline or when the calling coroutine
+    // is cancelled, whichever is first; the caller loops and looks. For a loop whose body must
+    // run between looks (e.g. to ask again to be notified).
+    awaitable<void> wait(Clock::time_point deadline = Clock::time_point::max()) {
+        using namespace asio::experimental::awaitable_operators;
+        if (deadline == Clock::time_point::max()) {
+            co_await timer_.async_wait(use_result);
+            co_return;
+        }
+        asio::steady_timer limit(timer_.get_executor(), deadline);
+        co_await (timer_.async_wait(use_result) || limit.async_wait(use_result));
+    }
+
+  private:
+    asio::steady_timer timer_;  // never expires: only cancel() completes its waits
+};
+
+}  // namespace keel::net

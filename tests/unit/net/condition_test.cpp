@@ -1,0 +1,137 @@
+#include "keel/net/condition.hpp"
+
+#include <gtest/gtest.h>
+
+#include "keel/net/deadline.hpp"
+#include "keel/net/signal.hpp"
+#include "net_test_util.hpp"
+
+namespace keel::net {
+namespace {
+
+using test::run;
+
+// Sleeps without a Condition: the tests' "meanwhile".
+awaitable<void> pause(Duration d) {
+    asio::steady_timer t(co_await asio::this_coro::executor, d);
+    co_await t.async_wait(use_result);
+}
+
+TEST(Condition, EveryWaiterWakesOnceItsPredicateHolds) {
+    run([]() -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        Condition changed(ex);
+        int value = 0;
+        int woken = 0;
+        int looks = 0;
+        for (int want : {1, 2, 2}) {
+            asio::co_spawn(
+                ex,
+                [&, want]() -> awaitable<void> {
+                    auto ready = [&] {
+                        ++looks;
+                        return value >= want;
+                    };
+                    if (co_await changed.until(ready)) ++woken;
+                },
+                asio::detached);
+        }
+        co_await pause(Duration{20});
+        // Three waiters at once: they do not wake each other (the timer idiom this replaces
+        // made them take turns cancelling each other for as long as they waited).
+        EXPECT_EQ(looks, 3);
+        value = 1;
+        changed.notify();
+        co_await pause(Duration{20});
+        EXPECT_EQ(woken, 1);
+        value = 2;
+        changed.notify();
+        co_await pause(Duration{20});
+        EXPECT_EQ(woken, 3);
+        EXPECT_EQ(looks, 3 + 3 + 2);
+    });
+}
+
+TEST(Condition, ReturnsAtOnceWhenThePredicateAlreadyHolds) {
+    run([]() -> awaitable<void> {
+        Condition changed(co_await asio::this_coro::executor);
+        auto ready = [] { return true; };
+        EXPECT_TRUE(co_await changed.until(ready));
+        EXPECT_TRUE(co_await changed.until(ready, Clock::now() - Duration{1}));
+    });
+}
+
+TEST(Condition, DeadlineEndsTheWaitWithFalse) {
+    run([]() -> awaitable<void> {
+        Condition changed(co_await asio::this_coro::executor);
+        auto never = [] { return false; };
+        auto start = Clock::now();
+        EXPECT_FALSE(co_await changed.until(never, start + Duration{50}));
+        EXPECT_GE(Clock::now() - start, Duration{50});
+    });
+}
+
+TEST(Condition, TheCallersCancellationEndsTheWait) {
+    run([]() -> awaitable<void> {
+        Condition changed(co_await asio::this_coro::executor);
+        auto never = [] { return false; };
+        // result<int>, not result<bool>: a bool result is ambiguous with an error code.
+        auto waited = [&]() -> awaitable<result<int>> {
+            const bool ready = co_await changed.until(never);
+            co_return ready ? 1 : 0;
+        };
+        auto start = Clock::now();
+        auto r = co_await with_deadline(waited(), Duration{50});
+        KEEL_CO_ASSERT(!r);
+        EXPECT_EQ(r.error(), net_errc::timeout);
+        EXPECT_LT(Clock::now() - start, Duration{2000});
+    });
+}
+
+TEST(Condition, WaitReturnsAfterOneNotifyOrTheDeadline) {
+    run([]() -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        Condition wake(ex);
+        bool done = false;
+        asio::co_spawn(
+            ex,
+            [&]() -> awaitable<void> {
+                co_await wake.wait();
+                done = true;
+            },
+            asio::detached);
+        co_await pause(Duration{10});
+        EXPECT_FALSE(done);
+        wake.notify();
+        co_await pause(Duration{10});
+        EXPECT_TRUE(done);
+        auto start = Clock::now();
+        co_await wake.wait(start + Duration{30});
+        EXPECT_GE(Clock::now() - start, Duration{30});
+    });
+}
+
+TEST(Signal, AFireBeforeTheWaitIsNotLost) {
+    run([]() -> awaitable<void> {
+        Signal ended(co_await asio::this_coro::executor);
+        ended.fire();
+        co_await ended.wait();
+        EXPECT_TRUE(ended.fired());
+    });
+}
+
+TEST(Signal, TheCallersCancellationEndsTheWait) {
+    run([]() -> awaitable<void> {
+        Signal never(co_await asio::this_coro::executor);
+        auto waited = [&]() -> awaitable<result<int>> {
+            co_await never.wait();
+            co_return 1;
+        };
+        auto r = co_await with_deadline(waited(), Duration{50});
+        KEEL_CO_ASSERT(!r);
+        EXPECT_EQ(r.error(), net_errc::timeout);
+    });
+}
+
+}  // namespace
+}  // namespace keel::net
