@@ -2,7 +2,6 @@
 // server; a node is a client unless --dht-server.
 #include <spdlog/spdlog.h>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <iostream>
 
 #include "cli_support.hpp"
@@ -125,7 +124,6 @@ void run_until_signal(asio::io_context& io, std::vector<app::NodeRuntime*> runti
         });
     };
     await_hangup();
-    asio::steady_timer poll(io);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;
         hangups.cancel();
@@ -136,15 +134,7 @@ void run_until_signal(asio::io_context& io, std::vector<app::NodeRuntime*> runti
         asio::co_spawn(
             io,
             [&, deadline]() -> net::awaitable<void> {
-                auto busy = [&] {
-                    for (auto* r : runtimes)
-                        if (!r->idle()) return true;
-                    return false;
-                };
-                while (busy() && std::chrono::steady_clock::now() < deadline) {
-                    poll.expires_after(std::chrono::milliseconds(20));
-                    co_await poll.async_wait(net::use_result);
-                }
+                for (auto* r : runtimes) co_await r->wait_idle(deadline);
                 io.stop();
             },
             asio::detached);

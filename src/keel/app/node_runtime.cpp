@@ -12,6 +12,7 @@
 #include "keel/crypto/identity_file.hpp"
 #include "keel/host/dnsaddr.hpp"
 #include "keel/host/staggered_dial.hpp"
+#include "keel/net/condition.hpp"
 #include "keel/net/log.hpp"
 
 namespace keel::app {
@@ -34,6 +35,7 @@ struct NodeRuntime::Parts {
           std::unique_ptr<store::Store> db, std::vector<Multiaddr> bootstrap)
         : store(std::move(db)),
           host(ex, s.host_config(std::move(key))),
+          connection_closed(ex),
           dht(host, s.dht_config(role)),
           observer_host(ex, s.host_config(Ed25519KeyPair::generate())),
           observer_dht(observer_host, observer_dht_config(s)),
@@ -60,10 +62,14 @@ struct NodeRuntime::Parts {
         if (context.is_bootstrap)
             context.local_peers.push_back({observer_host.peer_id(), "peer", "own-probe"});
         context.verifier.observer = &observer_dht;
+        host.observe_connections([this](const std::shared_ptr<Connection>&, bool opened) {
+            if (!opened) connection_closed.notify();
+        });
     }
 
     std::unique_ptr<store::Store> store;
     Host host;
+    net::Condition connection_closed;  // wait_idle() looks again
     kad::Dht dht;
     // A second identity, without a listener or a routing table of its own: the discovery
     // check's "another user" (VerifierConfig::observer).
@@ -392,8 +398,11 @@ void NodeRuntime::stop() {
     p.observer_host.stop();
 }
 
-bool NodeRuntime::idle() const {
-    return parts_->host.connections().empty();
+net::awaitable<bool> NodeRuntime::wait_idle(net::Clock::time_point deadline) {
+    auto& p = *parts_;
+    auto idle = [&p] { return p.host.connections().empty(); };
+    const bool done = co_await p.connection_closed.until(idle, deadline);
+    co_return done;
 }
 
 void NodeRuntime::flush() {

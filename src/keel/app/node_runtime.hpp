@@ -38,9 +38,10 @@ class NodeRuntime {
     // watches the new list and the DHT joins through it); returns a summary of what was applied.
     // Other settings take effect at the next start. Throws ConfigError on a bad bootstrap list.
     std::string reload(const NodeSettings& fresh);
-    // Stops accepting work and closes connections; idle() turns true once they are gone.
+    // Stops accepting work and closes connections (each says GoAway).
     void stop();
-    bool idle() const;
+    // Returns once no connection is left (true) or at the deadline (false).
+    net::awaitable<bool> wait_idle(net::Clock::time_point deadline);
     // Writes pending state; call after the executor has stopped.
     void flush();
 
