@@ -126,6 +126,27 @@ TEST_F(KeelToKeel, DialIdentifyPingWithMultistreamMuxer) {
     dial_identify_ping(false);
 }
 
+// A wildcard listen address means nothing to a remote: identify names the interface addresses
+// (loopback among them here), never 0.0.0.0.
+TEST_F(KeelToKeel, IdentifyListsInterfaceAddressesForAWildcardListener) {
+    server_ = std::make_unique<Host>(io_.get_executor(), test_config(true));
+    client_ = std::make_unique<Host>(io_.get_executor(), test_config(true));
+    auto bound = server_->listen(*Multiaddr::parse("/ip4/0.0.0.0/tcp/0"));
+    ASSERT_TRUE(bound) << bound.error().message();
+    const auto port = bound->to_string().substr(bound->to_string().rfind('/') + 1);
+    server_addr_ = with_peer(*Multiaddr::parse("/ip4/127.0.0.1/tcp/" + port), server_->peer_id());
+    auto conn = dial_server();
+    ASSERT_TRUE(conn);
+    auto identified = run_task(io_, client_->wait_identified(conn), 10s);
+    ASSERT_TRUE(identified.has_value() && identified->has_value());
+    auto info = client_->peer_store().get(server_->peer_id());
+    ASSERT_TRUE(info.has_value());
+    std::vector<std::string> told;
+    for (const auto& a : info->addrs) told.push_back(a.to_string());
+    EXPECT_TRUE(contains(told, "/ip4/127.0.0.1/tcp/" + port)) << testing::PrintToString(told);
+    for (const auto& t : told) EXPECT_FALSE(t.starts_with("/ip4/0.0.0.0/")) << t;
+}
+
 TEST_F(KeelToKeel, ServerWithoutInlineMuxerFallsBackToMultistream) {
     ASSERT_NO_FATAL_FAILURE(start(true, false));
     dial_identify_ping(false);

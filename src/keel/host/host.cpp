@@ -4,6 +4,7 @@
 #include "keel/host/host.hpp"
 
 #include "keel/host/circuit_address.hpp"
+#include "keel/host/tcp_address.hpp"
 
 #include <algorithm>
 
@@ -74,6 +75,8 @@ void Host::register_builtin_handlers() {
         auto info = co_await net::with_deadline(protocols::receive_identify(*stream),
                                                 config_.identify_timeout);
         if (info) {
+            info->listen_addrs =
+                addresses_worth_keeping(std::move(info->listen_addrs), conn->remote_addr);
             peer_store_.apply_identify(conn->peer, *info);
             // A push says what changed (e.g. a DHT client turned server): observers re-read it.
             if (conn->identified)

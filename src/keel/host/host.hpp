@@ -152,8 +152,8 @@ class Host {
     // pushed to connected peers (identify push) when they change.
     void set_relayed_addrs(std::vector<Multiaddr> addrs);
     const std::vector<Multiaddr>& relayed_addrs() const { return relayed_addrs_; }
-    // What we tell peers to dial (identify, provider records): the announce addresses, else the
-    // listen addresses; then the relayed ones.
+    // What we tell peers to dial (identify, provider records): public_addrs() (a wildcard listen
+    // address expanded), then the relayed ones.
     std::vector<Multiaddr> advertised_addrs() const;
 
     std::vector<std::shared_ptr<Connection>> connections() const;
@@ -203,6 +203,10 @@ class Host {
     std::map<std::string, StreamHandler, std::less<>> handlers_;
     std::vector<std::shared_ptr<net::asio::ip::tcp::acceptor>> acceptors_;
     std::vector<Multiaddr> listen_addrs_;
+    // public_addrs() of a wildcard listener reads the interfaces (a netlink round trip); identify
+    // asks for it on every connection, so the answer is kept for a few seconds.
+    mutable std::vector<Multiaddr> public_addrs_;
+    mutable net::Clock::time_point public_addrs_until_{};
     std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
     std::uint64_t next_connection_id_ = 1;
     InboundAdmission admission_;

@@ -329,9 +329,11 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect_peer(
             circuit ? circuit_to(circuit->relay, peer)
                     : addr.without(proto_code::p2p).with_component(proto_code::p2p, peer.bytes());
         auto conn = co_await dial_shared(std::move(full), peer);
-        // A peer-ID mismatch or a protocol failure will not improve on the next address; a dial
-        // failure might.
-        bool last = conn || conn.error().phase != Phase::dial;
+        // A dial or security failure says something about this address only (another peer
+        // may answer at a LAN or loopback address: a peer-ID mismatch), so the next address is
+        // tried; a failure after the peer proved who it is will not improve on the next one.
+        const auto phase = conn ? Phase::dial : conn.error().phase;
+        bool last = conn || (phase != Phase::dial && phase != Phase::security);
         outcome = std::move(conn);
         if (last) break;
     }

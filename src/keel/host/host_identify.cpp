@@ -1,6 +1,7 @@
 // Host, identify: asking each new connection who it is (peer ID checked against the key it
 // sends), waiting for that answer, and what we say about ourselves, pushed when it changes.
 #include "keel/host/host.hpp"
+#include "keel/host/tcp_address.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/net/log.hpp"
 #include "keel/net/net_errc.hpp"
@@ -49,6 +50,7 @@ awaitable<void> Host::identify_remote(std::shared_ptr<Connection> conn) {
         finish(make_error_code(net::net_errc::peer_id_mismatch));
         co_return;
     }
+    info->listen_addrs = addresses_worth_keeping(std::move(info->listen_addrs), conn->remote_addr);
     peer_store_.apply_identify(conn->peer, *info);
     log().debug("event=identified peer={} agent=\"{}\" protocols={}", conn->peer.short_string(),
                 info->agent_version, info->protocols.size());
@@ -76,7 +78,8 @@ protocols::IdentifyInfo Host::identify_info(const Connection& conn) const {
 }
 
 std::vector<Multiaddr> Host::advertised_addrs() const {
-    auto out = config_.announce_addrs.empty() ? listen_addrs_ : config_.announce_addrs;
+    // A wildcard listen address means nothing to a remote: its interface addresses instead.
+    auto out = public_addrs();
     out.insert(out.end(), relayed_addrs_.begin(), relayed_addrs_.end());
     return out;
 }

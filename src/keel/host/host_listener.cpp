@@ -30,6 +30,7 @@ net::result<Multiaddr> Host::listen(const Multiaddr& addr) {
     auto bound = tcp_multiaddr(acceptor->local_endpoint());
     acceptors_.push_back(acceptor);
     listen_addrs_.push_back(bound);
+    public_addrs_until_ = {};  // public_addrs() changes
     asio::co_spawn(executor_, accept_loop(acceptor), asio::detached);
     log().info("event=listening addr={}/p2p/{}", bound.to_string(), peer_id_.to_base58());
     push_identify();

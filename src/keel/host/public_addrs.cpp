@@ -39,6 +39,8 @@ std::vector<asio::ip::address> interface_addresses(bool v6) {
 
 std::vector<Multiaddr> Host::public_addrs() const {
     if (!config_.announce_addrs.empty()) return config_.announce_addrs;
+    const auto now = net::Clock::now();
+    if (now < public_addrs_until_) return public_addrs_;
     std::vector<Multiaddr> out;
     for (const auto& addr : listen_addrs_) {
         auto text = addr.to_string();
@@ -53,6 +55,8 @@ std::vector<Multiaddr> Host::public_addrs() const {
             if (auto a = Multiaddr::parse((v6 ? "/ip6/" : "/ip4/") + ip.to_string() + rest))
                 out.push_back(*a);
     }
+    public_addrs_ = out;
+    public_addrs_until_ = now + std::chrono::seconds(5);
     return out;
 }
 

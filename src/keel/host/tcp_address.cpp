@@ -103,6 +103,43 @@ net::awaitable<net::result<std::vector<tcp::endpoint>>> resolve_tcp(const Multia
     co_return out;
 }
 
+AddressScope address_scope(const Multiaddr& addr) {
+    if (addr.components().empty()) return AddressScope::unusable;
+    const auto& first = addr.components().front();
+    if (first.code == proto_code::dns || first.code == proto_code::dns4 ||
+        first.code == proto_code::dns6 || first.code == proto_code::dnsaddr)
+        return AddressScope::internet;
+    asio::ip::address ip;
+    if (first.code == proto_code::ip4 && first.value.size() == 4) {
+        asio::ip::address_v4::bytes_type b;
+        std::copy(first.value.begin(), first.value.end(), b.begin());
+        ip = asio::ip::address_v4(b);
+    } else if (first.code == proto_code::ip6 && first.value.size() == 16) {
+        asio::ip::address_v6::bytes_type b;
+        std::copy(first.value.begin(), first.value.end(), b.begin());
+        ip = asio::ip::address_v6(b);
+    } else {
+        return AddressScope::unusable;
+    }
+    if (ip.is_unspecified() || ip.is_multicast()) return AddressScope::unusable;
+    if (ip.is_loopback()) return AddressScope::loopback;
+    // The same ranges as is_public_address, which also asks for /tcp.
+    auto as_tcp = Multiaddr::parse((ip.is_v4() ? "/ip4/" : "/ip6/") + ip.to_string() + "/tcp/1");
+    return as_tcp && is_public_address(*as_tcp) ? AddressScope::internet
+                                                : AddressScope::private_network;
+}
+
+std::vector<Multiaddr> addresses_worth_keeping(std::vector<Multiaddr> told,
+                                               const Multiaddr& seen_at) {
+    const auto from = address_scope(seen_at);
+    if (from == AddressScope::unusable) return told;  // nothing to judge by
+    std::erase_if(told, [from](const Multiaddr& a) {
+        const auto scope = address_scope(a);
+        return scope == AddressScope::unusable || scope < from;
+    });
+    return told;
+}
+
 bool is_public_address(const Multiaddr& addr) {
     if (addr.components().empty()) return false;
     const auto code = addr.components().front().code;

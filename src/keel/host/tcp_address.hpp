@@ -15,6 +15,18 @@ std::optional<net::asio::ip::tcp::endpoint> tcp_endpoint(const Multiaddr& addr);
 // (RFC 1918, fc00::/7), carrier-grade NAT (100.64.0.0/10), link-local or unspecified.
 bool is_public_address(const Multiaddr& addr);
 Multiaddr tcp_multiaddr(const net::asio::ip::tcp::endpoint& endpoint);
+
+// How far an address reaches, judged by its first component (an IP or a DNS name) whatever
+// follows: a /p2p-circuit address reaches as far as its relay.
+enum class AddressScope { unusable, loopback, private_network, internet };
+AddressScope address_scope(const Multiaddr& addr);
+// The listen addresses a peer told us (identify) that are worth dialing later, given where we
+// see it from (the connection's remote address), as go-libp2p's identify filters them: over
+// loopback all of them; over a private network all but loopback; over the internet (a relayed
+// connection included) only those that reach the internet. A peer behind a NAT names its LAN and
+// loopback addresses, which would reach someone else, or ourselves, from here.
+std::vector<Multiaddr> addresses_worth_keeping(std::vector<Multiaddr> told,
+                                               const Multiaddr& seen_at);
 // A connected socket's two ends as multiaddrs; empty when the socket has no such end any more.
 Multiaddr remote_multiaddr(const net::asio::ip::tcp::socket& socket);
 Multiaddr local_multiaddr(const net::asio::ip::tcp::socket& socket);

@@ -162,6 +162,10 @@ class Dht {
     net::awaitable<void> send_one(std::shared_ptr<FanOut> fan_out, std::size_t index, PeerId peer,
                                   KadMessage message);
     void consider_for_table(const std::shared_ptr<Connection>& connection);
+    // Of the addresses `from` gave us (of itself or of others), those that can reach their peer
+    // from here, judged by how we reach `from` (addresses_worth_keeping): a NATed peer's LAN and
+    // loopback addresses would reach someone else, or ourselves.
+    std::vector<Multiaddr> worth_keeping(std::vector<Multiaddr> addrs, const PeerId& from) const;
     net::awaitable<void> check_stale(PeerId candidate, PeerId newcomer,
                                      std::optional<Multiaddr> addr);
     net::awaitable<void> refresh_loop();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include "keel/host/tcp_address.hpp"
 #include "keel/kad/dht.hpp"
 #include "keel/kad/kad_errc.hpp"
 #include "keel/net/condition.hpp"
@@ -99,6 +100,12 @@ bool Dht::in_dial_backoff(const PeerId& peer) const {
     return it != dial_backoff_.end() && now < it->second.until;
 }
 
+std::vector<Multiaddr> Dht::worth_keeping(std::vector<Multiaddr> addrs, const PeerId& from) const {
+    for (const auto& c : host_.connections_to(from))
+        return addresses_worth_keeping(std::move(addrs), c->remote_addr);
+    return addrs;
+}
+
 awaitable<LookupResult> Dht::lookup(Bytes key, MessageType type, OnResponse on_response) {
     ++stats_.lookups;
     auto target = kad_key(key);
@@ -111,7 +118,8 @@ awaitable<LookupResult> Dht::lookup(Bytes key, MessageType type, OnResponse on_r
     hooks.request = [this](const PeerId& peer, const KadMessage& m,
                            const std::vector<Multiaddr>& addrs) { return request(peer, m, addrs); };
     hooks.on_response = std::move(on_response);
-    hooks.on_referral = [this](const KadPeer& p) {
+    hooks.on_referral = [this](const PeerId& from, KadPeer& p) {
+        p.addrs = worth_keeping(std::move(p.addrs), from);
         for (const auto& a : p.addrs) host_.peer_store().add_address(p.id, a);
     };
     hooks.running = [alive = alive_] { return *alive; };

@@ -69,13 +69,15 @@ awaitable<std::vector<ProviderEntry>> Dht::find_providers(
     };
     for (const auto& e : providers_.get(key, now_ms(), count)) take(e);
     if (found.size() >= count) co_return found;
-    co_await lookup(key, MessageType::get_providers, [&](const PeerId&, const KadMessage& resp) {
-        for (const auto& p : resp.provider_peers) {
-            for (const auto& a : p.addrs) host_.peer_store().add_address(p.id, a);
-            take(ProviderEntry{p.id, p.addrs, 0});
-        }
-        return found.size() >= count;
-    });
+    co_await lookup(key, MessageType::get_providers,
+                    [&](const PeerId& from, const KadMessage& resp) {
+                        for (const auto& p : resp.provider_peers) {
+                            auto addrs = worth_keeping(p.addrs, from);
+                            for (const auto& a : addrs) host_.peer_store().add_address(p.id, a);
+                            take(ProviderEntry{p.id, std::move(addrs), 0});
+                        }
+                        return found.size() >= count;
+                    });
     co_return found;
 }
 

@@ -160,7 +160,7 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
                         from.short_string(), p.id.short_string());
                     continue;
                 }
-                auto addrs = p.addrs;
+                auto addrs = worth_keeping(p.addrs, from);
                 if (addrs.empty())
                     if (auto info = host_.peer_store().get(from)) addrs = info->addrs;
                 for (const auto& a : addrs) host_.peer_store().add_address(from, a);

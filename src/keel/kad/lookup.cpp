@@ -49,8 +49,8 @@ awaitable<void> query(std::shared_ptr<LookupState> state, const KadKey target, C
     c->state = QueryState::answered;
     ++state->counts.queried;
     state->counts.hops = std::max(state->counts.hops, c->hop + 1);
-    for (const auto& p : answer->closer_peers) {
-        if (state->hooks.on_referral) state->hooks.on_referral(p);
+    for (auto& p : answer->closer_peers) {
+        if (state->hooks.on_referral) state->hooks.on_referral(c->id, p);
         if (!state->seen.insert(p.id).second) continue;
         state->by_distance.emplace(distance(target, kad_key(p.id)),
                                    Candidate{p.id, p.addrs, QueryState::fresh, c->hop + 1});

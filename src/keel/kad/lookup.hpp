@@ -36,8 +36,9 @@ struct LookupHooks {
         request;
     // Each answer, in arrival order; returning true ends the lookup (e.g. a value was found).
     std::function<bool(const PeerId& from, const KadMessage& answer)> on_response;
-    // Each peer an answer names (the Dht records its addresses in the peer store).
-    std::function<void(const KadPeer& referral)> on_referral;
+    // Each peer an answer names, and who named it, before it becomes a candidate: the Dht drops
+    // the addresses that cannot reach it from here and records the rest in the peer store.
+    std::function<void(const PeerId& from, KadPeer& referral)> on_referral;
     // False once the owner is going away: in-flight queries then touch nothing and the lookup
     // ends. Called from queries that may outlive the lookup, so it must own what it reads.
     std::function<bool()> running;
