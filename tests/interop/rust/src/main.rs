@@ -9,6 +9,7 @@ compile_error!("build through v0_53/ or v0_56/: one of the features v053, v056 i
 #[cfg(all(feature = "v053", feature = "v056"))]
 compile_error!("features v053 and v056 are exclusive");
 
+mod files;
 mod keys;
 mod node;
 mod rawstream;
@@ -51,7 +52,8 @@ fn exit_now(reason: &str) -> ! {
 const USAGE: &str =
     "usage: rust-peer [--listen MA]... [--seed N] [--agent S] [--protocol-version S]
        [--identify-protocol P] [--kad-protocol P] [--kad-mode server|client|client-then-server:D]
-       [--no-inline-muxer] [--relay-server] [--timeout D] [--linger D] [--max-lifetime D] [--do ACTION]...
+       [--no-inline-muxer] [--relay-server] [--ping-interval D] [--dcutr] [--agent-check PREFIX]
+       [--serve-file N] [--timeout D] [--linger D] [--max-lifetime D] [--do ACTION]...
 see tests/interop/peer-contract.md";
 
 struct Args {
@@ -63,6 +65,10 @@ struct Args {
     kad_protocol: String,
     kad_mode: KadMode,
     relay_server: bool,
+    ping_interval: Option<Duration>,
+    dcutr: bool,
+    agent_check: Option<String>,
+    serve_file: Option<u64>,
     timeout: Duration,
     linger: Option<Duration>,
     max_lifetime: Duration,
@@ -90,6 +96,10 @@ enum Action {
     Sleep(Duration),
     Reserve(Multiaddr, PeerId),
     EchoVia(Multiaddr, PeerId, u64),
+    KeepReserved(Multiaddr, PeerId),
+    WaitReserved(u64),
+    WaitFile(String),
+    Fetch(PeerId, u64, Option<Multiaddr>),
 }
 
 impl Action {
@@ -114,6 +124,10 @@ impl Action {
             Action::Sleep(..) => "sleep",
             Action::Reserve(..) => "reserve",
             Action::EchoVia(..) => "echo-via",
+            Action::KeepReserved(..) => "keep-reserved",
+            Action::WaitReserved(..) => "wait-reserved",
+            Action::WaitFile(..) => "wait-file",
+            Action::Fetch(..) => "fetch",
         }
     }
 }
@@ -132,6 +146,15 @@ fn parse_ma_with_peer(s: &str) -> Result<(Multiaddr, PeerId), String> {
 
 fn parse_num<T: std::str::FromStr>(s: &str) -> Result<T, String> {
     s.parse().map_err(|_| format!("bad number {s:?}"))
+}
+
+/// A file size of --serve-file / fetch: at most the codec's 64 MiB.
+fn parse_file_size(s: &str) -> Result<u64, String> {
+    let n: u64 = parse_num(s)?;
+    if n > files::MAX_FILE {
+        return Err(format!("file size {n} exceeds {} bytes", files::MAX_FILE));
+    }
+    Ok(n)
 }
 
 fn parse_action(text: &str) -> Result<Action, String> {
@@ -237,6 +260,37 @@ fn parse_action(text: &str) -> Result<Action, String> {
             let (ma, peer) = parse_ma_with_peer(args[0])?;
             Action::EchoVia(ma, peer, parse_num(args[1])?)
         }
+        "keep-reserved" => {
+            want(1)?;
+            let (ma, peer) = parse_ma_with_peer(args[0])?;
+            Action::KeepReserved(ma, peer)
+        }
+        "wait-reserved" => {
+            want(1)?;
+            Action::WaitReserved(parse_num(args[0])?)
+        }
+        "wait-file" => {
+            want(1)?;
+            Action::WaitFile(args[0].to_string())
+        }
+        "fetch" => {
+            if args.len() != 2 && args.len() != 3 {
+                return Err(format!("fetch takes PEER N [MA], got {rest:?}"));
+            }
+            let peer = parse_peer(args[0])?;
+            let n = parse_file_size(args[1])?;
+            let ma = match args.get(2) {
+                Some(a) => {
+                    let (ma, last) = parse_ma_with_peer(a)?;
+                    if last != peer {
+                        return Err(format!("fetch: {a:?} does not end in /p2p/{peer}"));
+                    }
+                    Some(ma)
+                }
+                None => None,
+            };
+            Action::Fetch(peer, n, ma)
+        }
         _ => return Err(format!("unknown action {name:?}")),
     })
 }
@@ -251,6 +305,10 @@ fn parse_args() -> Result<Args, String> {
         kad_protocol: "/ipfs/kad/1.0.0".into(),
         kad_mode: KadMode::Server,
         relay_server: false,
+        ping_interval: None,
+        dcutr: false,
+        agent_check: None,
+        serve_file: None,
         timeout: Duration::from_secs(20),
         linger: None,
         max_lifetime: Duration::from_secs(300),
@@ -299,6 +357,16 @@ fn parse_args() -> Result<Args, String> {
                 };
             }
             "--relay-server" => a.relay_server = true,
+            "--ping-interval" => {
+                let d = parse_duration(&value()?)?;
+                if d.is_zero() {
+                    return Err("--ping-interval must be positive".into());
+                }
+                a.ping_interval = Some(d);
+            }
+            "--dcutr" => a.dcutr = true,
+            "--agent-check" => a.agent_check = Some(value()?),
+            "--serve-file" => a.serve_file = Some(parse_file_size(&value()?)?),
             "--timeout" => a.timeout = parse_duration(&value()?)?,
             "--linger" => a.linger = Some(parse_duration(&value()?)?),
             "--max-lifetime" => a.max_lifetime = parse_duration(&value()?)?,
@@ -398,6 +466,11 @@ async fn run(args: Args) -> i32 {
         kad_mode: args.kad_mode,
         idle_timeout: args.max_lifetime + Duration::from_secs(60),
         relay_server: args.relay_server,
+        ping_interval: args.ping_interval,
+        dcutr: args.dcutr,
+        agent_check: args.agent_check.clone(),
+        serve_file: args.serve_file.map(|n| n as usize),
+        request_timeout: args.timeout,
     };
     let (node, control) = match node::build(cfg) {
         Ok(n) => n,
@@ -607,13 +680,30 @@ async fn run_action(ctx: &Ctx, action: &Action) -> ActionResult {
         Action::FindProviders(text) => {
             let k = keys::content_key(text);
             let key = k.multihash.clone();
+            let start = Instant::now();
             let providers = ctx
                 .ask(|reply| Cmd::FindProviders { key, reply })
                 .await
                 .and_then(|r| r)
-                .map_err(|e| (e, fields(json!({"key": k.cid, "providers": []}))))?;
-            let ids: Vec<String> = providers.iter().map(|p| p.to_string()).collect();
-            Ok(fields(json!({"key": k.cid, "providers": ids})))
+                .map_err(|e| {
+                    (
+                        e,
+                        fields(json!({"key": k.cid, "providers": [], "ms": ms(start)})),
+                    )
+                })?;
+            let elapsed = ms(start);
+            let ids: Vec<String> = providers.iter().map(|(p, _)| p.to_string()).collect();
+            let mut addrs = Map::new();
+            for (p, a) in providers.iter().filter(|(_, a)| !a.is_empty()) {
+                let a: Vec<String> = a.iter().map(|a| a.to_string()).collect();
+                addrs.insert(p.to_string(), json!(a));
+            }
+            Ok(fields(json!({
+                "key": k.cid,
+                "providers": ids,
+                "ms": elapsed,
+                "provider_addrs": addrs,
+            })))
         }
         Action::PutPk => {
             let key = pk_key(&ctx.local);
@@ -747,31 +837,7 @@ async fn run_action(ctx: &Ctx, action: &Action) -> ActionResult {
                 .await
                 .and_then(|r| r)
                 .or_else(fail)?;
-            let mut circuits: Vec<String> = Vec::new();
-            let own = format!("/p2p/{}", ctx.local);
-            for a in info
-                .circuit_addrs
-                .iter()
-                .map(|a| a.to_string())
-                .chain(std::iter::once(format!("{ma}/p2p-circuit")))
-            {
-                let a = if a.ends_with(&own) {
-                    a
-                } else {
-                    format!("{a}{own}")
-                };
-                if !circuits.contains(&a) {
-                    circuits.push(a);
-                }
-            }
-            // rust-libp2p's client does not expose the reservation's expiry, addresses or
-            // voucher (it ignores the voucher).
-            Ok(fields(json!({
-                "relay": relay.to_string(),
-                "circuit_addrs": circuits,
-                "limit_duration_s": info.limit_duration_s,
-                "limit_data": info.limit_data,
-            })))
+            Ok(reserve_fields(ctx, ma, relay, info))
         }
         Action::EchoVia(ma, peer, bytes) => {
             let start = Instant::now();
@@ -783,7 +849,104 @@ async fn run_action(ctx: &Ctx, action: &Action) -> ActionResult {
                 json!({"peer": peer.to_string(), "bytes": bytes, "ms": ms(start)}),
             ))
         }
+        Action::KeepReserved(ma, relay) => {
+            let (relay, addr) = (*relay, ma.clone());
+            let info = ctx
+                .ask(|reply| Cmd::KeepReserved { relay, addr, reply })
+                .await
+                .and_then(|r| r)
+                .or_else(fail)?;
+            Ok(reserve_fields(ctx, ma, relay, info))
+        }
+        Action::WaitReserved(n) => loop {
+            let got = ctx
+                .ask(|reply| Cmd::Reservations { reply })
+                .await
+                .or_else(fail)?;
+            if got >= *n {
+                return Ok(fields(json!({"n": got})));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        },
+        Action::WaitFile(path) => {
+            let start = Instant::now();
+            while !std::path::Path::new(path).exists() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(fields(json!({"path": path, "ms": ms(start)})))
+        }
+        Action::Fetch(peer, n, ma) => {
+            let peer = *peer;
+            let err_fields = || fields(json!({"peer": peer.to_string()}));
+            let start = Instant::now();
+            match ma {
+                Some(ma) => dial(ctx, peer, ma.clone()).await?,
+                None => ctx
+                    .ask(|reply| Cmd::DialKnown { peer, reply })
+                    .await
+                    .and_then(|r| r)
+                    .map_err(|e| (e, err_fields()))?,
+            }
+            let name = "file".to_string();
+            let got = ctx
+                .ask(|reply| Cmd::Fetch { peer, name, reply })
+                .await
+                .and_then(|r| r)
+                .map_err(|e| (e, err_fields()))?;
+            let elapsed = ms(start);
+            let data = &got.data;
+            let mut out = err_fields();
+            out.insert("bytes".into(), json!(data.len()));
+            out.insert("ms".into(), json!(elapsed));
+            out.insert("sha256".into(), json!(files::sha256_hex(data)));
+            out.insert("relayed".into(), json!(got.relayed));
+            if data.len() as u64 != *n {
+                return Err((
+                    format!("got {} bytes, expected {n}", data.len()),
+                    out,
+                ));
+            }
+            let want = files::content(&peer, *n as usize);
+            if let Some(off) = data.iter().zip(&want).position(|(a, b)| a != b) {
+                return Err((format!("byte {off} differs from what {peer} serves"), out));
+            }
+            Ok(out)
+        }
     }
+}
+
+/// The JSON fields of reserve / keep-reserved.
+fn reserve_fields(
+    ctx: &Ctx,
+    ma: &Multiaddr,
+    relay: PeerId,
+    info: node::ReserveInfo,
+) -> Map<String, Value> {
+    let mut circuits: Vec<String> = Vec::new();
+    let own = format!("/p2p/{}", ctx.local);
+    for a in info
+        .circuit_addrs
+        .iter()
+        .map(|a| a.to_string())
+        .chain(std::iter::once(format!("{ma}/p2p-circuit")))
+    {
+        let a = if a.ends_with(&own) {
+            a
+        } else {
+            format!("{a}{own}")
+        };
+        if !circuits.contains(&a) {
+            circuits.push(a);
+        }
+    }
+    // rust-libp2p's client does not expose the reservation's expiry, addresses or voucher (it
+    // ignores the voucher).
+    fields(json!({
+        "relay": relay.to_string(),
+        "circuit_addrs": circuits,
+        "limit_duration_s": info.limit_duration_s,
+        "limit_data": info.limit_data,
+    }))
 }
 
 /// "N× error; M× other error" over the failed results, most frequent first.

@@ -1,21 +1,28 @@
 //! The swarm task: owns the Swarm, prints events, answers the action runner's commands.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use libp2p::identity::Keypair;
 use libp2p::kad::{
     self, store::MemoryStore, Mode, QueryId, QueryResult, Quorum, Record, RecordKey,
 };
+use libp2p::core::transport::ListenerId;
+use libp2p::core::Endpoint;
 use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, noise, ping, relay, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use libp2p::{
+    dcutr, identify, noise, ping, relay, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm,
+};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::files;
 use crate::rawstream;
 use crate::util::{debug, emit};
 
@@ -30,6 +37,10 @@ pub struct Behaviour {
     /// The Circuit Relay v2 client: always on (the reserve action, dials of /p2p-circuit
     /// addresses, inbound circuits).
     relay_client: relay::client::Behaviour,
+    /// DCUtR (--dcutr).
+    dcutr: Toggle<dcutr::Behaviour>,
+    /// `/keel-test/file/1.0.0`: served with --serve-file, always requested by `fetch`.
+    files: files::Behaviour,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -48,6 +59,15 @@ pub struct NodeConfig {
     pub kad_mode: KadMode,
     pub idle_timeout: Duration,
     pub relay_server: bool,
+    /// Ping interval (None: the version's default, 15 s).
+    pub ping_interval: Option<Duration>,
+    pub dcutr: bool,
+    /// Disconnect peers whose agentVersion is not PREFIX/<version> (--agent-check).
+    pub agent_check: Option<String>,
+    /// Serve `/keel-test/file/1.0.0` with a file of this many bytes (--serve-file).
+    pub serve_file: Option<usize>,
+    /// Timeout of a `/keel-test/file/1.0.0` request.
+    pub request_timeout: Duration,
 }
 
 /// A reservation accepted by a relay (the reserve action).
@@ -66,6 +86,13 @@ pub struct IdInfo {
     pub protocols: Vec<String>,
     pub listen_addrs: Vec<String>,
     pub observed_addr: String,
+}
+
+/// A file fetched over `/keel-test/file/1.0.0`.
+pub struct Fetched {
+    pub data: Arc<Vec<u8>>,
+    /// The response came on a connection whose remote address holds /p2p-circuit.
+    pub relayed: bool,
 }
 
 pub type Reply<T> = oneshot::Sender<Result<T, String>>;
@@ -96,7 +123,7 @@ pub enum Cmd {
     },
     FindProviders {
         key: Vec<u8>,
-        reply: Reply<Vec<PeerId>>,
+        reply: Reply<Vec<(PeerId, Vec<Multiaddr>)>>,
     },
     PutRecord {
         key: Vec<u8>,
@@ -124,13 +151,50 @@ pub enum Cmd {
         addr: Multiaddr,
         reply: Reply<ReserveInfo>,
     },
+    /// Reserve on the relay and keep the reservation for the process lifetime.
+    KeepReserved {
+        relay: PeerId,
+        addr: Multiaddr,
+        reply: Reply<ReserveInfo>,
+    },
+    /// Reservations accepted so far (renewals not counted).
+    Reservations {
+        reply: oneshot::Sender<u64>,
+    },
+    /// Connect to `peer` at the addresses known (find-providers, identify, Kademlia).
+    DialKnown {
+        peer: PeerId,
+        reply: Reply<()>,
+    },
+    Fetch {
+        peer: PeerId,
+        name: String,
+        reply: Reply<Fetched>,
+    },
+}
+
+/// A reservation kept by keep-reserved.
+struct Keep {
+    relay: PeerId,
+    /// The relay's address, without /p2p/RELAY.
+    addr: Multiaddr,
+    /// The `/p2p-circuit` listener while it is open.
+    listener: Option<ListenerId>,
+    /// Our dial to the relay in flight.
+    dialing: Option<ConnectionId>,
+    /// Reservations accepted (renewals not counted).
+    n: u64,
+    /// When the relay connection (or the listener) was lost; cleared by the next reservation.
+    lost_at: Option<Instant>,
+    /// The keep-reserved action, until the first reservation.
+    first: Option<Reply<ReserveInfo>>,
 }
 
 enum Pending {
     /// The reply and the successful requests seen so far (over all steps).
     Bootstrap(Reply<usize>, u32),
     Provide(Reply<()>),
-    FindProviders(Reply<Vec<PeerId>>),
+    FindProviders(Reply<Vec<(PeerId, Vec<Multiaddr>)>>),
     Put(Reply<()>),
     Get(Reply<Vec<u8>>),
     FindPeer(PeerId, Reply<Vec<Multiaddr>>),
@@ -157,6 +221,16 @@ pub struct Node {
         PeerId,
         Reply<ReserveInfo>,
     )>,
+    keeps: Vec<Keep>,
+    /// Reservations accepted in total (renewals not counted).
+    reserved_total: u64,
+    agent_check: Option<String>,
+    /// The file served with --serve-file.
+    serve: Option<Arc<Vec<u8>>>,
+    /// Remote address of each open connection.
+    conn_addrs: HashMap<ConnectionId, Multiaddr>,
+    /// Fetches waiting for their response; 0.53: the connection the request went on.
+    fetches: HashMap<OutboundRequestId, (Reply<Fetched>, Option<ConnectionId>)>,
 }
 
 /// Builds the swarm and starts listening. Returns the node and the raw-stream control.
@@ -187,9 +261,13 @@ pub fn build(cfg: NodeConfig) -> Result<(Node, rawstream::Control), String> {
             }));
             let (raw, ctl) = rawstream::Behaviour::new();
             control = Some(ctl);
+            let mut ping_cfg = ping::Config::new();
+            if let Some(d) = cfg.ping_interval {
+                ping_cfg = ping_cfg.with_interval(d);
+            }
             Behaviour {
                 identify: identify::Behaviour::new(id_cfg),
-                ping: ping::Behaviour::new(ping::Config::new()),
+                ping: ping::Behaviour::new(ping_cfg),
                 kad,
                 raw,
                 relay: Toggle::from(
@@ -197,6 +275,8 @@ pub fn build(cfg: NodeConfig) -> Result<(Node, rawstream::Control), String> {
                         .then(|| relay::Behaviour::new(local, relay_config())),
                 ),
                 relay_client,
+                dcutr: Toggle::from(cfg.dcutr.then(|| dcutr::Behaviour::new(local))),
+                files: files::behaviour(cfg.serve_file.is_some(), cfg.request_timeout),
             }
         })
         .map_err(|e| format!("behaviour: {e}"))?
@@ -232,6 +312,12 @@ pub fn build(cfg: NodeConfig) -> Result<(Node, rawstream::Control), String> {
         queries: HashMap::new(),
         relay_server: cfg.relay_server,
         reserves: Vec::new(),
+        keeps: Vec::new(),
+        reserved_total: 0,
+        agent_check: cfg.agent_check,
+        serve: cfg.serve_file.map(|n| Arc::new(files::content(&local, n))),
+        conn_addrs: HashMap::new(),
+        fetches: HashMap::new(),
     };
     Ok((node, control.expect("behaviour built")))
 }
@@ -284,6 +370,63 @@ fn without_p2p(ma: &Multiaddr) -> Multiaddr {
         .collect()
 }
 
+fn is_relayed(ma: &Multiaddr) -> bool {
+    ma.iter().any(|p| matches!(p, Protocol::P2pCircuit))
+}
+
+/// `agent` is `prefix/<version>` as Chiral checks it: after "prefix/" an optional "v", then at
+/// least one of [0-9.] (anything may follow: "chiral/2.0.0-keel" passes).
+pub fn agent_ok(prefix: &str, agent: &str) -> bool {
+    let Some(rest) = agent
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('/'))
+    else {
+        return false;
+    };
+    let rest = rest.strip_prefix('v').unwrap_or(rest);
+    rest.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+}
+
+/// The connection a 0.26 request-response behaviour (libp2p 0.53) sends request `id` on: it
+/// picks `connections[id % len]` of the peer's connections in the order they were
+/// established, which is our `conns` order. Its events do not name the connection.
+#[cfg(feature = "v053")]
+fn request_connection(
+    conns: &HashMap<PeerId, Vec<ConnectionId>>,
+    peer: &PeerId,
+    id: OutboundRequestId,
+) -> Option<ConnectionId> {
+    let n: usize = id.to_string().parse().ok()?;
+    let v = conns.get(peer).filter(|v| !v.is_empty())?;
+    v.get(n % v.len()).copied()
+}
+
+/// 0.56's events name the connection: see [`response_connection`].
+#[cfg(feature = "v056")]
+fn request_connection(
+    _conns: &HashMap<PeerId, Vec<ConnectionId>>,
+    _peer: &PeerId,
+    _id: OutboundRequestId,
+) -> Option<ConnectionId> {
+    None
+}
+
+type FilesEvent = request_response::Event<String, Arc<Vec<u8>>>;
+
+/// The connection a request-response message came on (0.56; 0.53 does not say).
+#[cfg(feature = "v056")]
+fn response_connection(ev: &FilesEvent) -> Option<ConnectionId> {
+    match ev {
+        request_response::Event::Message { connection_id, .. } => Some(*connection_id),
+        _ => None,
+    }
+}
+
+#[cfg(feature = "v053")]
+fn response_connection(_ev: &FilesEvent) -> Option<ConnectionId> {
+    None
+}
+
 impl Node {
     pub fn local_peer_id(&self) -> PeerId {
         self.local
@@ -309,6 +452,9 @@ impl Node {
         );
         tokio::pin!(mode_sleep);
         let mut mode_pending = mode_switch.is_some();
+        // keep-reserved: redial / listen again every 250 ms while a kept reservation is down.
+        let mut keep_tick = tokio::time::interval(Duration::from_millis(250));
+        keep_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let listen_deadline = listening_at;
             tokio::select! {
@@ -327,6 +473,7 @@ impl Node {
                     Some(cmd) => self.on_cmd(cmd),
                     None => return,
                 },
+                _ = keep_tick.tick(), if !self.keeps.is_empty() => self.keep_tick(),
                 _ = &mut mode_sleep, if mode_pending => {
                     mode_pending = false;
                     debug("kad: switching to server mode");
@@ -485,6 +632,194 @@ impl Node {
                     }
                 }
             }
+            Cmd::KeepReserved { relay, addr, reply } => {
+                if self.keeps.iter().any(|k| k.relay == relay) {
+                    let _ = reply.send(Err(format!("already keeping a reservation on {relay}")));
+                    return;
+                }
+                self.keeps.push(Keep {
+                    relay,
+                    addr: without_last_p2p(&addr, relay),
+                    listener: None,
+                    dialing: None,
+                    n: 0,
+                    lost_at: None,
+                    first: Some(reply),
+                });
+                self.keep_tick();
+            }
+            Cmd::Reservations { reply } => {
+                let _ = reply.send(self.reserved_total);
+            }
+            Cmd::DialKnown { peer, reply } => {
+                if self.connected(&peer) {
+                    let _ = reply.send(Ok(()));
+                    return;
+                }
+                let mut addrs = self.known_addrs.get(&peer).cloned().unwrap_or_default();
+                for a in self.kad_addrs(peer) {
+                    push_unique(&mut addrs, a);
+                }
+                if addrs.is_empty() {
+                    let _ = reply.send(Err(format!(
+                        "no known address of {peer} (give MA, or learn it first: find-providers, find-peer, identify)"
+                    )));
+                    return;
+                }
+                debug(&format!("dialing {peer} at {addrs:?}"));
+                let opts = DialOpts::peer_id(peer)
+                    .addresses(addrs)
+                    .condition(PeerCondition::Always)
+                    .build();
+                let id = opts.connection_id();
+                match self.swarm.dial(opts) {
+                    Ok(()) => {
+                        self.dials.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(format!("dial: {e}")));
+                    }
+                }
+            }
+            Cmd::Fetch { peer, name, reply } => {
+                if !self.connected(&peer) {
+                    let _ = reply.send(Err(format!("not connected to {peer}")));
+                    return;
+                }
+                let id = self.swarm.behaviour_mut().files.send_request(&peer, name);
+                let conn = request_connection(&self.conns, &peer, id);
+                self.fetches.insert(id, (reply, conn));
+            }
+        }
+    }
+
+    fn connected(&self, peer: &PeerId) -> bool {
+        self.conns.get(peer).is_some_and(|v| !v.is_empty())
+    }
+
+    /// The addresses Kademlia would dial `peer` at: its routing-table entry and the addresses
+    /// that running queries learned (e.g. a provider record's, while its lookup runs). Neither
+    /// 0.53 nor 0.56 exposes the latter otherwise; asking the behaviour has no side effect.
+    fn kad_addrs(&mut self, peer: PeerId) -> Vec<Multiaddr> {
+        let kad = &mut self.swarm.behaviour_mut().kad;
+        let addrs = NetworkBehaviour::handle_pending_outbound_connection(
+            kad,
+            ConnectionId::new_unchecked(usize::MAX),
+            Some(peer),
+            &[],
+            Endpoint::Dialer,
+        )
+        .unwrap_or_default();
+        let mut out = Vec::new();
+        for a in &addrs {
+            push_unique(&mut out, without_last_p2p(a, peer));
+        }
+        out
+    }
+
+    /// keep-reserved: for each kept reservation that is down, listen on the relay's
+    /// /p2p-circuit address again if connected to the relay, else dial the relay.
+    fn keep_tick(&mut self) {
+        for i in 0..self.keeps.len() {
+            if self.keeps[i].listener.is_some() {
+                continue;
+            }
+            let relay = self.keeps[i].relay;
+            if self.connected(&relay) {
+                self.keep_listen(i);
+            } else if self.keeps[i].dialing.is_none() {
+                let opts = DialOpts::peer_id(relay)
+                    .addresses(vec![self.keeps[i].addr.clone()])
+                    .condition(PeerCondition::Always)
+                    .build();
+                let id = opts.connection_id();
+                match self.swarm.dial(opts) {
+                    Ok(()) => self.keeps[i].dialing = Some(id),
+                    Err(e) => debug(&format!("keep-reserved: dial {relay}: {e}")),
+                }
+            }
+        }
+    }
+
+    fn keep_listen(&mut self, i: usize) {
+        let k = &self.keeps[i];
+        let circuit = k
+            .addr
+            .clone()
+            .with(Protocol::P2p(k.relay))
+            .with(Protocol::P2pCircuit);
+        match self.swarm.listen_on(circuit.clone()) {
+            Ok(id) => {
+                debug(&format!("keep-reserved: listening on {circuit}"));
+                self.keeps[i].listener = Some(id);
+            }
+            Err(e) => debug(&format!("keep-reserved: listen on {circuit}: {e}")),
+        }
+    }
+
+    /// A kept reservation went down (connection to the relay lost, listener closed).
+    fn keep_lost(&mut self, i: usize) {
+        let k = &mut self.keeps[i];
+        if let Some(l) = k.listener.take() {
+            self.listen_addrs.remove(&l);
+        }
+        if k.n > 0 && k.lost_at.is_none() {
+            k.lost_at = Some(Instant::now());
+        }
+    }
+
+    fn on_files(&mut self, ev: FilesEvent) {
+        let conn = response_connection(&ev);
+        match ev {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    debug(&format!("file request {request:?} from {peer}"));
+                    if let Some(data) = self.serve.clone() {
+                        if self
+                            .swarm
+                            .behaviour_mut()
+                            .files
+                            .send_response(channel, data)
+                            .is_err()
+                        {
+                            debug(&format!("file response to {peer}: channel closed"));
+                        }
+                    }
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if let Some((reply, guess)) = self.fetches.remove(&request_id) {
+                        let relayed = conn
+                            .or(guess)
+                            .and_then(|c| self.conn_addrs.get(&c))
+                            .is_some_and(is_relayed);
+                        let _ = reply.send(Ok(Fetched {
+                            data: response,
+                            relayed,
+                        }));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some((reply, _)) = self.fetches.remove(&request_id) {
+                    let _ = reply.send(Err(format!("request to {peer} failed: {error}")));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                debug(&format!("file request from {peer} failed: {error}"));
+            }
+            request_response::Event::ResponseSent { peer, .. } => {
+                debug(&format!("file sent to {peer}"));
+            }
         }
     }
 
@@ -529,14 +864,76 @@ impl Node {
                 let (_, _, reply) = self.reserves.remove(i);
                 let _ = reply.send(Err(format!("reservation failed: {reason:?}")));
             }
+            // A kept reservation's listener closed (connection to the relay lost, reservation
+            // refused or failed): keep_tick listens again.
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } if self.keeps.iter().any(|k| k.listener == Some(listener_id)) => {
+                debug(&format!("keep-reserved: listener closed: {reason:?}"));
+                let i = self
+                    .keeps
+                    .iter()
+                    .position(|k| k.listener == Some(listener_id))
+                    .expect("present");
+                self.keep_lost(i);
+            }
+            SwarmEvent::ListenerError { listener_id, error }
+                if self.keeps.iter().any(|k| k.listener == Some(listener_id)) =>
+            {
+                debug(&format!("keep-reserved: listener error: {error}"));
+                let i = self
+                    .keeps
+                    .iter()
+                    .position(|k| k.listener == Some(listener_id))
+                    .expect("present");
+                self.swarm.remove_listener(listener_id);
+                self.keep_lost(i);
+            }
             SwarmEvent::Behaviour(BehaviourEvent::RelayClient(ev)) => {
                 debug(&format!("relay client: {ev:?}"));
                 if let relay::client::Event::ReservationReqAccepted {
                     relay_peer_id,
                     limit,
-                    ..
+                    renewal,
                 } = ev
                 {
+                    let limit_duration_s = limit.and_then(|l| l.duration()).map(|d| d.as_secs());
+                    let limit_data = limit.and_then(|l| l.data_in_bytes());
+                    if !renewal {
+                        self.reserved_total += 1;
+                    }
+                    if let Some(i) = self
+                        .keeps
+                        .iter()
+                        .position(|k| k.relay == relay_peer_id)
+                        .filter(|_| !renewal)
+                    {
+                        let k = &mut self.keeps[i];
+                        k.n += 1;
+                        let since = k
+                            .lost_at
+                            .take()
+                            .map(|t| t.elapsed().as_millis() as u64);
+                        emit(json!({
+                            "event": "reserved",
+                            "relay": relay_peer_id.to_string(),
+                            "n": k.n,
+                            "since_disconnect_ms": since,
+                        }));
+                        if let Some(reply) = k.first.take() {
+                            let circuit_addrs = k
+                                .listener
+                                .and_then(|l| self.listen_addrs.get(&l).cloned())
+                                .unwrap_or_default();
+                            let _ = reply.send(Ok(ReserveInfo {
+                                circuit_addrs,
+                                limit_duration_s,
+                                limit_data,
+                            }));
+                        }
+                    }
                     while let Some(i) = self
                         .reserves
                         .iter()
@@ -550,8 +947,8 @@ impl Node {
                             .unwrap_or_default();
                         let _ = reply.send(Ok(ReserveInfo {
                             circuit_addrs,
-                            limit_duration_s: limit.and_then(|l| l.duration()).map(|d| d.as_secs()),
-                            limit_data: limit.and_then(|l| l.data_in_bytes()),
+                            limit_duration_s,
+                            limit_data,
                         }));
                     }
                 }
@@ -573,8 +970,10 @@ impl Node {
                     "connection {connection_id:?} to {peer_id} established ({endpoint:?})"
                 ));
                 push_unique(self.conns.entry(peer_id).or_default(), connection_id);
+                self.conn_addrs
+                    .insert(connection_id, endpoint.get_remote_address().clone());
                 if endpoint.is_dialer() {
-                    let a = without_p2p(endpoint.get_remote_address());
+                    let a = without_last_p2p(endpoint.get_remote_address(), peer_id);
                     push_unique(self.known_addrs.entry(peer_id).or_default(), a);
                 }
                 if num_established.get() == 1 {
@@ -582,6 +981,18 @@ impl Node {
                 }
                 if let Some(reply) = self.dials.remove(&connection_id) {
                     let _ = reply.send(Ok(()));
+                }
+                for i in 0..self.keeps.len() {
+                    let k = &mut self.keeps[i];
+                    if k.relay != peer_id {
+                        continue;
+                    }
+                    if k.dialing == Some(connection_id) {
+                        k.dialing = None;
+                    }
+                    if k.listener.is_none() && !endpoint.is_relayed() {
+                        self.keep_listen(i);
+                    }
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -600,8 +1011,19 @@ impl Node {
                         self.conns.remove(&peer_id);
                     }
                 }
+                self.conn_addrs.remove(&connection_id);
                 if num_established == 0 {
                     emit(json!({"event": "disconnected", "peer": peer_id.to_string()}));
+                    // A kept reservation's relay: drop the listener (its reservation went with
+                    // the connection) and reconnect.
+                    for i in 0..self.keeps.len() {
+                        if self.keeps[i].relay == peer_id {
+                            if let Some(l) = self.keeps[i].listener {
+                                self.swarm.remove_listener(l);
+                            }
+                            self.keep_lost(i);
+                        }
+                    }
                 }
             }
             SwarmEvent::OutgoingConnectionError {
@@ -615,6 +1037,11 @@ impl Node {
                 if let Some(reply) = self.dials.remove(&connection_id) {
                     let _ = reply.send(Err(format!("dial: {error}")));
                 }
+                for k in self.keeps.iter_mut() {
+                    if k.dialing == Some(connection_id) {
+                        k.dialing = None;
+                    }
+                }
             }
             SwarmEvent::IncomingConnectionError { error, .. } => {
                 debug(&format!("incoming connection failed: {error}"));
@@ -624,6 +1051,19 @@ impl Node {
             SwarmEvent::Behaviour(BehaviourEvent::Ping(ev)) => {
                 debug(&format!("ping {}: {:?}", ev.peer, ev.result));
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(ev)) => {
+                let (ok, error) = match &ev.result {
+                    Ok(_) => (true, None),
+                    Err(e) => (false, Some(e.to_string())),
+                };
+                emit(json!({
+                    "event": "dcutr",
+                    "peer": ev.remote_peer_id.to_string(),
+                    "ok": ok,
+                    "error": error,
+                }));
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Files(ev)) => self.on_files(ev),
             _ => {}
         }
     }
@@ -645,19 +1085,35 @@ impl Node {
                     "agent_version": id.agent_version,
                     "protocols": protocols,
                 }));
+                // --agent-check: as Chiral does, disconnect a peer of another agent.
+                let rejected = self
+                    .agent_check
+                    .as_deref()
+                    .is_some_and(|prefix| !agent_ok(prefix, &info.agent_version));
+                if rejected {
+                    emit(json!({
+                        "event": "agent-rejected",
+                        "peer": peer_id.to_string(),
+                        "agent": info.agent_version,
+                    }));
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                }
                 // As rust-libp2p applications do: a peer announcing our Kademlia protocol goes
                 // into the routing table with its listen addresses.
-                if info.protocols.contains(&self.kad_protocol) {
+                if !rejected && info.protocols.contains(&self.kad_protocol) {
                     for a in &info.listen_addrs {
-                        let a = without_p2p(a);
+                        let a = without_last_p2p(a, peer_id);
                         self.swarm
                             .behaviour_mut()
                             .kad
                             .add_address(&peer_id, a.clone());
                     }
                 }
-                for a in &info.listen_addrs {
-                    push_unique(self.known_addrs.entry(peer_id).or_default(), without_p2p(a));
+                for a in info.listen_addrs.iter().filter(|_| !rejected) {
+                    push_unique(
+                        self.known_addrs.entry(peer_id).or_default(),
+                        without_last_p2p(a, peer_id),
+                    );
                 }
                 if let Some(waiters) = self.id_waiters.remove(&peer_id) {
                     for w in waiters {
@@ -725,7 +1181,19 @@ impl Node {
             (Pending::FindProviders(reply), QueryResult::GetProviders(r)) => {
                 if let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = &r {
                     if !providers.is_empty() {
-                        let _ = reply.send(Ok(providers.iter().copied().collect()));
+                        // The provider records' addresses are only inside the running query
+                        // (both versions): take them before finishing it, and keep them for a
+                        // later dial (fetch without MA).
+                        let mut found = Vec::new();
+                        for p in providers.iter().copied() {
+                            let addrs = self.kad_addrs(p);
+                            for a in &addrs {
+                                push_unique(self.known_addrs.entry(p).or_default(), a.clone());
+                                self.swarm.add_peer_address(p, a.clone());
+                            }
+                            found.push((p, addrs));
+                        }
+                        let _ = reply.send(Ok(found));
                         self.finish_query(id);
                         return;
                     }
