@@ -114,9 +114,14 @@ relay::RelayConfig NodeSettings::relay_config() const {
     c.reservation_ttl = relay_reservation_ttl;
     c.reservation_rate_per_peer = relay_reservation_rate_per_peer;
     c.reservation_rate_per_ip = relay_reservation_rate_per_ip;
-    c.max_circuits = relay_max_circuits;
-    c.max_circuits_per_peer = relay_max_circuits_per_peer;
+    // The chiral profiles take Chiral's relay server's limits: files move over circuits, and
+    // every NATed client of a file-sharing network is a DHT server that the others reach
+    // through its reservation (4 circuits per peer ran out with five NATed peers).
     const bool chiral = profile.starts_with("chiral");
+    c.max_circuits = relay_max_circuits ? relay_max_circuits : chiral ? 256 : c.max_circuits;
+    c.max_circuits_per_peer = relay_max_circuits_per_peer ? relay_max_circuits_per_peer
+                              : chiral                    ? 16
+                                                          : c.max_circuits_per_peer;
     c.circuit_bytes = relay_circuit_bytes ? relay_circuit_bytes
                       : chiral            ? std::uint64_t{128} * 1024 * 1024
                                           : c.circuit_bytes;

@@ -57,8 +57,8 @@ struct NodeSettings {
     net::Duration relay_reservation_ttl{3'600'000};
     double relay_reservation_rate_per_peer = 0.1;
     double relay_reservation_rate_per_ip = 1;
-    std::size_t relay_max_circuits = 64;
-    std::size_t relay_max_circuits_per_peer = 4;
+    std::size_t relay_max_circuits = 0;           // 0: the profile's (below)
+    std::size_t relay_max_circuits_per_peer = 0;  // 0: the profile's
     std::size_t relay_circuit_bytes = 0;      // each direction; 0: the profile's (below)
     net::Duration relay_circuit_duration{0};  // 0: the profile's
 
