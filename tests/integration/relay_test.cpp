@@ -273,6 +273,38 @@ TEST_F(Relay, MalformedHopMessagesCloseOnlyThatStream) {
     EXPECT_TRUE(reserve(a));  // and the same peer reserves normally afterwards
 }
 
+// The client side: a relay (or anyone the client is connected to) that sends a malformed STOP
+// costs that stream only; the reservation keeps working.
+TEST_F(Relay, MalformedStopMessagesCloseOnlyThatStream) {
+    start_relay({});
+    auto& a = add_peer();
+    auto& b = add_peer();
+    ASSERT_TRUE(reserve(a));
+    auto to_a = relay_host->connections_to(a.host.peer_id());
+    ASSERT_FALSE(to_a.empty());
+    for (const Bytes& garbage :
+         {Bytes{0x08, 0x07}, Bytes{0xff, 0xff, 0xff}, Bytes{0x08, 0x00}, Bytes{}}) {
+        auto task = [&]() -> net::awaitable<int> {
+            std::vector<std::string> protocols{std::string(relay::stop_protocol_id)};
+            auto stream = co_await relay_host->new_stream(to_a.front(), protocols);
+            if (!stream) co_return -1;
+            co_await net::write_length_prefixed(**stream, garbage);
+            pb::StopMessage answer;
+            if (co_await relay::read_relay_message(**stream, answer, std::chrono::seconds(5)))
+                co_return -2;
+            co_return answer.status();
+        };
+        auto status = run_task(io, task(), 10s);
+        ASSERT_TRUE(status);
+        EXPECT_EQ(*status, pb::MALFORMED_MESSAGE);
+    }
+    EXPECT_TRUE(to_a.front()->is_open());
+    EXPECT_EQ(a.client.stats().circuit_failures, 4u);
+    auto conn = dial_through(b, a);
+    ASSERT_TRUE(conn) << conn.error().message();
+    EXPECT_EQ(echo(b.host, *conn, 1000), random_bytes(1000, 7));
+}
+
 TEST_F(Relay, KeptReservationComesBackAfterTheRelayRestarts) {
     start_relay({});
     auto& a = add_peer();
