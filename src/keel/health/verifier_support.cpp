@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <set>
 
-#include "keel/net/condition.hpp"
 #include "keel/net/deadline.hpp"
+#include "keel/net/task_group.hpp"
 #include "keel/protocols/ping.hpp"
 
 namespace keel::health::verifier {
@@ -58,11 +58,8 @@ namespace {
 // ---- one request to many peers at once ------------------------------------------------------
 
 struct AskState {
-    explicit AskState(asio::any_io_executor ex) : answered(ex) {}
-    std::size_t pending = 0;
     bool stop = false;
     OnAnswer on_answer;
-    net::Condition answered;  // a request ended
 };
 
 // Once ask_peers returns (or is cancelled by its step's deadline) the requests still in flight
@@ -78,24 +75,22 @@ struct StopOnExit {
 awaitable<void> ask_one(kad::Dht& dht, std::shared_ptr<AskState> state, PeerId peer,
                         kad::KadMessage message) {
     auto answer = co_await dht.request(peer, std::move(message));
-    --state->pending;
     if (!state->stop && state->on_answer && state->on_answer(peer, answer)) state->stop = true;
-    state->answered.notify();
 }
 
 }  // namespace
 
 awaitable<void> ask_peers(kad::Dht& dht, std::vector<PeerId> peers, kad::KadMessage message,
                           OnAnswer on_answer) {
-    auto ex = co_await asio::this_coro::executor;
-    auto state = std::make_shared<AskState>(ex);
+    auto state = std::make_shared<AskState>();
     state->on_answer = std::move(on_answer);
-    state->pending = peers.size();
     StopOnExit guard{state};
-    for (const auto& peer : peers)
-        asio::co_spawn(ex, ask_one(dht, state, peer, message), asio::detached);
-    auto done = [&] { return state->pending == 0 || state->stop; };
-    co_await state->answered.until(done);
+    // Declared after the guard, so destroyed first: the requests still in flight are cancelled
+    // once the question is settled (or this step's deadline cancels us).
+    net::TaskGroup asking(co_await asio::this_coro::executor);
+    for (const auto& peer : peers) asking.spawn(ask_one(dht, state, peer, message));
+    auto done = [&] { return asking.running() == 0 || state->stop; };
+    co_await asking.until(done);
 }
 
 awaitable<bool> ask_peers_within(kad::Dht& dht, std::vector<PeerId> peers, kad::KadMessage message,

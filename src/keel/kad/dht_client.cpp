@@ -6,10 +6,10 @@
 #include "keel/host/tcp_address.hpp"
 #include "keel/kad/dht.hpp"
 #include "keel/kad/kad_errc.hpp"
-#include "keel/net/condition.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/net/framing.hpp"
 #include "keel/net/log.hpp"
+#include "keel/net/task_group.hpp"
 
 namespace keel::kad {
 
@@ -133,27 +133,21 @@ awaitable<LookupResult> Dht::lookup(Bytes key, MessageType type, OnResponse on_r
 
 // ---- fan-out: one message to many peers at once ----------------------------------------------
 
-// Shared by send_to_all and the requests it spawns, which may outlive it by a few handlers.
+// The answers, shared by send_to_all and the requests it spawns, which may outlive it by a few
+// handlers.
 struct Dht::FanOut {
-    FanOut(asio::any_io_executor ex, net::Clock::time_point deadline, std::size_t n)
-        : ended(ex), cancel(ex, deadline), answers(n) {}
-    net::Condition ended;       // notified by each request that ends
-    asio::steady_timer cancel;  // fires at the deadline, or is cancelled: every request ends
+    explicit FanOut(std::size_t n) : answers(n) {}
     std::vector<std::optional<KadMessage>> answers;
-    std::size_t pending = 0;
     bool finished = false;  // send_to_all returned: answers are no longer read
 };
 
 awaitable<void> Dht::send_one(std::shared_ptr<FanOut> fan_out, std::size_t index, PeerId peer,
                               KadMessage message) {
-    // The request against the overall deadline and against stop(); the losers are cancelled.
-    // Named first: GCC 12 mishandles temporaries inside a co_await expression.
+    // The request against stop() (the loser is cancelled); send_to_all's task group cancels it
+    // at the deadline. Named first: GCC 12 mishandles temporaries inside a co_await expression.
     using namespace asio::experimental::awaitable_operators;
-    auto race = request(std::move(peer), std::move(message)) ||
-                fan_out->cancel.async_wait(net::use_result) || stopped_.wait();
+    auto race = request(std::move(peer), std::move(message)) || stopped_.wait();
     auto winner = co_await std::move(race);
-    --fan_out->pending;
-    fan_out->ended.notify();
     if (fan_out->finished || winner.index() != 0) co_return;
     auto& response = std::get<0>(winner);
     if (response) fan_out->answers[index] = std::move(*response);
@@ -162,28 +156,25 @@ awaitable<void> Dht::send_one(std::shared_ptr<FanOut> fan_out, std::size_t index
 awaitable<std::vector<std::optional<KadMessage>>> Dht::send_to_all(std::vector<PeerId> peers,
                                                                    KadMessage message) {
     auto deadline = net::Clock::now() + config_.rpc_timeout;
-    auto fan_out = std::make_shared<FanOut>(host_.get_executor(), deadline, peers.size());
+    auto fan_out = std::make_shared<FanOut>(peers.size());
     // However this frame ends (a caller's cancellation ends it with an exception), the requests
-    // still in flight are cancelled and stop writing answers.
+    // still in flight stop writing answers, and (the group, destroyed first) are cancelled.
     struct EndOnExit {
         std::shared_ptr<FanOut> fan_out;
-        ~EndOnExit() {
-            fan_out->finished = true;
-            fan_out->cancel.cancel();
-        }
+        ~EndOnExit() { fan_out->finished = true; }
     } end_on_exit{fan_out};
     if (!*alive_) co_return fan_out->answers;
-    for (std::size_t i = 0; i < peers.size(); ++i) {
-        ++fan_out->pending;
-        asio::co_spawn(host_.get_executor(), send_one(fan_out, i, peers[i], message),
-                       asio::detached);
+    net::TaskGroup requests(host_.get_executor());
+    for (std::size_t i = 0; i < peers.size(); ++i)
+        requests.spawn(send_one(fan_out, i, peers[i], message));
+    // Every request ends by the deadline (then the group cancels the rest), or within a few
+    // handlers of stop(): wait for all of them, so that an answer that has just arrived still
+    // counts. The grace only bounds a request slow to honour its cancellation.
+    const bool all_answered = co_await requests.wait(deadline);
+    if (!all_answered) {
+        requests.cancel();
+        co_await requests.wait(deadline + std::chrono::milliseconds(250));
     }
-    // Every request ends by the deadline (its race against `cancel`), or within a few handlers of
-    // stop(): wait for all of them, so that an answer that has just arrived still counts. The grace
-    // only bounds a request slow to honour its cancellation.
-    const auto backstop = deadline + std::chrono::milliseconds(250);
-    auto all_ended = [&] { return fan_out->pending == 0; };
-    co_await fan_out->ended.until(all_ended, backstop);
     auto answers = fan_out->answers;
     co_return answers;
 }
