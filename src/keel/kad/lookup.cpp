@@ -4,7 +4,7 @@
 #include <map>
 #include <set>
 
-#include "keel/net/condition.hpp"
+#include "keel/net/task_group.hpp"
 
 namespace keel::kad {
 
@@ -22,24 +22,22 @@ struct Candidate {
     int hop = 0;
 };
 
-// Shared by the lookup and its queries, which may outlive it (a caller's deadline destroys the
-// lookup's frame while queries are in flight): they read `stop` before touching anything else.
+// Shared by the lookup and its queries, which may outlive it by a few handlers (the lookup's end
+// cancels them): they read `stop` before touching anything else.
 struct LookupState {
-    LookupState(asio::any_io_executor ex, LookupHooks hooks) : hooks(std::move(hooks)), wake(ex) {}
+    explicit LookupState(LookupHooks hooks) : hooks(std::move(hooks)) {}
     LookupHooks hooks;
     std::map<KadKey, Candidate> by_distance;  // XOR distance orders the candidates
     std::set<PeerId> seen;
     std::size_t in_flight = 0;
     bool stop = false;
     LookupResult counts;  // queried, failed, hops
-    net::Condition wake;  // notified when a query ends
 };
 
 awaitable<void> query(std::shared_ptr<LookupState> state, const KadKey target, Candidate* c,
                       KadMessage message) {
     auto answer = co_await state->hooks.request(c->id, message, c->addrs);
     --state->in_flight;
-    state->wake.notify();
     if (state->stop || (state->hooks.running && !state->hooks.running())) co_return;
     if (!answer) {
         c->state = QueryState::failed;
@@ -63,11 +61,13 @@ awaitable<void> query(std::shared_ptr<LookupState> state, const KadKey target, C
 awaitable<LookupResult> run_lookup(asio::any_io_executor executor, KadKey target, PeerId self,
                                    std::vector<PeerId> seeds, KadMessage message,
                                    LookupParams params, LookupHooks hooks) {
-    auto state = std::make_shared<LookupState>(executor, std::move(hooks));
+    auto state = std::make_shared<LookupState>(std::move(hooks));
     struct StopOnExit {
         std::shared_ptr<LookupState> state;
         ~StopOnExit() { state->stop = true; }
     } stop_on_exit{state};
+    // Destroyed before the guard: however the lookup ends, the queries in flight are cancelled.
+    net::TaskGroup queries(executor);
     state->seen.insert(self);
     for (auto& id : seeds) {
         if (!state->seen.insert(id).second) continue;
@@ -93,7 +93,7 @@ awaitable<LookupResult> run_lookup(asio::any_io_executor executor, KadKey target
         for (auto* c : to_query) {
             c->state = QueryState::waiting;
             ++state->in_flight;
-            asio::co_spawn(executor, query(state, target, c, message), asio::detached);
+            queries.spawn(query(state, target, c, message));
         }
         if (state->in_flight == 0) {
             // Queries may complete before co_spawn returns (it starts them inline): look again.
@@ -101,7 +101,9 @@ awaitable<LookupResult> run_lookup(asio::any_io_executor executor, KadKey target
             break;  // nothing left to ask
         }
         if (net::Clock::now() >= deadline) break;
-        co_await state->wake.wait(deadline);
+        const auto asking = state->in_flight;
+        auto one_ended = [&] { return state->in_flight < asking; };
+        co_await queries.until(one_ended, deadline);
     }
     state->stop = true;
     LookupResult out = state->counts;
