@@ -47,17 +47,9 @@ for pair in "$B:${ns}vb1" "$B:${ns}vb2" "$N:${ns}vn" "$S:${ns}vs" "$B:lo" "$N:lo
     ip -n "${pair%%:*}" link set "${pair#*:}" up
 done
 
-# inside NS CMD...: runs CMD in network namespace NS.
-inside() {
-    local where=$1
-    shift
-    ip netns exec "$where" "$@"
-}
-now() { date +%s.%N; }
-# since T0: seconds from T0 to now, 3 decimals. holds EXPR: an awk comparison of numbers.
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
-holds() { awk "BEGIN { exit !($1) }"; }
-figure() { echo "[figure] fault $*"; }
+# shellcheck source=lib.sh
+source "$src/tests/fault/lib.sh"
+figure_prefix=fault
 
 # start_bootstrap NAME PORT [PEER]: a keel bootstrap in B on both links; sets <NAME>_addr
 # (/ip4/10.77.1.1/... as the node sees it) and <NAME>_peer.

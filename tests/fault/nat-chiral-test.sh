@@ -86,15 +86,9 @@ table ip keel_nat {
 NFT
 done
 
-inside() {
-    local where=$1
-    shift
-    ip netns exec "$where" "$@"
-}
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
-holds() { awk "BEGIN { exit !($1) }"; }
-figure() { echo "[figure] nat $*"; }
+# shellcheck source=lib.sh
+source "$src/tests/fault/lib.sh"
+figure_prefix=nat
 start_bootstrap() {
     ip netns exec "$I" "$keel" bootstrap --profile chiral --listen /ip4/198.51.100.1/tcp/4001 \
         --data-dir "$tmp/boot" --json --log-level warn >>"$tmp/boot.out" 2>>"$tmp/boot.err" &

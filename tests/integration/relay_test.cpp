@@ -90,6 +90,25 @@ class Relay : public ::testing::Test {
         return run_task(io, task(), 30s).value_or(Bytes{});
     }
 
+    // Opens `protocol` from `host` on `conn`, sends `garbage` as one length-prefixed message and
+    // returns the status of the answer (an Answer: HopMessage or StopMessage); negative if none.
+    template <class Answer>
+    int status_after(Host& host, std::shared_ptr<Connection> conn, std::string_view protocol,
+                     const Bytes& garbage) {
+        auto task = [&]() -> net::awaitable<int> {
+            std::vector<std::string> protocols{std::string(protocol)};
+            auto stream = co_await host.new_stream(conn, protocols);
+            if (!stream) co_return -1;
+            co_await net::write_length_prefixed(**stream, garbage);
+            Answer answer;
+            const auto failed =
+                co_await relay::read_relay_message(**stream, answer, std::chrono::seconds(5));
+            if (failed) co_return -2;
+            co_return answer.status();
+        };
+        return run_task(io, task(), 10s).value_or(-3);
+    }
+
     void TearDown() override {
         if (relay) relay->stop();
         std::vector<Host*> hosts;
@@ -253,21 +272,10 @@ TEST_F(Relay, MalformedHopMessagesCloseOnlyThatStream) {
     auto connection = run_task(io, a.host.connect(relay_addr), 10s);
     ASSERT_TRUE(connection && *connection);
     for (const Bytes& garbage :
-         {Bytes{0x08, 0x07}, Bytes{0xff, 0xff, 0xff}, Bytes{0x12, 0x02, 0x0a, 0x00}, Bytes{}}) {
-        auto task = [&]() -> net::awaitable<int> {
-            std::vector<std::string> protocols{std::string(relay::hop_protocol_id)};
-            auto stream = co_await a.host.new_stream(**connection, protocols);
-            if (!stream) co_return -1;
-            co_await net::write_length_prefixed(**stream, garbage);
-            pb::HopMessage answer;
-            if (co_await relay::read_relay_message(**stream, answer, std::chrono::seconds(5)))
-                co_return -2;
-            co_return answer.status();
-        };
-        auto status = run_task(io, task(), 10s);
-        ASSERT_TRUE(status);
-        EXPECT_EQ(*status, pb::MALFORMED_MESSAGE);
-    }
+         {Bytes{0x08, 0x07}, Bytes{0xff, 0xff, 0xff}, Bytes{0x12, 0x02, 0x0a, 0x00}, Bytes{}})
+        EXPECT_EQ(
+            status_after<pb::HopMessage>(a.host, **connection, relay::hop_protocol_id, garbage),
+            pb::MALFORMED_MESSAGE);
     EXPECT_TRUE((**connection)->is_open());
     EXPECT_GE(refused("malformed"), 4u);
     EXPECT_TRUE(reserve(a));  // and the same peer reserves normally afterwards
@@ -283,21 +291,10 @@ TEST_F(Relay, MalformedStopMessagesCloseOnlyThatStream) {
     auto to_a = relay_host->connections_to(a.host.peer_id());
     ASSERT_FALSE(to_a.empty());
     for (const Bytes& garbage :
-         {Bytes{0x08, 0x07}, Bytes{0xff, 0xff, 0xff}, Bytes{0x08, 0x00}, Bytes{}}) {
-        auto task = [&]() -> net::awaitable<int> {
-            std::vector<std::string> protocols{std::string(relay::stop_protocol_id)};
-            auto stream = co_await relay_host->new_stream(to_a.front(), protocols);
-            if (!stream) co_return -1;
-            co_await net::write_length_prefixed(**stream, garbage);
-            pb::StopMessage answer;
-            if (co_await relay::read_relay_message(**stream, answer, std::chrono::seconds(5)))
-                co_return -2;
-            co_return answer.status();
-        };
-        auto status = run_task(io, task(), 10s);
-        ASSERT_TRUE(status);
-        EXPECT_EQ(*status, pb::MALFORMED_MESSAGE);
-    }
+         {Bytes{0x08, 0x07}, Bytes{0xff, 0xff, 0xff}, Bytes{0x08, 0x00}, Bytes{}})
+        EXPECT_EQ(status_after<pb::StopMessage>(*relay_host, to_a.front(), relay::stop_protocol_id,
+                                                garbage),
+                  pb::MALFORMED_MESSAGE);
     EXPECT_TRUE(to_a.front()->is_open());
     EXPECT_EQ(a.client.stats().circuit_failures, 4u);
     auto conn = dial_through(b, a);

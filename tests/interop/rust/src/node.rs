@@ -518,19 +518,7 @@ impl Node {
                     let _ = reply.send(Ok(()));
                     return;
                 }
-                let opts = DialOpts::peer_id(peer)
-                    .addresses(vec![without_last_p2p(&addr, peer)])
-                    .condition(PeerCondition::Always)
-                    .build();
-                let id = opts.connection_id();
-                match self.swarm.dial(opts) {
-                    Ok(()) => {
-                        self.dials.insert(id, reply);
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(format!("dial: {e}")));
-                    }
-                }
+                self.dial_at(peer, vec![without_last_p2p(&addr, peer)], reply);
             }
             Cmd::Identify { peer, reply } => match self.identified.get(&peer) {
                 Some(info) => {
@@ -667,19 +655,7 @@ impl Node {
                     return;
                 }
                 debug(&format!("dialing {peer} at {addrs:?}"));
-                let opts = DialOpts::peer_id(peer)
-                    .addresses(addrs)
-                    .condition(PeerCondition::Always)
-                    .build();
-                let id = opts.connection_id();
-                match self.swarm.dial(opts) {
-                    Ok(()) => {
-                        self.dials.insert(id, reply);
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(format!("dial: {e}")));
-                    }
-                }
+                self.dial_at(peer, addrs, reply);
             }
             Cmd::Fetch { peer, name, reply } => {
                 if !self.connected(&peer) {
@@ -689,6 +665,24 @@ impl Node {
                 let id = self.swarm.behaviour_mut().files.send_request(&peer, name);
                 let conn = request_connection(&self.conns, &peer, id);
                 self.fetches.insert(id, (reply, conn));
+            }
+        }
+    }
+
+    /// Dials `peer` at `addrs` (a new connection even if one is open); `reply` answers once
+    /// the dial ends.
+    fn dial_at(&mut self, peer: PeerId, addrs: Vec<Multiaddr>, reply: Reply<()>) {
+        let opts = DialOpts::peer_id(peer)
+            .addresses(addrs)
+            .condition(PeerCondition::Always)
+            .build();
+        let id = opts.connection_id();
+        match self.swarm.dial(opts) {
+            Ok(()) => {
+                self.dials.insert(id, reply);
+            }
+            Err(e) => {
+                let _ = reply.send(Err(format!("dial: {e}")));
             }
         }
     }
