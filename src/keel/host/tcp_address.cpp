@@ -12,6 +12,22 @@ using asio::ip::tcp;
 
 namespace {
 
+// Not loopback, unspecified, multicast, private (RFC 1918, fc00::/7), carrier-grade NAT
+// (100.64.0.0/10), link-local or an IPv4-mapped IPv6 address.
+bool reaches_the_internet(const asio::ip::address& ip) {
+    if (ip.is_loopback() || ip.is_unspecified() || ip.is_multicast()) return false;
+    if (ip.is_v4()) {
+        const auto b = ip.to_v4().to_bytes();
+        return !(b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) ||
+                 (b[0] == 192 && b[1] == 168) || (b[0] == 100 && (b[1] & 0xc0) == 64) ||
+                 (b[0] == 169 && b[1] == 254));
+    }
+    const auto v6 = ip.to_v6();
+    if (v6.is_v4_mapped()) return false;
+    const auto b = v6.to_bytes();
+    return !(v6.is_link_local() || (b[0] & 0xfe) == 0xfc);
+}
+
 std::optional<std::uint16_t> tcp_port(const Multiaddr& addr) {
     const auto* port = addr.find(proto_code::tcp);
     if (!port || port->value.size() != 2) return std::nullopt;
@@ -123,10 +139,7 @@ AddressScope address_scope(const Multiaddr& addr) {
     }
     if (ip.is_unspecified() || ip.is_multicast()) return AddressScope::unusable;
     if (ip.is_loopback()) return AddressScope::loopback;
-    // The same ranges as is_public_address, which also asks for /tcp.
-    auto as_tcp = Multiaddr::parse((ip.is_v4() ? "/ip4/" : "/ip6/") + ip.to_string() + "/tcp/1");
-    return as_tcp && is_public_address(*as_tcp) ? AddressScope::internet
-                                                : AddressScope::private_network;
+    return reaches_the_internet(ip) ? AddressScope::internet : AddressScope::private_network;
 }
 
 std::vector<Multiaddr> addresses_worth_keeping(std::vector<Multiaddr> told,
@@ -147,19 +160,7 @@ bool is_public_address(const Multiaddr& addr) {
         code == proto_code::dnsaddr)
         return true;
     auto endpoint = tcp_endpoint(addr);
-    if (!endpoint) return false;
-    const auto ip = endpoint->address();
-    if (ip.is_loopback() || ip.is_unspecified() || ip.is_multicast()) return false;
-    if (ip.is_v4()) {
-        const auto b = ip.to_v4().to_bytes();
-        return !(b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) ||
-                 (b[0] == 192 && b[1] == 168) || (b[0] == 100 && (b[1] & 0xc0) == 64) ||
-                 (b[0] == 169 && b[1] == 254));
-    }
-    const auto v6 = ip.to_v6();
-    if (v6.is_v4_mapped()) return false;
-    const auto b = v6.to_bytes();
-    return !(v6.is_link_local() || (b[0] & 0xfe) == 0xfc);
+    return endpoint && reaches_the_internet(endpoint->address());
 }
 
 }  // namespace keel
