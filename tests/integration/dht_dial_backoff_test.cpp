@@ -6,6 +6,8 @@
 
 #include "keel/kad/dht.hpp"
 #include "keel/kad/kad_errc.hpp"
+#include "keel/net/deadline.hpp"
+#include "keel/net/net_errc.hpp"
 #include "test_support.hpp"
 
 namespace keel::test {
@@ -99,6 +101,46 @@ TEST(DhtDialBackoff, AnOpenConnectionIsUsedDespiteTheBackoff) {
     dht.stop();
     server_dht.stop();
     shut_down(io, {&client, &server});
+}
+
+// A request its caller cancels mid-dial (a lookup that has its answer cancels its other queries)
+// says nothing about the peer: the next request dials again instead of failing with backoff.
+TEST(DhtDialBackoff, ACancelledRequestIsNotAFailedDial) {
+    asio::io_context io;
+    // Accepts and never says a word: the dial hangs in the handshake until cancelled.
+    tcp::acceptor silent(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    std::vector<tcp::socket> held;
+    std::function<void()> accept = [&] {
+        silent.async_accept([&](const net::error_code& ec, tcp::socket socket) {
+            if (ec) return;
+            held.push_back(std::move(socket));
+            accept();
+        });
+    };
+    accept();
+    Host host(io.get_executor(), test_config());
+    kad::DhtConfig config;
+    config.dial_backoff_initial = 60s;
+    config.rpc_timeout = 10s;
+    kad::Dht dht(host, config);
+    dht.start();
+    auto ghost = PeerId::from_public_key(Ed25519KeyPair::generate().public_key());
+    auto addr =
+        *Multiaddr::parse("/ip4/127.0.0.1/tcp/" + std::to_string(silent.local_endpoint().port()));
+    kad::KadMessage ping;
+    ping.type = kad::MessageType::ping;
+
+    for (int round = 1; round <= 2; ++round) {
+        auto cancelled = run_task(
+            io, net::with_deadline(dht.request(ghost, ping, {addr}), net::Duration{200}), 5s);
+        ASSERT_TRUE(cancelled && !*cancelled);
+        EXPECT_EQ(cancelled->error(), net::net_errc::timeout);  // our deadline, not backoff
+        EXPECT_EQ(held.size(), static_cast<std::size_t>(round)) << "round " << round;
+    }
+    EXPECT_EQ(dht.stats().sent.at("PING cancelled"), 2u);
+
+    dht.stop();
+    shut_down(io, {&host});
 }
 
 }  // namespace

@@ -199,7 +199,8 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial_shared(Multiaddr a
 awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& addr) {
     std::optional<PeerId> expected;
     auto fail = [&](Phase phase, error_code ec) {
-        if (expected) note_dial_failure(*expected);
+        // A dial its caller cancelled (a lookup that has its answer) says nothing of the peer.
+        if (expected && ec != asio::error::operation_aborted) note_dial_failure(*expected);
         ++stats_.dial_failures;
         ++stats_.dial_failures_by_phase[std::string(phase_name(phase))];
         log().info("event=dial_failed addr={} phase={} error=\"{}\"", addr.to_string(),

@@ -60,11 +60,16 @@ awaitable<net::result<KadMessage>> Dht::request(PeerId peer, KadMessage message,
         co_return std::move(*response);
     };
     auto result = co_await net::with_deadline(attempt(), config_.rpc_timeout);
-    count(stats_.sent, type, result ? "ok" : "error");
+    // Our caller gave up (a lookup that has its answer cancels its other queries): that says
+    // nothing about the peer, so it is neither an error nor a failed dial.
+    // (Read directly: awaiting another coroutine would throw once we are cancelled.)
+    auto cancellation = co_await asio::this_coro::cancellation_state;
+    const bool abandoned = !result && cancellation.cancelled() != asio::cancellation_type::none;
+    count(stats_.sent, type, result ? "ok" : abandoned ? "cancelled" : "error");
     if (result) table_.mark_seen(peer);
     if (connected) {
         dial_backoff_.erase(peer);
-    } else if (!result) {
+    } else if (!result && !abandoned) {
         note_dial_failure(peer);
     }
     co_return result;
