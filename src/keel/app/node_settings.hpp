@@ -59,8 +59,8 @@ struct NodeSettings {
     double relay_reservation_rate_per_ip = 1;
     std::size_t relay_max_circuits = 0;           // 0: the profile's (below)
     std::size_t relay_max_circuits_per_peer = 0;  // 0: the profile's
-    std::size_t relay_circuit_bytes = 0;      // each direction; 0: the profile's (below)
-    net::Duration relay_circuit_duration{0};  // 0: the profile's
+    std::size_t relay_circuit_bytes = 0;          // each direction; 0: the profile's (below)
+    net::Duration relay_circuit_duration{0};      // 0: the profile's
 
     // [connect]: each phase of a dial has its own deadline, so a hanging peer costs one of them.
     net::Duration dial_timeout{10'000};       // TCP connect and DNS
