@@ -28,6 +28,21 @@ bool reaches_the_internet(const asio::ip::address& ip) {
     return !(v6.is_link_local() || (b[0] & 0xfe) == 0xfc);
 }
 
+// The IP of an /ip4 or /ip6 component; nullopt for any other.
+std::optional<asio::ip::address> ip_of(const Multiaddr::Component& c) {
+    if (c.code == proto_code::ip4 && c.value.size() == 4) {
+        asio::ip::address_v4::bytes_type b;
+        std::copy(c.value.begin(), c.value.end(), b.begin());
+        return asio::ip::address_v4(b);
+    }
+    if (c.code == proto_code::ip6 && c.value.size() == 16) {
+        asio::ip::address_v6::bytes_type b;
+        std::copy(c.value.begin(), c.value.end(), b.begin());
+        return asio::ip::address_v6(b);
+    }
+    return std::nullopt;
+}
+
 std::optional<std::uint16_t> tcp_port(const Multiaddr& addr) {
     const auto* port = addr.find(proto_code::tcp);
     if (!port || port->value.size() != 2) return std::nullopt;
@@ -40,18 +55,9 @@ std::optional<tcp::endpoint> tcp_endpoint(const Multiaddr& addr) {
     const auto& parts = addr.components();
     if (parts.size() < 2 || parts[1].code != proto_code::tcp) return std::nullopt;
     auto port = tcp_port(addr);
-    if (!port) return std::nullopt;
-    if (parts[0].code == proto_code::ip4 && parts[0].value.size() == 4) {
-        asio::ip::address_v4::bytes_type b;
-        std::copy(parts[0].value.begin(), parts[0].value.end(), b.begin());
-        return tcp::endpoint(asio::ip::address_v4(b), *port);
-    }
-    if (parts[0].code == proto_code::ip6 && parts[0].value.size() == 16) {
-        asio::ip::address_v6::bytes_type b;
-        std::copy(parts[0].value.begin(), parts[0].value.end(), b.begin());
-        return tcp::endpoint(asio::ip::address_v6(b), *port);
-    }
-    return std::nullopt;
+    auto ip = ip_of(parts[0]);
+    if (!port || !ip) return std::nullopt;
+    return tcp::endpoint(*ip, *port);
 }
 
 Multiaddr tcp_multiaddr(const tcp::endpoint& endpoint) {
@@ -125,21 +131,10 @@ AddressScope address_scope(const Multiaddr& addr) {
     if (first.code == proto_code::dns || first.code == proto_code::dns4 ||
         first.code == proto_code::dns6 || first.code == proto_code::dnsaddr)
         return AddressScope::internet;
-    asio::ip::address ip;
-    if (first.code == proto_code::ip4 && first.value.size() == 4) {
-        asio::ip::address_v4::bytes_type b;
-        std::copy(first.value.begin(), first.value.end(), b.begin());
-        ip = asio::ip::address_v4(b);
-    } else if (first.code == proto_code::ip6 && first.value.size() == 16) {
-        asio::ip::address_v6::bytes_type b;
-        std::copy(first.value.begin(), first.value.end(), b.begin());
-        ip = asio::ip::address_v6(b);
-    } else {
-        return AddressScope::unusable;
-    }
-    if (ip.is_unspecified() || ip.is_multicast()) return AddressScope::unusable;
-    if (ip.is_loopback()) return AddressScope::loopback;
-    return reaches_the_internet(ip) ? AddressScope::internet : AddressScope::private_network;
+    auto ip = ip_of(first);
+    if (!ip || ip->is_unspecified() || ip->is_multicast()) return AddressScope::unusable;
+    if (ip->is_loopback()) return AddressScope::loopback;
+    return reaches_the_internet(*ip) ? AddressScope::internet : AddressScope::private_network;
 }
 
 std::vector<Multiaddr> addresses_worth_keeping(std::vector<Multiaddr> told,

@@ -61,7 +61,8 @@ awaitable<error_code> YamuxSession::wait_to_open() {
     };
     if (!may_open()) {
         if (!backlog_) backlog_ = std::make_unique<Condition>(get_executor());
-        if (!co_await backlog_->until(may_open)) co_return make_error_code(net_errc::timeout);
+        const bool opened = co_await backlog_->until(may_open);  // a statement: condition.hpp
+        if (!opened) co_return make_error_code(net_errc::timeout);
     }
     if (closed_ || closing_ || remote_gone_away_)
         co_return make_error_code(net_errc::connection_closed);
