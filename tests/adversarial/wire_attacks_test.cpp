@@ -282,9 +282,8 @@ TEST_F(WireAttacks, AddProviderFloodIsRateLimited) {
         io, [&] { return false; }, 1s);
     double elapsed = seconds_since(t0);
     auto stored = server->provider_store().record_count();
-    auto limited = server->stats().served.count("ADD_PROVIDER rate_limited")
-                       ? server->stats().served.at("ADD_PROVIDER rate_limited")
-                       : 0;
+    auto limited =
+        server->stats().served.count(kad::MessageType::add_provider, kad::RpcOutcome::rate_limited);
     std::printf(
         "[figure] ADD_PROVIDER flood: %zu sent in %.2f s, %zu stored (burst 50, 20/s), "
         "%llu streams cut, store %zu bytes\n",

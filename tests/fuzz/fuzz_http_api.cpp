@@ -16,9 +16,9 @@
 #include <boost/asio/write.hpp>
 
 #include "fuzz_util.hpp"
-#include "keel/api/event_bus.hpp"
-#include "keel/api/http_server.hpp"
-#include "keel/api/static_files.hpp"
+#include "keel/http/event_bus.hpp"
+#include "keel/http/http_server.hpp"
+#include "keel/http/static_files.hpp"
 
 using namespace keel;
 namespace asio = boost::asio;
@@ -30,12 +30,12 @@ constexpr std::size_t max_body = 4096;
 
 struct Server {
     asio::io_context io;
-    api::EventBus events{io.get_executor()};
-    api::HttpServer server{io.get_executor(), events, config()};
+    http::EventBus events{io.get_executor()};
+    http::HttpServer server{io.get_executor(), events, config()};
     asio::ip::tcp::endpoint endpoint;
 
-    static api::HttpServerConfig config() {
-        api::HttpServerConfig c;
+    static http::HttpServerConfig config() {
+        http::HttpServerConfig c;
         c.max_body = max_body;
         c.request_timeout = net::Duration(2000);
         return c;
@@ -48,13 +48,13 @@ struct Server {
         std::ofstream(root / "index.html") << "<html>";
         std::ofstream(root / "assets" / "app.js") << "js";
         std::string why;
-        auto files = api::StaticFiles::load(root, &why);
+        auto files = http::StaticFiles::load(root, &why);
         if (!files) std::abort();
         server.static_files(std::move(*files));
-        auto handler = [](api::HttpRequest request) -> net::awaitable<api::HttpResponse> {
+        auto handler = [](http::HttpRequest request) -> net::awaitable<http::HttpResponse> {
             KEEL_FUZZ_CHECK(request.body.size() <= max_body);
             for (const auto& [name, value] : request.params) KEEL_FUZZ_CHECK(!value.empty());
-            co_return api::HttpResponse{200, "application/json", "{\"ok\":true}"};
+            co_return http::HttpResponse{200, "application/json", "{\"ok\":true}"};
         };
         server.route("GET", "/api/v1/node", handler);
         server.route("GET", "/api/v1/peers/{id}", handler);

@@ -12,16 +12,16 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "fuzz_util.hpp"
-#include "keel/api/http_server.hpp"
-#include "keel/api/static_files.hpp"
+#include "keel/http/http_server.hpp"
+#include "keel/http/static_files.hpp"
 
 using namespace keel;
 namespace fs = std::filesystem;
 
 namespace {
 
-const api::StaticFiles& files() {
-    static const api::StaticFiles loaded = [] {
+const http::StaticFiles& files() {
+    static const http::StaticFiles loaded = [] {
         auto root = fs::temp_directory_path() / ("keel-fuzz-static-" + std::to_string(::getpid()));
         fs::remove_all(root);
         fs::create_directories(root / "ui" / "assets");
@@ -30,7 +30,7 @@ const api::StaticFiles& files() {
         std::ofstream(root / "secret.key") << "secret";
         fs::create_symlink(root / "secret.key", root / "ui" / "link.key");
         std::string why;
-        auto f = api::StaticFiles::load(root / "ui", &why);
+        auto f = http::StaticFiles::load(root / "ui", &why);
         if (!f) std::abort();
         return *f;
     }();
@@ -61,7 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool host_mode = in.flag();
     auto text = as_chars(in.rest());
     if (host_mode) {
-        if (api::host_header_allowed(text)) KEEL_FUZZ_CHECK(plausible_host(text));
+        if (http::host_header_allowed(text)) KEEL_FUZZ_CHECK(plausible_host(text));
         return 0;
     }
     const auto* file = files().find(text);

@@ -137,7 +137,7 @@ TEST(DhtDialBackoff, ACancelledRequestIsNotAFailedDial) {
         EXPECT_EQ(cancelled->error(), net::net_errc::timeout);  // our deadline, not backoff
         EXPECT_EQ(held.size(), static_cast<std::size_t>(round)) << "round " << round;
     }
-    EXPECT_EQ(dht.stats().sent.at("PING cancelled"), 2u);
+    EXPECT_EQ(dht.stats().sent.count(kad::MessageType::ping, kad::RpcOutcome::cancelled), 2u);
 
     dht.stop();
     shut_down(io, {&host});

@@ -192,9 +192,7 @@ TEST_F(DhtParallelStore, StoppingTheDhtEndsTheSendsAtOnce) {
                    [out](std::exception_ptr, net::result<std::size_t> r) { out->emplace(r); });
     // Every stalling peer holds a PUT_VALUE, and every Keel server's answer has come back.
     auto answered = [&] {
-        const auto& sent = node_.dht->stats().sent;
-        auto it = sent.find("PUT_VALUE ok");
-        return it == sent.end() ? std::uint64_t{0} : it->second;
+        return node_.dht->stats().sent.count(kad::MessageType::put_value, kad::RpcOutcome::ok);
     };
     ASSERT_TRUE(run_until(
         io_,

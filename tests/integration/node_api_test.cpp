@@ -40,8 +40,8 @@ class NodeApi : public ::testing::Test {
         dht->start();
         monitor = std::make_unique<health::HealthMonitor>(*host, *dht,
                                                           std::vector<Multiaddr>{bootstrap_addr});
-        events = std::make_unique<api::EventBus>(io.get_executor());
-        server = std::make_unique<api::HttpServer>(io.get_executor(), *events);
+        events = std::make_unique<http::EventBus>(io.get_executor());
+        server = std::make_unique<http::HttpServer>(io.get_executor(), *events);
         context = std::make_unique<app::NodeContext>(
             app::NodeContext{*host, *dht, *monitor, *events, net::Clock::now()});
         app::install_node_api(*server, *context);
@@ -82,8 +82,8 @@ class NodeApi : public ::testing::Test {
     std::unique_ptr<Host> boot_host, host;
     std::unique_ptr<kad::Dht> boot_dht, dht;
     std::unique_ptr<health::HealthMonitor> monitor;
-    std::unique_ptr<api::EventBus> events;
-    std::unique_ptr<api::HttpServer> server;
+    std::unique_ptr<http::EventBus> events;
+    std::unique_ptr<http::HttpServer> server;
     std::unique_ptr<app::NodeContext> context;
     Multiaddr bootstrap_addr;
     tcp::endpoint api;

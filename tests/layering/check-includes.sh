@@ -18,10 +18,10 @@ declare -A below=(
     [kad]="base multiaddr crypto noise net protocols host"
     [health]="base multiaddr crypto noise net protocols host kad"
     [relay]="base multiaddr crypto noise net protocols host"
-    [api]="base multiaddr crypto net"
+    [http]="base multiaddr crypto net"
     [load]="base multiaddr crypto noise net protocols host kad"
     [p2pd]="base multiaddr crypto noise net protocols host kad"
-    [app]="base multiaddr crypto noise net protocols host kad health relay store api"
+    [app]="base multiaddr crypto noise net protocols host kad health relay store http"
 )
 
 bad=0

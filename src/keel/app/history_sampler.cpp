@@ -46,10 +46,9 @@ HistoryPoint sample_node(NodeContext& node, NodeHistory& history) {
         if (it != stats.inbound_refused_by_reason.end())
             p.inbound_refused_by_reason[i] = it->second;
     }
-    // Keyed "FIND_NODE ok", "ADD_PROVIDER rejected", …: summed by type.
-    for (const auto& [what, n] : node.dht.stats().served) {
+    for (const auto& [key, n] : node.dht.stats().served) {
         p.dht_requests_served += n;
-        const auto type = std::string_view(what).substr(0, what.find(' '));
+        const auto type = kad::message_type_name(key.type);
         for (std::size_t i = 0; i < dht_types.size(); ++i)
             if (dht_types[i] == type) p.dht_served_by_type[i] += n;
     }

@@ -1,10 +1,10 @@
 #pragma once
 // The node's local HTTP API: one endpoint per command of the brief (see docs/api.md), live events
 // over SSE and Prometheus metrics. Everything answers JSON.
-#include "keel/api/event_bus.hpp"
-#include "keel/api/http_server.hpp"
 #include "keel/health/discovery_verifier.hpp"
 #include "keel/health/health_monitor.hpp"
+#include "keel/http/event_bus.hpp"
+#include "keel/http/http_server.hpp"
 #include "keel/kad/dht.hpp"
 #include "keel/relay/relay_client.hpp"
 #include "keel/relay/relay_service.hpp"
@@ -25,7 +25,7 @@ struct NodeContext {
     Host& host;
     kad::Dht& dht;
     health::HealthMonitor& monitor;
-    api::EventBus& events;
+    http::EventBus& events;
     net::Clock::time_point started = net::Clock::now();
     health::VerifierConfig verifier{};     // bootstrap_peers are filled from the monitor per run
     std::vector<LocalPeer> local_peers{};  // empty unless keel up runs them
@@ -38,7 +38,7 @@ struct NodeContext {
 };
 
 // Registers the routes and publishes host/DHT/health changes on the event bus.
-void install_node_api(api::HttpServer& server, NodeContext& node);
+void install_node_api(http::HttpServer& server, NodeContext& node);
 // Prometheus text exposition format.
 std::string render_metrics(NodeContext& node);
 

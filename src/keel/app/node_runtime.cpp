@@ -76,8 +76,8 @@ struct NodeRuntime::Parts {
     Host observer_host;
     kad::Dht observer_dht;
     health::HealthMonitor monitor;
-    api::EventBus events;
-    api::HttpServer http;
+    http::EventBus events;
+    http::HttpServer http;
     NodeContext context;
     asio::steady_timer release_timer;  // paces release_memory()
     NodeHistory history;
@@ -231,7 +231,7 @@ void NodeRuntime::start() {
         install_node_api(p.http, p.context);
         if (!settings_.ui_dir.empty()) {
             std::string why;
-            auto files = api::StaticFiles::load(settings_.ui_dir, &why);
+            auto files = http::StaticFiles::load(settings_.ui_dir, &why);
             if (!files) throw ConfigError("ui_dir " + settings_.ui_dir + ": " + why);
             p.http.static_files(std::move(*files));
         }

@@ -45,14 +45,6 @@ std::int64_t Dht::now_ms() const {
         .count();
 }
 
-void Dht::count(std::map<std::string, std::uint64_t>& counters, MessageType type,
-                std::string_view outcome) {
-    std::string key(message_type_name(type));
-    key += ' ';
-    key += outcome;
-    ++counters[key];
-}
-
 void Dht::start() {
     if (config_.server_mode) {
         host_.set_handler(config_.profile.kad_protocol,

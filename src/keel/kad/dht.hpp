@@ -14,6 +14,7 @@
 #include "keel/kad/provider_store.hpp"
 #include "keel/kad/record_validator.hpp"
 #include "keel/kad/routing_table.hpp"
+#include "keel/kad/rpc_counts.hpp"
 #include "keel/net/rate_limiter.hpp"
 #include "keel/net/signal.hpp"
 
@@ -62,8 +63,8 @@ struct DhtConfig {
 
 // Counters for /metrics and health: requests we served and sent, by type and outcome.
 struct DhtStats {
-    std::map<std::string, std::uint64_t> served;  // "FIND_NODE ok", "ADD_PROVIDER rejected", …
-    std::map<std::string, std::uint64_t> sent;    // "FIND_NODE ok", "GET_VALUE error", …
+    RpcCounts served;
+    RpcCounts sent;
     std::uint64_t lookups = 0;
     std::uint64_t lookup_failures = 0;
     std::uint64_t inbound_streams = 0;  // Kademlia streams peers opened to us (go reuses one)
@@ -170,8 +171,6 @@ class Dht {
                                      std::optional<Multiaddr> addr);
     net::awaitable<void> refresh_loop();
     net::awaitable<void> refresh();
-    void count(std::map<std::string, std::uint64_t>& counters, MessageType type,
-               std::string_view outcome);
     bool store_provider(const Bytes& key, ProviderEntry entry,
                         const std::shared_ptr<DurableAck>& ack = nullptr);
     // Stores (or replaces) a value for others; false when the limits refuse a new key.

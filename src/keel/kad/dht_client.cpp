@@ -22,7 +22,7 @@ awaitable<net::result<KadMessage>> Dht::request(PeerId peer, KadMessage message,
                                                 std::vector<Multiaddr> addrs) {
     auto type = message.type;
     if (host_.connections_to(peer).empty() && in_dial_backoff(peer)) {
-        count(stats_.sent, type, "backoff");
+        stats_.sent.add(type, RpcOutcome::backoff);
         co_return make_error_code(kad_errc::dial_backoff);
     }
     bool connected = false;
@@ -65,7 +65,9 @@ awaitable<net::result<KadMessage>> Dht::request(PeerId peer, KadMessage message,
     // (Read directly: awaiting another coroutine would throw once we are cancelled.)
     auto cancellation = co_await asio::this_coro::cancellation_state;
     const bool abandoned = !result && cancellation.cancelled() != asio::cancellation_type::none;
-    count(stats_.sent, type, result ? "ok" : abandoned ? "cancelled" : "error");
+    stats_.sent.add(type, result      ? RpcOutcome::ok
+                          : abandoned ? RpcOutcome::cancelled
+                                      : RpcOutcome::error);
     if (result) table_.mark_seen(peer);
     if (connected) {
         dial_backoff_.erase(peer);

@@ -67,7 +67,7 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
         bool is_store =
             request->type == MessageType::add_provider || request->type == MessageType::put_value;
         if (is_store && !store_allowed(*conn)) {
-            count(stats_.served, request->type, "rate_limited");
+            stats_.served.add(request->type, RpcOutcome::rate_limited);
             log().debug("event=kad_store_refused peer={} reason=rate", conn->peer.short_string());
             stream->reset();
             co_return;
@@ -86,7 +86,8 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
             auto reported = [&] { return ack->done; };
             co_await ack->reported.until(reported, net::Clock::now() + config_.durable_timeout);
             if (!ack->done || ack->failed) {
-                count(stats_.served, request->type, ack->done ? "write_failed" : "write_timeout");
+                stats_.served.add(request->type,
+                                  ack->done ? RpcOutcome::write_failed : RpcOutcome::write_timeout);
                 log().warn("event=kad_store_not_acknowledged peer={} type={} reason={}",
                            conn->peer.short_string(), message_type_name(request->type),
                            ack->done ? "write_failed" : "write_timeout");
@@ -141,13 +142,13 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
     switch (req.type) {
         case MessageType::find_node:
             resp.closer_peers = closer_peers(req.key, from);
-            count(stats_.served, req.type, "ok");
+            stats_.served.add(req.type, RpcOutcome::ok);
             return resp;
         case MessageType::get_providers:
             for (auto& p : providers_.get(req.key, now_ms()))
                 resp.provider_peers.push_back(KadPeer{p.provider, shareable(p.addrs), false});
             resp.closer_peers = closer_peers(req.key, from);
-            count(stats_.served, req.type, "ok");
+            stats_.served.add(req.type, RpcOutcome::ok);
             return resp;
         case MessageType::add_provider: {
             bool stored = false;
@@ -171,26 +172,26 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
                         req.key, ProviderEntry{from, addrs, now_ms() + provider_validity_ms}, ack))
                     stored = true;
             }
-            count(stats_.served, req.type, stored ? "ok" : "rejected");
+            stats_.served.add(req.type, stored ? RpcOutcome::ok : RpcOutcome::rejected);
             if (!stored && ack) ack->rejected = true;
             return std::nullopt;  // ADD_PROVIDER has no response
         }
         case MessageType::get_value: {
             if (auto record = live_record(req.key)) resp.record = std::move(*record);
             resp.closer_peers = closer_peers(req.key, from);
-            count(stats_.served, req.type, "ok");
+            stats_.served.add(req.type, RpcOutcome::ok);
             return resp;
         }
         case MessageType::put_value: {
             if (!req.record || req.record->key != req.key) {
-                count(stats_.served, req.type, "rejected");
+                stats_.served.add(req.type, RpcOutcome::rejected);
                 if (ack) ack->rejected = true;
                 return std::nullopt;
             }
             if (auto ec = validators_.validate(req.record->key, req.record->value)) {
                 log().info("event=kad_put_rejected peer={} error=\"{}\"", from.short_string(),
                            ec.message());
-                count(stats_.served, req.type, "rejected");
+                stats_.served.add(req.type, RpcOutcome::rejected);
                 if (ack) ack->rejected = true;
                 return std::nullopt;
             }
@@ -211,16 +212,16 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
                 if (!store_record(std::move(r), ack)) {
                     log().info("event=kad_put_rejected peer={} reason=full records={} bytes={}",
                                from.short_string(), records_.size(), record_bytes_);
-                    count(stats_.served, req.type, "full");
+                    stats_.served.add(req.type, RpcOutcome::full);
                     if (ack) ack->rejected = true;
                     return std::nullopt;
                 }
             }
-            count(stats_.served, req.type, "ok");
+            stats_.served.add(req.type, RpcOutcome::ok);
             return req;  // the spec: echo the request back (once durable, see serve())
         }
         case MessageType::ping:
-            count(stats_.served, req.type, "ok");
+            stats_.served.add(req.type, RpcOutcome::ok);
             return resp;
     }
     return std::nullopt;

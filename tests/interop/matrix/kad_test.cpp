@@ -390,9 +390,7 @@ TEST_P(KadGo, ReusesOneStreamForManyRequests) {
     ASSERT_TRUE(expect_action(*p, "put-pk", 60s));
     auto served = [&] {
         return keel.run([&] {
-            std::uint64_t n = 0;
-            for (const auto& [what, count] : keel.dht().stats().served) n += count;
-            return std::pair{n, keel.dht().stats().inbound_streams};
+            return std::pair{keel.dht().stats().served.total(), keel.dht().stats().inbound_streams};
         });
     };
     auto [requests, streams] = served();

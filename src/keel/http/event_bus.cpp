@@ -1,6 +1,6 @@
-#include "keel/api/event_bus.hpp"
+#include "keel/http/event_bus.hpp"
 
-namespace keel::api {
+namespace keel::http {
 
 void EventBus::publish(std::string type, std::string json) {
     Event event{next_id_++, std::move(type), std::move(json)};
@@ -24,4 +24,4 @@ void EventBus::unsubscribe(const std::shared_ptr<Subscription>& subscription) {
     subscribers_.remove(subscription);
 }
 
-}  // namespace keel::api
+}  // namespace keel::http

@@ -10,7 +10,7 @@
 #include "keel/net/asio.hpp"
 #include "keel/net/condition.hpp"
 
-namespace keel::api {
+namespace keel::http {
 
 struct Event {
     std::uint64_t id = 0;
@@ -43,4 +43,4 @@ class EventBus {
     std::list<std::shared_ptr<Subscription>> subscribers_;
 };
 
-}  // namespace keel::api
+}  // namespace keel::http

@@ -12,7 +12,7 @@
 
 #include "keel/net/asio.hpp"
 
-namespace keel::api {
+namespace keel::http {
 
 struct StaticFile {
     std::string content_type;
@@ -39,4 +39,4 @@ class StaticFiles {
     std::map<std::string, StaticFile, std::less<>> files_;  // "/assets/x.js" -> file
 };
 
-}  // namespace keel::api
+}  // namespace keel::http

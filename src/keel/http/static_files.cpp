@@ -1,10 +1,10 @@
-#include "keel/api/static_files.hpp"
+#include "keel/http/static_files.hpp"
 
 #include <fstream>
 #include <sstream>
 #include <system_error>
 
-namespace keel::api {
+namespace keel::http {
 
 namespace {
 
@@ -72,4 +72,4 @@ const StaticFile* StaticFiles::find(std::string_view url_path) const {
     return it == files_.end() ? nullptr : &it->second;
 }
 
-}  // namespace keel::api
+}  // namespace keel::http
