@@ -668,7 +668,9 @@ TEST_F(DhtBadInput, AddProviderForAnotherPeerIsRejected) {
 
     announce(forged_key, {forged});
     EXPECT_TRUE(providers_of(forged_key).empty());
-    EXPECT_EQ(server().dht->stats().served.count(kad::MessageType::add_provider, kad::RpcOutcome::rejected), 1u);
+    EXPECT_EQ(server().dht->stats().served.count(kad::MessageType::add_provider,
+                                                 kad::RpcOutcome::rejected),
+              1u);
     EXPECT_EQ(server().dht->provider_store().record_count(), 0u);
 
     // A mixed announcement keeps only the sender; an honest one is stored.
@@ -711,7 +713,9 @@ TEST_F(DhtBadInput, InvalidRecordIsNotStored) {
         EXPECT_TRUE(ex.answers.empty()) << i << ": the PUT was echoed";
     }
     EXPECT_EQ(server().dht->record_count(), 0u);
-    EXPECT_EQ(server().dht->stats().served.count(kad::MessageType::put_value, kad::RpcOutcome::rejected), bad.size());
+    EXPECT_EQ(
+        server().dht->stats().served.count(kad::MessageType::put_value, kad::RpcOutcome::rejected),
+        bad.size());
     auto got = ask(io_, *client.dht, server(), message(kad::MessageType::get_value, pk));
     ASSERT_TRUE(got.has_value() && *got);
     EXPECT_FALSE((*got)->record.has_value());
