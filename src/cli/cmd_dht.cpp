@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "keel/base/cid.hpp"
 #include "keel/base/hex.hpp"
+#include "keel/client/client_node.hpp"
 #include "keel/host/host.hpp"
 #include "keel/kad/content_key.hpp"
 #include "keel/kad/dht.hpp"
@@ -146,15 +147,13 @@ int run_dht(const DhtOptions& o) {
         bootstrap.push_back(*addr);
     }
     asio::io_context io;
-    HostConfig config(Ed25519KeyPair::generate());
-    kad::apply_identity(*profile, config);
-    Host host(io.get_executor(), std::move(config));
+    client::ClientOptions options;
+    options.network = *profile;
+    options.lookup_timeout = *timeout;
+    client::ClientNode node(io.get_executor(), options);
     // Listening lets the peers we provide to dial us back (and find us by FIND_PEER).
-    (void)host.listen(*Multiaddr::parse("/ip4/127.0.0.1/tcp/0"));
-    kad::DhtConfig dht_config;
-    dht_config.profile = *profile;
-    dht_config.lookup_timeout = *timeout;
-    kad::Dht dht(host, dht_config);
+    (void)node.host().listen(*Multiaddr::parse("/ip4/127.0.0.1/tcp/0"));
+    auto& dht = node.dht();
     dht.start();
     json out;
     asio::co_spawn(
@@ -166,8 +165,7 @@ int run_dht(const DhtOptions& o) {
             } else {
                 out = co_await run_op(dht, o);
             }
-            dht.stop();
-            host.stop();
+            node.stop();
         },
         asio::detached);
     io.run();

@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "keel/app/health_json.hpp"
 #include "keel/app/node_settings.hpp"
+#include "keel/client/client_node.hpp"
 #include "keel/health/bootstrap_probe.hpp"
 
 namespace keel::cli {
@@ -61,15 +62,10 @@ int run_health(const HealthOptions& o) {
         addrs.push_back(*addr);
     }
     asio::io_context io;
-    HostConfig config(Ed25519KeyPair::generate());
-    config.dial_timeout = config.handshake_timeout = config.identify_timeout =
-        config.negotiate_timeout = *timeout;
-    kad::apply_identity(*profile, config);
-    Host host(io.get_executor(), std::move(config));
-    kad::DhtConfig dht_config;
-    dht_config.profile = *profile;
-    dht_config.rpc_timeout = *timeout;
-    kad::Dht dht(host, dht_config);
+    client::ClientOptions options;
+    options.network = *profile;
+    options.phase_timeout = *timeout;
+    client::ClientNode node(io.get_executor(), options);
     std::vector<health::BootstrapHealth> results(addrs.size());
     std::size_t pending = addrs.size();
     health::ProbeConfig probe;
@@ -78,8 +74,9 @@ int run_health(const HealthOptions& o) {
         asio::co_spawn(
             io,
             [&, i]() -> net::awaitable<void> {
-                results[i] = co_await health::probe_bootstrap(host, dht, addrs[i], probe);
-                if (--pending == 0) host.stop();
+                results[i] =
+                    co_await health::probe_bootstrap(node.host(), node.dht(), addrs[i], probe);
+                if (--pending == 0) node.stop();
             },
             asio::detached);
     }

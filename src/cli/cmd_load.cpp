@@ -227,7 +227,7 @@ int run_load_command(const LoadOptions& o) {
     }
 
     // Every connection is a descriptor here (and one at the target).
-    auto limit = load::raise_fd_limit();
+    auto limit = net::raise_fd_limit();
     if (limit.soft < load::fds_needed(c.connections)) {
         std::cerr << fmt::format(
             "keel load: warning: {} connections need about {} file descriptors, but the limit "

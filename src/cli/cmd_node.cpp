@@ -7,7 +7,7 @@
 #include "cli_support.hpp"
 #include "commands.hpp"
 #include "keel/app/service_notifier.hpp"
-#include "keel/load/process_stats.hpp"
+#include "keel/net/process_limits.hpp"
 #include "keel/protocols/echo.hpp"
 #include "node_options.hpp"
 
@@ -167,7 +167,7 @@ int run_node(const NodeFlags& flags, NodeRole role) {
     if (settings.api != "off" && settings.ui_dir.empty()) settings.ui_dir = find_ui_dir();
     // Each connection is a descriptor: a soft limit of 1024 (a shell's default) would stop a
     // bootstrap long before max_connections, with accept() failing in a loop.
-    auto fds = load::raise_fd_limit();
+    auto fds = net::raise_fd_limit();
     if (fds.soft > 0 && settings.max_connections + 64 > fds.soft)
         std::cerr << "keel: warning: limits.max_connections " << settings.max_connections
                   << " needs more file descriptors than the " << fds.soft

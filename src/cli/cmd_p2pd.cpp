@@ -7,8 +7,8 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "keel/client/client_node.hpp"
 #include "keel/crypto/identity_file.hpp"
-#include "keel/kad/dht.hpp"
 #include "keel/p2pd/control_daemon.hpp"
 
 namespace keel::cli {
@@ -60,16 +60,18 @@ void check_supported(const P2pdOptions& o) {
 int run_p2pd(const P2pdOptions& o) {
     check_supported(o);
     setup_logging(o.log_level);
-    std::optional<Ed25519KeyPair> key;
+    client::ClientOptions options;
     if (!o.id.empty()) {
         auto loaded = load_identity(o.id);
         if (!loaded)
             throw std::runtime_error("-id " + o.id + ": " + loaded.error().message() +
                                      " (a raw protobuf PrivateKey file, Ed25519)");
-        key = *loaded;
-    } else {
-        key = Ed25519KeyPair::generate();
+        options.key = *loaded;
     }
+    using DhtMode = client::ClientOptions::DhtMode;
+    options.dht = (o.dht || o.dht_server) ? DhtMode::server
+                  : o.dht_client          ? DhtMode::client
+                                          : DhtMode::none;
     std::vector<Multiaddr> host_addrs;
     if (!o.no_listen_addrs)
         for (const auto& text : o.host_addrs)
@@ -80,21 +82,17 @@ int run_p2pd(const P2pdOptions& o) {
     auto control_addr = parse_flag_addr("listen", o.listen);
 
     asio::io_context io;
-    Host host(io.get_executor(), HostConfig(*key));
+    client::ClientNode node(io.get_executor(), options);
+    auto& host = node.host();
+    auto* dht = node.dht_if_any();
     for (const auto& addr : host_addrs) {
         auto bound = host.listen(addr);
         if (!bound)
             throw std::runtime_error("-hostAddrs " + addr.to_string() + ": " +
                                      bound.error().message());
     }
-    std::unique_ptr<kad::Dht> dht;
-    if (o.dht || o.dht_client || o.dht_server) {
-        kad::DhtConfig config;
-        config.server_mode = o.dht || o.dht_server;
-        dht = std::make_unique<kad::Dht>(host, config);
-        dht->start();
-    }
-    p2pd::ControlDaemon daemon(host, dht.get());
+    if (dht) dht->start();
+    p2pd::ControlDaemon daemon(host, dht);
     auto control = daemon.listen(control_addr);
     if (!control)
         throw std::runtime_error("-listen " + control_addr.to_string() + ": " +
@@ -124,8 +122,7 @@ int run_p2pd(const P2pdOptions& o) {
     signals.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;
         daemon.stop();
-        if (dht) dht->stop();
-        host.stop();
+        node.stop();
         // Connections get a moment to say GoAway.
         linger.expires_after(std::chrono::milliseconds(200));
         linger.async_wait([&](const boost::system::error_code&) { io.stop(); });

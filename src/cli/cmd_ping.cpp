@@ -5,6 +5,7 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "keel/client/client_node.hpp"
 #include "keel/host/host.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/protocols/ping.hpp"
@@ -94,17 +95,17 @@ int run_ping(const PingOptions& opts) {
     if (!timeout || !interval) return fail_usage("bad duration");
 
     asio::io_context io;
-    HostConfig config(Ed25519KeyPair::generate());
-    config.inline_muxer = !opts.no_inline_muxer;
-    config.dial_timeout = config.handshake_timeout = config.identify_timeout =
-        config.negotiate_timeout = *timeout;
-    Host host(io.get_executor(), std::move(config));
+    client::ClientOptions options;
+    options.inline_muxer = !opts.no_inline_muxer;
+    options.phase_timeout = *timeout;
+    options.dht = client::ClientOptions::DhtMode::none;
+    client::ClientNode node(io.get_executor(), options);
     PingReport report;
     asio::co_spawn(
         io,
         [&]() -> net::awaitable<void> {
-            co_await ping_peer(host, *addr, opts, *timeout, *interval, report);
-            host.stop();
+            co_await ping_peer(node.host(), *addr, opts, *timeout, *interval, report);
+            node.stop();
         },
         asio::detached);
     io.run();

@@ -13,9 +13,8 @@
 #include "cli_support.hpp"
 #include "commands.hpp"
 #include "keel/app/health_json.hpp"
+#include "keel/client/client_node.hpp"
 #include "keel/health/discovery_verifier.hpp"
-#include "keel/host/host.hpp"
-#include "keel/kad/dht.hpp"
 
 namespace keel::cli {
 
@@ -81,11 +80,14 @@ int run_verify(const VerifyOptions& o) {
     }
 
     asio::io_context io;
-    HostConfig config(Ed25519KeyPair::generate());
-    config.dial_timeout = config.handshake_timeout = config.identify_timeout =
-        config.negotiate_timeout = *timeout;
-    kad::apply_identity(*profile, config);
-    Host host(io.get_executor(), std::move(config));
+    client::ClientOptions options;
+    options.network = *profile;
+    options.phase_timeout = options.lookup_timeout = *timeout;
+    options.dht = o.dht_server ? client::ClientOptions::DhtMode::server
+                               : client::ClientOptions::DhtMode::client;  // steps 2 and 6 store
+                                                                          // on servers either way
+    client::ClientNode node(io.get_executor(), options);
+    auto& host = node.host();
     // Listening lets peers reach us back: the ping back of step 5 and the provider record of
     // step 6 (those who list us dial the addresses we announce).
     if (auto bound = host.listen(*listen); !bound) {
@@ -93,23 +95,13 @@ int run_verify(const VerifyOptions& o) {
                   << "\n";
         return 3;
     }
-    kad::DhtConfig dht_config;
-    dht_config.profile = *profile;
-    dht_config.server_mode = o.dht_server;  // steps 2 and 6 store on servers either way
-    dht_config.rpc_timeout = *timeout;
-    dht_config.lookup_timeout = *timeout;
-    kad::Dht dht(host, dht_config);
+    auto& dht = node.dht();
     dht.start();
 
     // "Another user" for step 6 (VerifierConfig::observer): its own identity, no listener.
-    HostConfig observer_config(Ed25519KeyPair::generate());
-    observer_config.dial_timeout = observer_config.handshake_timeout =
-        observer_config.identify_timeout = observer_config.negotiate_timeout = *timeout;
-    kad::apply_identity(*profile, observer_config);
-    Host observer_host(io.get_executor(), std::move(observer_config));
-    kad::DhtConfig observer_dht_config = dht_config;
-    observer_dht_config.server_mode = false;
-    kad::Dht observer_dht(observer_host, observer_dht_config);
+    options.dht = client::ClientOptions::DhtMode::client;
+    client::ClientNode observer(io.get_executor(), options);
+    auto& observer_dht = observer.dht();
 
     health::VerifierConfig verifier_config;
     verifier_config.observer = &observer_dht;
@@ -141,10 +133,8 @@ int run_verify(const VerifyOptions& o) {
             }
             health::DiscoveryVerifier verifier(host, dht, verifier_config);
             steps = co_await verifier.run(progress);
-            dht.stop();
-            host.stop();
-            observer_dht.stop();
-            observer_host.stop();
+            node.stop();
+            observer.stop();
         },
         asio::detached);
     io.run();

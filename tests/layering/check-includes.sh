@@ -19,7 +19,8 @@ declare -A below=(
     [health]="base multiaddr crypto noise net protocols host kad"
     [relay]="base multiaddr crypto noise net protocols host"
     [http]="base multiaddr crypto net"
-    [load]="base multiaddr crypto noise net protocols host kad"
+    [client]="base multiaddr crypto noise net protocols host kad"
+    [load]="base multiaddr crypto noise net protocols host kad client"
     [p2pd]="base multiaddr crypto noise net protocols host kad"
     [app]="base multiaddr crypto noise net protocols host kad health relay store http"
 )

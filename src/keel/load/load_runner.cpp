@@ -7,6 +7,7 @@
 #include <cmath>
 #include <thread>
 
+#include "keel/client/client_node.hpp"
 #include "keel/host/host.hpp"
 #include "keel/host/tcp_address.hpp"
 #include "keel/kad/kad_errc.hpp"
@@ -125,11 +126,14 @@ class Worker {
     std::size_t global_index(std::size_t k) const { return index_ + k * config_.threads; }
 
     HostConfig host_config(Ed25519KeyPair key, std::optional<std::size_t> fixed_source) {
-        HostConfig c(std::move(key));
-        c.dial_timeout = c.handshake_timeout = c.identify_timeout = c.negotiate_timeout =
-            config_.timeout;
-        c.protocol_version = config_.identify_protocol_version;
-        if (!config_.agent_version.empty()) c.agent_version = config_.agent_version;
+        client::ClientOptions options;
+        options.key = std::move(key);
+        options.phase_timeout = config_.timeout;
+        options.network.kad_protocol = config_.kad_protocol;
+        options.network.identify_protocol_version = config_.identify_protocol_version;
+        options.network.agent_version = config_.agent_version;
+        options.dht = client::ClientOptions::DhtMode::none;  // one FIND_NODE each, by hand
+        auto c = client::client_host_config(options);
         if (!sources_.empty()) {
             if (fixed_source) {
                 auto source = sources_[*fixed_source % sources_.size()];
@@ -303,7 +307,7 @@ LoadReport run_load(const LoadConfig& in, const std::function<void(const Progres
     report.attempted = n;
     report.threads = config.threads;
     report.shared_identity = config.shared_identity;
-    report.fd_limit = raise_fd_limit();
+    report.fd_limit = net::raise_fd_limit();
 
     // The target's process, when it runs here.
     std::optional<pid_t> pid = config.target_pid;

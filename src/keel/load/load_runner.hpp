@@ -20,6 +20,7 @@
 #include "keel/load/process_stats.hpp"
 #include "keel/multiaddr/multiaddr.hpp"
 #include "keel/net/asio.hpp"
+#include "keel/net/process_limits.hpp"
 
 namespace keel::load {
 
@@ -104,7 +105,7 @@ struct LoadReport {
     unsigned threads = 1;
     std::size_t source_addresses = 0;
     bool shared_identity = false;
-    FdLimit fd_limit;
+    net::FdLimit fd_limit;
     double client_cpu_s = 0;  // our own CPU time from the first connection to the hold's end
     std::uint64_t client_peak_rss_kb = 0;
     // The machine's 1-minute load average before the run and at the end of the hold.

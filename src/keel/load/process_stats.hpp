@@ -1,7 +1,7 @@
 #pragma once
 // What `keel load` reads about processes on this machine (Linux /proc): which process listens on
-// a TCP port, and a process's memory, CPU time and open descriptors. Also raises our own
-// descriptor limit, since every connection is one.
+// a TCP port, and a process's memory, CPU time and open descriptors (net/process_limits.hpp
+// raises our own descriptor limit).
 #include <sys/types.h>
 
 #include <cstdint>
@@ -38,12 +38,5 @@ std::optional<double> load_average();
 std::optional<std::uint64_t> ephemeral_port_count();
 // The process's own figures (RUSAGE_SELF and /proc/self).
 ProcessSample sample_self();
-
-struct FdLimit {
-    std::uint64_t soft = 0;
-    std::uint64_t hard = 0;
-};
-// Raises the soft RLIMIT_NOFILE to the hard limit; returns the limits now in force.
-FdLimit raise_fd_limit();
 
 }  // namespace keel::load
