@@ -24,7 +24,8 @@ net::awaitable<net::result<net::Clock::duration>> ping_requester(Host& host,
 
 void serve_health_protocol(kad::Dht& dht, HealthServiceConfig config) {
     auto started = net::Clock::now();
-    auto limiter = std::make_shared<protocols::PerPeerRateLimiter>(std::chrono::seconds(1));
+    auto limiter =
+        std::make_shared<protocols::PerPeerRateLimiter>(protocols::health_request_interval);
     auto in_flight = std::make_shared<std::size_t>(0);
     dht.host().set_handler(
         std::string(protocols::health_protocol_id),

@@ -62,6 +62,7 @@ struct NodeRuntime::Parts {
         if (context.is_bootstrap)
             context.local_peers.push_back({observer_host.peer_id(), "peer", "own-probe"});
         context.verifier.observer = &observer_dht;
+        context.verifier.health_requests = monitor.health_requests();
         host.observe_connections([this](const std::shared_ptr<Connection>&, bool opened) {
             if (!opened) connection_closed.notify();
         });

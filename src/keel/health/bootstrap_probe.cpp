@@ -80,6 +80,7 @@ net::awaitable<BootstrapHealth> probe_bootstrap(Host& host, kad::Dht& dht, Multi
     bool speaks_health = info && std::find(info->protocols.begin(), info->protocols.end(),
                                            protocols::health_protocol_id) != info->protocols.end();
     if (speaks_health) {
+        if (config.health_requests) co_await config.health_requests->turn((*conn)->peer);
         std::vector<std::string> health_protocol{std::string(protocols::health_protocol_id)};
         auto stream = co_await host.new_stream(*conn, std::move(health_protocol));
         if (stream) {

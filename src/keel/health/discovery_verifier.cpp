@@ -88,6 +88,8 @@ std::string_view overall_result(const std::vector<VerificationStep>& steps) {
 
 DiscoveryVerifier::DiscoveryVerifier(Host& host, kad::Dht& dht, VerifierConfig config)
     : host_(host), dht_(dht), config_(std::move(config)) {
+    if (!config_.health_requests)
+        config_.health_requests = std::make_shared<protocols::HealthRequestPacer>();
     record_key_ = to_bytes(std::string_view("/pk/"));
     const auto& id = host_.peer_id().bytes();
     record_key_.insert(record_key_.end(), id.begin(), id.end());
@@ -315,24 +317,19 @@ awaitable<net::result<Outcome>> DiscoveryVerifier::ask_bootstraps(std::string de
     for (const auto& [b, count] : answered) {
         std::optional<protocols::HealthStats> stats;
         std::string why;
-        for (int attempt = 0; attempt < 2 && !stats; ++attempt) {
-            if (attempt == 1) {
-                // A refusal may be the one-request-per-second limit (the health monitor's probe
-                // may just have asked): wait it out once, when the step has time for it.
-                if (!speaks_health(host_, b) || remaining() < std::chrono::milliseconds(2500))
-                    break;
-                asio::steady_timer pause(co_await asio::this_coro::executor,
-                                         std::chrono::milliseconds(1100));
-                co_await pause.async_wait(net::use_result);
-            }
-            auto budget = std::min<net::Duration>(config_.step_timeout / 4,
-                                                  remaining() - std::chrono::milliseconds(50));
-            if (budget <= net::Duration::zero()) break;
-            auto answer = co_await net::with_deadline(ask_stats(host_, b), budget);
+        // In our turn (HealthRequestPacer): a probe of the health monitor that just asked the
+        // same bootstrap delays this question instead of getting it refused.
+        auto budget = std::min<net::Duration>(config_.step_timeout / 4,
+                                              remaining() - std::chrono::milliseconds(50));
+        if (budget > net::Duration::zero()) {
+            auto answer =
+                co_await net::with_deadline(ask_stats(host_, config_.health_requests, b), budget);
             if (answer)
                 stats = *answer;
             else
                 why = answer.error().message();
+        } else {
+            why = "no time left in the step";
         }
         figures += (figures.empty() ? "" : "; ") + b.short_string() + ": FIND_NODE named " +
                    std::to_string(count);

@@ -32,6 +32,7 @@
 
 #include "keel/host/host.hpp"
 #include "keel/kad/dht.hpp"
+#include "keel/protocols/keel_health.hpp"
 
 namespace keel::health {
 
@@ -67,6 +68,10 @@ struct VerifierConfig {
     // user"): rust-libp2p leaves the asking peer out of the providers it lists, so asked as
     // ourselves a rust server never shows our record. Null: ask as ourselves.
     kad::Dht* observer = nullptr;
+    // Paces our /keel/health requests to each peer; shared with the health monitor's probes
+    // (ProbeConfig::health_requests) so that neither runs into the peer's rate limit. Null: the
+    // verifier paces its own.
+    std::shared_ptr<protocols::HealthRequestPacer> health_requests;
 };
 
 class DiscoveryVerifier {

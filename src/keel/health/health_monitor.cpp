@@ -11,6 +11,8 @@ namespace asio = net::asio;
 HealthMonitor::HealthMonitor(Host& host, kad::Dht& dht, std::vector<Multiaddr> bootstraps,
                              MonitorConfig config)
     : host_(host), dht_(dht), config_(config), alive_(std::make_shared<bool>(false)) {
+    if (!config_.probe.health_requests)
+        config_.probe.health_requests = std::make_shared<protocols::HealthRequestPacer>();
     for (auto& addr : bootstraps) watched_.push_back(make_watched(std::move(addr)));
 }
 

@@ -46,6 +46,11 @@ class HealthMonitor {
     // new ones are watched from now on (at once if started), kept ones keep their state.
     void set_bootstraps(std::vector<Multiaddr> bootstraps);
     std::vector<MonitoredBootstrap> snapshot() const;
+    // Paces the probes' /keel/health requests per peer; whoever else asks the same peers from
+    // this Host (the discovery verifier) takes turns through it too.
+    std::shared_ptr<protocols::HealthRequestPacer> health_requests() const {
+        return config_.probe.health_requests;
+    }
     // connecting until a first probe; healthy when some bootstrap is healthy and the routing
     // table has peers; degraded when something is reachable; down otherwise.
     HealthState node_state() const;

@@ -100,31 +100,17 @@ awaitable<net::result<Outcome>> DiscoveryVerifier::reachability() {
 
     // They reach us: a ping back over a stream they open (Keel), or a connection they opened.
     std::string reverse_note;
-    if (speaks_health(host_, target)) {
-        for (int attempt = 0; attempt < 2; ++attempt) {
-            if (attempt == 1) {
-                // A refusal may be the peer's one-request-per-second limit: wait it out once.
-                if (remaining() < std::chrono::milliseconds(1500)) break;
-                asio::steady_timer pause(co_await asio::this_coro::executor,
-                                         std::chrono::milliseconds(1100));
-                co_await pause.async_wait(net::use_result);
-            }
-            auto budget = remaining() - std::chrono::milliseconds(50);
-            if (budget <= net::Duration::zero()) break;
-            auto stats =
-                co_await net::with_deadline(ask_ping_back(host_, forward->connection), budget);
-            if (stats) {
-                if (stats->ping_back_ok) {
-                    detail += ", it pings us back in " +
-                              format_ms(stats->ping_back_ms.value_or(0)) + " ms";
-                    co_return pass(std::move(detail));
-                }
-                reverse_note = "it did not ping us back over /keel/health";
-                break;
-            }
-            reverse_note = "/keel/health ping back: " + stats.error().message();
-            if (stats.error() == net::net_errc::timeout) break;
+    // In our turn (HealthRequestPacer), so never refused by the peer's rate limit.
+    if (auto budget = remaining() - std::chrono::milliseconds(50);
+        speaks_health(host_, target) && budget > net::Duration::zero()) {
+        auto stats = co_await net::with_deadline(
+            ask_ping_back(host_, config_.health_requests, forward->connection), budget);
+        if (stats && stats->ping_back_ok) {
+            detail += ", it pings us back in " + format_ms(stats->ping_back_ms.value_or(0)) + " ms";
+            co_return pass(std::move(detail));
         }
+        reverse_note = stats ? "it did not ping us back over /keel/health"
+                             : "/keel/health ping back: " + stats.error().message();
     }
     // Peers that do not speak /keel/health show the way back by what they do on their own: a
     // connection they opened to us, or a stream they opened on one (rust pings every 15 s, go

@@ -127,9 +127,11 @@ awaitable<net::result<PingOutcome>> ping_peer(Host& host, PeerId peer) {
     co_return PingOutcome{*conn, *rtt};
 }
 
-awaitable<net::result<protocols::HealthStats>> ask_stats(Host& host, PeerId peer) {
+awaitable<net::result<protocols::HealthStats>> ask_stats(
+    Host& host, std::shared_ptr<protocols::HealthRequestPacer> pacer, PeerId peer) {
     auto conn = co_await host.connect_peer(peer);
     if (!conn) co_return conn.error().error;
+    co_await pacer->turn(peer);
     std::vector<std::string> wanted{std::string(protocols::health_protocol_id)};
     auto stream = co_await host.new_stream(*conn, std::move(wanted));
     if (!stream) co_return stream.error().error;
@@ -144,8 +146,10 @@ bool speaks_health(Host& host, const PeerId& peer) {
                              protocols::health_protocol_id) != info->protocols.end();
 }
 
-awaitable<net::result<protocols::HealthStats>> ask_ping_back(Host& host,
-                                                             std::shared_ptr<Connection> conn) {
+awaitable<net::result<protocols::HealthStats>> ask_ping_back(
+    Host& host, std::shared_ptr<protocols::HealthRequestPacer> pacer,
+    std::shared_ptr<Connection> conn) {
+    co_await pacer->turn(conn->peer);
     std::vector<std::string> wanted{std::string(protocols::health_protocol_id)};
     auto stream = co_await host.new_stream(conn, std::move(wanted));
     if (!stream) co_return stream.error().error;

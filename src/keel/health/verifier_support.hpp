@@ -51,11 +51,13 @@ struct PingOutcome {
     net::Clock::duration rtt{};
 };
 net::awaitable<net::result<PingOutcome>> ping_peer(Host& host, PeerId peer);
-// A peer's own figures over /keel/health (no ping back).
-net::awaitable<net::result<protocols::HealthStats>> ask_stats(Host& host, PeerId peer);
+// A peer's own figures over /keel/health (no ping back), asked in our turn.
+net::awaitable<net::result<protocols::HealthStats>> ask_stats(
+    Host& host, std::shared_ptr<protocols::HealthRequestPacer> pacer, PeerId peer);
 bool speaks_health(Host& host, const PeerId& peer);
-// Asks the peer over /keel/health to ping us back on a stream it opens itself.
-net::awaitable<net::result<protocols::HealthStats>> ask_ping_back(Host& host,
-                                                                  std::shared_ptr<Connection> conn);
+// Asks the peer over /keel/health to ping us back on a stream it opens itself, in our turn.
+net::awaitable<net::result<protocols::HealthStats>> ask_ping_back(
+    Host& host, std::shared_ptr<protocols::HealthRequestPacer> pacer,
+    std::shared_ptr<Connection> conn);
 
 }  // namespace keel::health::verifier

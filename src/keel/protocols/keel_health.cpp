@@ -61,6 +61,17 @@ net::awaitable<net::result<HealthStats>> request_health(net::ByteStream& stream,
     co_return stats;
 }
 
+net::awaitable<void> HealthRequestPacer::turn(PeerId peer) {
+    auto now = net::Clock::now();
+    if (next_.size() >= 1024) std::erase_if(next_, [&](const auto& e) { return e.second <= now; });
+    auto& next = next_[peer];
+    const auto at = std::max(now, next);
+    next = at + spacing;
+    if (at <= now) co_return;
+    net::asio::steady_timer wait(co_await net::asio::this_coro::executor, at);
+    co_await wait.async_wait(net::use_result);
+}
+
 bool PerPeerRateLimiter::allow(const PeerId& peer, net::Clock::time_point now) {
     auto it = last_.find(peer);
     if (it != last_.end() && now - it->second < interval_) return false;

@@ -41,6 +41,26 @@ net::awaitable<net::error_code> serve_health(net::ByteStream& stream, const Heal
 net::awaitable<net::result<HealthStats>> request_health(net::ByteStream& stream,
                                                         bool ping_back = false);
 
+// How often one peer may ask another: a node refuses a second request from a peer within this
+// interval (PerPeerRateLimiter), and a requester paces itself by it (HealthRequestPacer), so that
+// a node's own probes and checks of one peer never run into the limit.
+inline constexpr net::Duration health_request_interval{1000};
+
+// The requester's side of health_request_interval: every request this node makes to one peer
+// (the health monitor's probes, the discovery verifier's questions) waits its turn, spaced by the
+// interval plus a margin for two requests' transit times differing.
+class HealthRequestPacer {
+  public:
+    static constexpr net::Duration spacing = health_request_interval + net::Duration(100);
+
+    // Waits until `peer` may be asked again. The turn is claimed before the wait, so concurrent
+    // askers queue up in order.
+    net::awaitable<void> turn(PeerId peer);
+
+  private:
+    std::map<PeerId, net::Clock::time_point> next_;  // pruned of past turns as it grows
+};
+
 // At most one request per peer per `interval`, so that the stats cannot be used to make a node
 // spend its time answering. Remembers at most `max_peers` peers.
 class PerPeerRateLimiter {
