@@ -34,9 +34,10 @@ struct HangUpListener {
 TEST(DhtDialBackoff, AFailedDialIsNotRepeatedWithinTheBackoff) {
     asio::io_context io;
     HangUpListener dead(io);
-    Host host(io.get_executor(), test_config());
+    auto host_config = test_config();
+    host_config.dial_backoff.initial = 300ms;
+    Host host(io.get_executor(), host_config);
     kad::DhtConfig config;
-    config.dial_backoff_initial = 300ms;
     config.rpc_timeout = 2s;
     kad::Dht dht(host, config);
     dht.start();
@@ -80,9 +81,10 @@ TEST(DhtDialBackoff, AnOpenConnectionIsUsedDespiteTheBackoff) {
     server_dht.start();
 
     HangUpListener dead(io);
-    Host client(io.get_executor(), test_config());
+    auto client_config = test_config();
+    client_config.dial_backoff.initial = 60s;
+    Host client(io.get_executor(), client_config);
     kad::DhtConfig config;
-    config.dial_backoff_initial = 60s;
     kad::Dht dht(client, config);
     dht.start();
     kad::KadMessage ping;
@@ -118,9 +120,10 @@ TEST(DhtDialBackoff, ACancelledRequestIsNotAFailedDial) {
         });
     };
     accept();
-    Host host(io.get_executor(), test_config());
+    auto host_config = test_config();
+    host_config.dial_backoff.initial = 60s;
+    Host host(io.get_executor(), host_config);
     kad::DhtConfig config;
-    config.dial_backoff_initial = 60s;
     config.rpc_timeout = 10s;
     kad::Dht dht(host, config);
     dht.start();

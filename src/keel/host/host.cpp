@@ -48,7 +48,8 @@ Host::Host(asio::any_io_executor executor, HostConfig config)
       config_(std::move(config)),
       peer_id_(PeerId::from_public_key(config_.identity.public_key())),
       admission_(admission_limits(config_)),
-      peer_store_(config_.max_known_peers) {
+      peer_store_(config_.max_known_peers),
+      dial_backoff_(config_.dial_backoff) {
     // A peer we are connected to is never forgotten.
     peer_store_.add_pin([this](const PeerId& peer) { return !connections_to(peer).empty(); });
     upgrade_config_.identity = &config_.identity;
@@ -125,7 +126,7 @@ std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction directio
     conn->limited = is_circuit(conn->remote_addr);
     connections_.emplace(conn->id, conn);
     if (direction == Direction::outbound) peer_store_.add_address(conn->peer, remote);
-    dial_failures_.erase(conn->peer);
+    dial_backoff_.connected(conn->peer);
     log().info("event=connection_opened peer={} dir={} addr={} muxer={} inlined={}",
                conn->peer.short_string(), direction_name(direction), remote.to_string(),
                conn->muxer, conn->muxer_inlined);

@@ -18,6 +18,7 @@
 
 #include "keel/crypto/ed25519.hpp"
 #include "keel/host/connection.hpp"
+#include "keel/host/dial_backoff.hpp"
 #include "keel/host/failure.hpp"
 #include "keel/host/inbound_admission.hpp"
 #include "keel/host/peer_store.hpp"
@@ -43,6 +44,11 @@ struct HostConfig {
     net::Duration identify_timeout{10000};
     net::Duration negotiate_timeout{10000};    // multistream-select on a new stream
     net::Duration stream_idle_timeout{60000};  // built-in handlers drop silent streams
+    // After a failed dial, background dialers (the DHT's lookups, refreshes and stores) leave the
+    // peer alone for `initial`, doubling per failure up to `max`: a dead peer costs a lookup
+    // nothing, and refreshes add no dials to a bootstrap the health monitor is already
+    // redialling on its own backoff. An open connection (made by anyone) always gets used.
+    DialBackoffConfig dial_backoff;
     net::YamuxConfig yamux;
     // Received and unread bytes over all connections (Yamux receive buffers): past it, new
     // streams are refused and data that would go over resets its stream: what all peers
@@ -136,9 +142,12 @@ class Host {
     net::awaitable<HostResult<std::shared_ptr<Connection>>> connect_peer(
         const PeerId& peer, std::vector<Multiaddr> addrs = {});
     net::awaitable<HostResult<void>> wait_identified(std::shared_ptr<Connection> connection);
-    // When a dial to `peer` last failed, if it did since the last connection to it: lets
-    // background dialers (the DHT) stay off a peer someone just failed to reach.
-    std::optional<net::Clock::time_point> last_dial_failure(const PeerId& peer) const;
+    // Failed dials since the last connection to each peer: lets background dialers (the DHT)
+    // stay off a peer someone just failed to reach. Host::dial reports its failures itself;
+    // note_failed_dial is for a dial a caller's own deadline cut short (the Host sees only a
+    // cancellation) and for a peer with no address to dial.
+    const DialBackoff& dial_backoff() const { return dial_backoff_; }
+    void note_failed_dial(const PeerId& peer) { dial_backoff_.failed(peer); }
     net::awaitable<HostResult<std::shared_ptr<net::YamuxStream>>> new_stream(
         std::shared_ptr<Connection> connection, std::vector<std::string> protocols);
 
@@ -216,8 +225,7 @@ class Host {
     // Dials in progress to known peers. Shared with the dials, which unregister themselves even if
     // their frame outlives the Host.
     std::shared_ptr<detail::PendingDials> dialing_ = std::make_shared<detail::PendingDials>();
-    void note_dial_failure(const PeerId& peer);
-    std::unordered_map<PeerId, net::Clock::time_point> dial_failures_;
+    DialBackoff dial_backoff_;
     HostStats stats_;
     CircuitDialer circuit_dialer_;
     std::vector<Multiaddr> relayed_addrs_;

@@ -200,7 +200,7 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& a
     std::optional<PeerId> expected;
     auto fail = [&](Phase phase, error_code ec) {
         // A dial its caller cancelled (a lookup that has its answer) says nothing of the peer.
-        if (expected && ec != asio::error::operation_aborted) note_dial_failure(*expected);
+        if (expected && ec != asio::error::operation_aborted) dial_backoff_.failed(*expected);
         ++stats_.dial_failures;
         ++stats_.dial_failures_by_phase[std::string(phase_name(phase))];
         log().info("event=dial_failed addr={} phase={} error=\"{}\"", addr.to_string(),
@@ -344,22 +344,6 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect_peer(
     auto cancellation = co_await asio::this_coro::cancellation_state;
     registration.complete(*outcome, cancellation.cancelled() != asio::cancellation_type::none);
     co_return std::move(*outcome);
-}
-
-void Host::note_dial_failure(const PeerId& peer) {
-    auto now = net::Clock::now();
-    // Bounded: past this many peers, failures older than a minute are forgotten.
-    if (dial_failures_.size() >= 10'000)
-        std::erase_if(dial_failures_, [now](const auto& entry) {
-            return now - entry.second > std::chrono::minutes(1);
-        });
-    dial_failures_[peer] = now;
-}
-
-std::optional<net::Clock::time_point> Host::last_dial_failure(const PeerId& peer) const {
-    auto it = dial_failures_.find(peer);
-    if (it == dial_failures_.end()) return std::nullopt;
-    return it->second;
 }
 
 }  // namespace keel

@@ -171,15 +171,10 @@ awaitable<void> Dht::refresh() {
         for (const auto& addr : bootstrap_peers_) {
             const auto* p2p = addr.find(proto_code::p2p);
             auto peer = p2p ? PeerId::from_bytes(p2p->value) : PeerId::from_bytes({});
-            if (!peer || !in_dial_backoff(*peer)) dialable.push_back(addr);
+            if (!peer || !host_.dial_backoff().waiting(*peer)) dialable.push_back(addr);
         }
         auto race = co_await dial_staggered(host_, dialable, config_.bootstrap_stagger);
         if (race.connection) co_await host_.wait_identified(race.connection);
-        for (std::size_t i = 0; i < race.failures.size(); ++i) {
-            const auto* p2p = race.failures[i] ? dialable[i].find(proto_code::p2p) : nullptr;
-            if (auto peer = p2p ? PeerId::from_bytes(p2p->value) : PeerId::from_bytes({}))
-                note_dial_failure(*peer);
-        }
     }
     if (table_.size() == 0) co_return;
     co_await lookup(host_.peer_id().bytes(), MessageType::find_node, {});

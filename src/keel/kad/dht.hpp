@@ -34,12 +34,6 @@ struct DhtConfig {
     net::Duration refresh_interval{600'000};  // spec: 10 min
     std::size_t refresh_threshold = 4;        // below this many peers, refresh at once
     net::Duration bootstrap_stagger{250};     // between parallel bootstrap dials
-    // After a failed dial the DHT does not dial that peer again (for lookups, refresh, stores)
-    // for this long, doubling per failure up to the max: a dead peer costs a lookup nothing, and
-    // refreshes add no dials to a bootstrap the health monitor is already redialling on its
-    // own backoff. An open connection (made by anyone) always gets used.
-    net::Duration dial_backoff_initial{1000};
-    net::Duration dial_backoff_max{60'000};
     std::size_t max_rpcs_per_stream = 64;
     net::Duration stream_idle_timeout{60'000};
     // Values stored for others (PUT_VALUE): at most this many, and this many bytes of keys and
@@ -195,14 +189,7 @@ class Dht {
     std::map<Bytes, std::int64_t> provided_;  // keys we provide -> last announcement (unix ms)
     std::shared_ptr<bool> alive_;             // false once stopped; tasks check it
     net::asio::steady_timer refresh_signal_;
-    net::Signal stopped_;
-    struct DialBackoff {
-        int failures = 0;
-        net::Clock::time_point until{};
-    };
-    std::unordered_map<PeerId, DialBackoff> dial_backoff_;
-    bool in_dial_backoff(const PeerId& peer) const;
-    void note_dial_failure(const PeerId& peer);  // expires (and wakes every waiter) on stop()
+    net::Signal stopped_;  // fires (and wakes every waiter) on stop()
     net::Clock::time_point last_refresh_{};
 };
 

@@ -21,7 +21,9 @@ using net::awaitable;
 awaitable<net::result<KadMessage>> Dht::request(PeerId peer, KadMessage message,
                                                 std::vector<Multiaddr> addrs) {
     auto type = message.type;
-    if (host_.connections_to(peer).empty() && in_dial_backoff(peer)) {
+    // The Host's dial backoff (HostConfig::dial_backoff): a peer that just failed to answer a
+    // dial is not dialled again by a lookup, a refresh or a store.
+    if (host_.connections_to(peer).empty() && host_.dial_backoff().waiting(peer)) {
         stats_.sent.add(type, RpcOutcome::backoff);
         co_return make_error_code(kad_errc::dial_backoff);
     }
@@ -69,24 +71,11 @@ awaitable<net::result<KadMessage>> Dht::request(PeerId peer, KadMessage message,
                           : abandoned ? RpcOutcome::cancelled
                                       : RpcOutcome::error);
     if (result) table_.mark_seen(peer);
-    if (connected) {
-        dial_backoff_.erase(peer);
-    } else if (!result && !abandoned) {
-        note_dial_failure(peer);
-    }
+    // Never connected: our deadline cut the dial (the Host saw a cancellation), or there was
+    // no address to dial. (A failure the Host already noted for this attempt is not counted
+    // twice: DialBackoff ignores failures during a wait.)
+    if (!connected && !result && !abandoned) host_.note_failed_dial(peer);
     co_return result;
-}
-
-void Dht::note_dial_failure(const PeerId& peer) {
-    auto now = net::Clock::now();
-    // Bounded: past this many peers, those whose backoff ran out are forgotten.
-    if (dial_backoff_.size() >= 10'000)
-        std::erase_if(dial_backoff_,
-                      [now](const auto& entry) { return entry.second.until <= now; });
-    auto& backoff = dial_backoff_[peer];
-    auto delay = config_.dial_backoff_initial * (1LL << std::min(backoff.failures, 16));
-    backoff.until = now + std::min<net::Duration>(delay, config_.dial_backoff_max);
-    ++backoff.failures;
 }
 
 bool Dht::serving() const {
@@ -94,17 +83,6 @@ bool Dht::serving() const {
     auto registered = host_.protocols();
     return std::find(registered.begin(), registered.end(), config_.profile.kad_protocol) !=
            registered.end();
-}
-
-bool Dht::in_dial_backoff(const PeerId& peer) const {
-    auto now = net::Clock::now();
-    // Someone else's failed dial counts too (the health monitor redialling a dead bootstrap on
-    // its own backoff): the DHT does not add dials on top.
-    if (auto failed = host_.last_dial_failure(peer);
-        failed && now - *failed < config_.dial_backoff_initial)
-        return true;
-    auto it = dial_backoff_.find(peer);
-    return it != dial_backoff_.end() && now < it->second.until;
 }
 
 std::vector<Multiaddr> Dht::worth_keeping(std::vector<Multiaddr> addrs, const PeerId& from) const {
