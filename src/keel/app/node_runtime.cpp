@@ -47,8 +47,11 @@ struct NodeRuntime::Parts {
           history_timer(ex),
           self_probe_timer(ex) {
         if (role == NodeRole::node && s.relay_client != "off") {
-            relay_client = std::make_unique<relay::RelayClient>(
-                host, relay::RelayClientConfig{s.negotiate_timeout});
+            relay::RelayClientConfig relay_config;
+            relay_config.message_timeout = s.negotiate_timeout;
+            // Its relays are our bootstraps: the health monitor alone redials them.
+            relay_config.reconnect = [this](const PeerId& relay) { monitor.reconnect_now(relay); };
+            relay_client = std::make_unique<relay::RelayClient>(host, relay_config);
             context.relay_client = relay_client.get();
         }
         if (s.relay_enabled) {

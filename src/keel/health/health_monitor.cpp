@@ -11,6 +11,8 @@ namespace asio = net::asio;
 HealthMonitor::HealthMonitor(Host& host, kad::Dht& dht, std::vector<Multiaddr> bootstraps,
                              MonitorConfig config)
     : host_(host), dht_(dht), config_(config), alive_(std::make_shared<bool>(false)) {
+    // The monitor alone redials bootstraps: the DHT waits for it (refresh_soon below).
+    dht_.leave_bootstrap_reconnection_to_monitor();
     if (!config_.probe.health_requests)
         config_.probe.health_requests = std::make_shared<protocols::HealthRequestPacer>();
     for (auto& addr : bootstraps) watched_.push_back(make_watched(std::move(addr)));
@@ -70,6 +72,11 @@ void HealthMonitor::stop() {
     for (auto& w : watched_) w->wake.notify();
 }
 
+void HealthMonitor::reconnect_now(const PeerId& peer) {
+    for (auto& w : watched_)
+        if (w->state.health.peer_id == peer) w->wake.notify();
+}
+
 void HealthMonitor::probe_now() {
     for (auto& w : watched_) w->wake.notify();
 }
@@ -109,6 +116,9 @@ net::awaitable<void> HealthMonitor::watch(std::shared_ptr<Watched> w) {
 
         net::Duration wait = config_.probe_interval;
         if (probe.state == HealthState::healthy) {
+            // Back after an outage: the DHT, which left reconnection to us, refreshes its table.
+            if (previous != HealthState::healthy && previous != HealthState::connecting)
+                dht_.refresh_soon();
             backoff.reset();
             w->state.reconnect = {};
         } else {

@@ -42,6 +42,10 @@ class HealthMonitor {
     void stop();
     // Probe every bootstrap now instead of at its next turn.
     void probe_now();
+    // Probe (and so redial) the bootstrap with this peer ID now: someone that needs a connection
+    // to it (the relay client, to reserve) asks the owner of bootstrap reconnection instead of
+    // dialing itself. The asker paces its asks.
+    void reconnect_now(const PeerId& peer);
     // A new bootstrap list (a config reload): bootstraps no longer listed stop being watched,
     // new ones are watched from now on (at once if started), kept ones keep their state.
     void set_bootstraps(std::vector<Multiaddr> bootstraps);

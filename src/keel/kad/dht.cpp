@@ -165,7 +165,7 @@ awaitable<std::size_t> Dht::bootstrap(std::vector<Multiaddr> peers) {
 
 awaitable<void> Dht::refresh() {
     last_refresh_ = net::Clock::now();
-    if (table_.size() == 0 && !bootstrap_peers_.empty()) {
+    if (table_.size() == 0 && !bootstrap_peers_.empty() && bootstrap_redials_) {
         // Bootstraps that just failed are left to their backoff (and to the health monitor).
         std::vector<Multiaddr> dialable;
         for (const auto& addr : bootstrap_peers_) {
@@ -192,6 +192,11 @@ awaitable<void> Dht::refresh() {
     }
 }
 
+void Dht::refresh_soon() {
+    refresh_requested_ = true;
+    refresh_signal_.cancel();
+}
+
 awaitable<void> Dht::refresh_loop() {
     auto alive = alive_;
     while (*alive) {
@@ -199,7 +204,7 @@ awaitable<void> Dht::refresh_loop() {
         co_await refresh_signal_.async_wait(net::use_result);
         if (!*alive) co_return;
         auto since = net::Clock::now() - last_refresh_;
-        bool due = since >= config_.refresh_interval;
+        bool due = since >= config_.refresh_interval || std::exchange(refresh_requested_, false);
         bool starving = table_.size() < config_.refresh_threshold && !bootstrap_peers_.empty() &&
                         since >= std::chrono::seconds(10);
         if (due || starving) co_await refresh();

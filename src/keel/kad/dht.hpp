@@ -85,6 +85,13 @@ class Dht {
     // Dials `peers` (each ending in /p2p/ID) staggered in parallel; once the first answers, looks
     // ourselves up. Returns 1 if a bootstrap was reached, else 0.
     net::awaitable<std::size_t> bootstrap(std::vector<Multiaddr> peers);
+    // Who reconnects to the bootstraps when the routing table empties: by default the DHT's
+    // refresh dials them again (a short-lived client has no one else). A HealthMonitor takes
+    // this over (it redials on its own backoff and calls refresh_soon() once one is back), so
+    // that one component alone decides when a bootstrap is dialed again.
+    void leave_bootstrap_reconnection_to_monitor() { bootstrap_redials_ = false; }
+    // Runs a refresh at the refresh loop's next look (within a few seconds): a bootstrap is back.
+    void refresh_soon();
     net::awaitable<LookupResult> get_closest_peers(Bytes key);
     net::awaitable<net::result<std::vector<Multiaddr>>> find_peer(PeerId peer);
     // Announces us as a provider of `key` to the k closest peers, all at once under one
@@ -189,6 +196,8 @@ class Dht {
     std::map<Bytes, std::int64_t> provided_;  // keys we provide -> last announcement (unix ms)
     std::shared_ptr<bool> alive_;             // false once stopped; tasks check it
     net::asio::steady_timer refresh_signal_;
+    bool refresh_requested_ = false;
+    bool bootstrap_redials_ = true;
     net::Signal stopped_;  // fires (and wakes every waiter) on stop()
     net::Clock::time_point last_refresh_{};
 };

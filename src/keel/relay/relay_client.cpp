@@ -120,11 +120,21 @@ void RelayClient::publish_addrs() {
     for (auto& observer : observers_) observer();
 }
 
+bool RelayClient::has_direct_connection(const PeerId& relay) const {
+    for (const auto& c : host_.connections_to(relay))
+        if (c->is_open() && !c->limited) return true;
+    return false;
+}
+
 net::awaitable<net::result<HeldReservation>> RelayClient::reserve(Multiaddr relay) {
     auto alive = alive_;
     auto relay_peer = last_peer(relay);
     if (!relay_peer || is_circuit(relay))
         co_return make_error_code(relay_errc::not_a_circuit_address);
+    if (config_.reconnect && !has_direct_connection(*relay_peer)) {
+        config_.reconnect(*relay_peer);  // keep() retries when the connection opens
+        co_return make_error_code(net::net_errc::connection_closed);
+    }
     auto connection = co_await host_.connect(relay);
     if (!*alive) co_return make_error_code(net::net_errc::shutting_down);
     if (!connection) {

@@ -7,6 +7,7 @@
 //
 // Lifetime: as the Host's (one executor; destroy after its io_context has stopped).
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -22,6 +23,11 @@ struct RelayClientConfig {
     net::Duration retry_initial{1000};      // after a failed reservation, doubling ...
     // ... up to this: a bootstrap back after a restart is relaying again within it.
     net::Duration retry_max{8'000};
+    // Who dials the relays. Unset: the relay client itself. Set (a node whose relays are its
+    // bootstraps, which the HealthMonitor keeps connected): with no connection to a relay, the
+    // client asks this to reconnect, at most once per retry, and reserves as soon as a
+    // connection opens; it never dials.
+    std::function<void(const PeerId& relay)> reconnect;
 };
 
 struct HeldReservation {
@@ -72,6 +78,7 @@ class RelayClient {
     net::awaitable<void> accept_stop(std::shared_ptr<net::YamuxStream> stream,
                                      std::shared_ptr<Connection> connection);
     void publish_addrs();
+    bool has_direct_connection(const PeerId& relay) const;
 
     Host& host_;
     RelayClientConfig config_;
