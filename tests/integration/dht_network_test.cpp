@@ -32,7 +32,7 @@
 #include "keel/net/framing.hpp"
 #include "keel/net/net_errc.hpp"
 #include "keel/net/yamux_stream.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {
