@@ -310,6 +310,45 @@ TEST(KeelHealth, ClientDropsAnImpossibleRoundTrip) {
     });
 }
 
+// ---- the requester's pacing -------------------------------------------------------------------
+
+TEST(HealthRequestPacer, PacesAtLeastAsSlowlyAsTheServersLimit) {
+    EXPECT_GE(HealthRequestPacer::spacing, health_request_interval);
+}
+
+TEST(HealthRequestPacer, FirstTurnIsAtOnceTheNextWaitsTheSpacing) {
+    run([]() -> awaitable<void> {
+        HealthRequestPacer pacer;
+        const auto a = PeerId::from_public_key(Ed25519KeyPair::generate().public_key());
+        const auto b = PeerId::from_public_key(Ed25519KeyPair::generate().public_key());
+        const auto t0 = net::Clock::now();
+        co_await pacer.turn(a);
+        co_await pacer.turn(b);  // another peer: its own turns
+        EXPECT_LT(net::Clock::now() - t0, HealthRequestPacer::spacing);
+        co_await pacer.turn(a);
+        EXPECT_GE(net::Clock::now() - t0, HealthRequestPacer::spacing);
+    });
+}
+
+TEST(HealthRequestPacer, ConcurrentAskersQueueUp) {
+    run([]() -> awaitable<void> {
+        HealthRequestPacer pacer;
+        const auto a = PeerId::from_public_key(Ed25519KeyPair::generate().public_key());
+        const auto t0 = net::Clock::now();
+        std::vector<net::Clock::duration> done;
+        auto ask = [&]() -> awaitable<void> {
+            co_await pacer.turn(a);
+            done.push_back(net::Clock::now() - t0);
+        };
+        using namespace asio::experimental::awaitable_operators;
+        co_await (ask() && ask() && ask());
+        KEEL_CO_ASSERT(done.size() == 3u);
+        EXPECT_LT(done[0], HealthRequestPacer::spacing);
+        EXPECT_GE(done[1], HealthRequestPacer::spacing);
+        EXPECT_GE(done[2], 2 * HealthRequestPacer::spacing);
+    });
+}
+
 // ---- the rate limit ---------------------------------------------------------------------------
 
 PeerId some_peer() {
