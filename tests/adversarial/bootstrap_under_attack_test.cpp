@@ -22,7 +22,7 @@
 #include "support/http_client.hpp"
 #include "support/kad_wire.hpp"
 #include "support/keel_process_test.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {

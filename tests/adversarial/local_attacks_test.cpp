@@ -11,7 +11,7 @@
 #include "keel/crypto/identity_file.hpp"
 #include "keel/store/store.hpp"
 #include "support/keel_process_test.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {

@@ -11,7 +11,7 @@
 #include "keel/net/framing.hpp"
 #include "keel/protocols/identify.hpp"
 #include "support/kad_wire.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {

@@ -15,7 +15,7 @@
 #include "keel/net/yamux_stream.hpp"
 #include "keel/noise/handshake_state.hpp"
 #include "keel/protocols/ping.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {

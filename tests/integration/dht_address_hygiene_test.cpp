@@ -5,7 +5,7 @@
 
 #include "keel/host/circuit_address.hpp"
 #include "keel/kad/dht.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {

@@ -8,7 +8,7 @@
 #include "keel/kad/kad_errc.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/net/net_errc.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {

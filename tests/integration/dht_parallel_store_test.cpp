@@ -9,7 +9,7 @@
 #include "keel/kad/dht.hpp"
 #include "keel/net/framing.hpp"
 #include "keel/net/yamux_stream.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {

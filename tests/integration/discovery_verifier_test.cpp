@@ -21,7 +21,7 @@
 #include "keel/net/framing.hpp"
 #include "keel/protocols/keel_health.hpp"
 #include "keel/protocols/ping.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {

@@ -6,7 +6,7 @@
 // refusal closes the socket at once, is counted under its reason, and leaves other addresses
 // (127.0.0.2 through HostConfig::dial_source) connecting normally. By default loopback is exempt.
 #include "keel/protocols/ping.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {

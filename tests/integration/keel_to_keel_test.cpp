@@ -9,7 +9,7 @@
 #include "keel/protocols/echo.hpp"
 #include "keel/protocols/identify.hpp"
 #include "keel/protocols/ping.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {

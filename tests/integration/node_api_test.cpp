@@ -13,7 +13,7 @@
 #include "keel/app/node_history.hpp"
 #include "keel/app/self_probe.hpp"
 #include "keel/net/framing.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {

@@ -16,7 +16,7 @@
 #include "keel/p2pd/control_daemon.hpp"
 #include "keel/p2pd/control_messages.hpp"
 #include "keel/protocols/echo.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {

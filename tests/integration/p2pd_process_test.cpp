@@ -12,7 +12,7 @@
 #include "keel/p2pd/control_daemon.hpp"
 #include "keel/p2pd/control_messages.hpp"
 #include "support/keel_process_test.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {

@@ -15,7 +15,7 @@
 #include "keel/relay/relay_errc.hpp"
 #include "keel/relay/relay_messages.hpp"
 #include "keel/relay/relay_service.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {

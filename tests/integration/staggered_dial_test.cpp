@@ -2,7 +2,7 @@
 // the stagger, not the handshake deadline, whether the next entry must be dialled or is already
 // connected (a connect that completes at once must still wake the race).
 #include "keel/host/staggered_dial.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {

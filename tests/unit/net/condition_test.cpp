@@ -4,7 +4,7 @@
 
 #include "keel/net/deadline.hpp"
 #include "keel/net/signal.hpp"
-#include "net_test_util.hpp"
+#include "support/net_test_util.hpp"
 
 namespace keel::net {
 namespace {

@@ -13,7 +13,7 @@
 #include "keel/host/failure.hpp"
 #include "keel/host/host.hpp"
 #include "keel/host/tcp_address.hpp"
-#include "net_test_util.hpp"
+#include "support/net_test_util.hpp"
 
 namespace keel {
 namespace {

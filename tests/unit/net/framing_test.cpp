@@ -8,7 +8,7 @@
 #include "keel/base/varint.hpp"
 #include "keel/net/memory_stream.hpp"
 #include "keel/net/net_errc.hpp"
-#include "net_test_util.hpp"
+#include "support/net_test_util.hpp"
 
 namespace keel::net {
 namespace {

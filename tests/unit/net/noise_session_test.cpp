@@ -12,7 +12,7 @@
 #include "keel/net/memory_stream.hpp"
 #include "keel/net/net_errc.hpp"
 #include "keel/net/yamux_session.hpp"
-#include "net_test_util.hpp"
+#include "support/net_test_util.hpp"
 
 namespace keel::net {
 namespace {

@@ -5,7 +5,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "keel/net/memory_stream.hpp"
-#include "net_test_util.hpp"
+#include "support/net_test_util.hpp"
 
 namespace keel::net {
 namespace {

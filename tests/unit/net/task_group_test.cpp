@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "net_test_util.hpp"
+#include "support/net_test_util.hpp"
 
 namespace keel::net {
 namespace {

@@ -11,7 +11,7 @@
 #include "keel/net/memory_stream.hpp"
 #include "keel/net/net_errc.hpp"
 #include "keel/net/yamux_stream.hpp"
-#include "net_test_util.hpp"
+#include "support/net_test_util.hpp"
 
 namespace keel::net {
 namespace {

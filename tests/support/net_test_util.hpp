@@ -1,6 +1,8 @@
 #pragma once
-// Helpers shared by the network-layer unit tests: run a test coroutine on its own io_context under
-// a wall-clock limit, poll with deadlines, and a ByteStream wrapper that records what passes.
+// Helpers shared by the unit tests that drive streams (net, protocols, health, p2pd): run a test
+// coroutine on its own io_context under a wall-clock limit, poll with deadlines, and a ByteStream
+// wrapper that records what passes.
+#include <array>
 #include <chrono>
 #include <exception>
 #include <functional>
@@ -88,6 +90,20 @@ inline awaitable<bool> wait_until(const std::function<bool()>& done,
         co_await pause(Duration{2});
     }
     co_return true;
+}
+
+// Reads until end of stream; the error instead if the stream fails or is reset first.
+inline awaitable<result<Bytes>> read_to_end(ByteStream& stream) {
+    Bytes out;
+    std::array<std::uint8_t, 4096> buffer{};
+    while (true) {
+        auto n = co_await stream.read_some(buffer);
+        if (!n) {
+            if (n.error() == asio::error::eof) co_return out;
+            co_return n.error();
+        }
+        out.insert(out.end(), buffer.begin(), buffer.begin() + *n);
+    }
 }
 
 inline Bytes pattern(std::size_t n, std::uint8_t seed = 0) {
