@@ -190,9 +190,10 @@ awaitable<HostResult<std::shared_ptr<net::YamuxStream>>> Host::new_stream(
     auto deadline = net::Clock::now() + config_.negotiate_timeout;
     while (conn->session->backlog_full()) {
         auto left = std::chrono::duration_cast<net::Duration>(deadline - net::Clock::now());
-        auto ec = left > net::Duration::zero()
-                      ? co_await net::with_deadline(conn->session->wait_to_open(), left)
-                      : make_error_code(net::net_errc::timeout);
+        // A statement, not a co_await inside ?: (GCC 12, see net/condition.hpp).
+        auto ec = make_error_code(net::net_errc::timeout);
+        if (left > net::Duration::zero())
+            ec = co_await net::with_deadline(conn->session->wait_to_open(), left);
         if (ec) co_return Failure{Phase::protocol, ec, protocols.empty() ? "" : protocols[0]};
     }
     auto stream = conn->session->open_stream();
