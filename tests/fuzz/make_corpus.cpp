@@ -26,6 +26,7 @@
 #include "keel/crypto/peer_id.hpp"
 #include "keel/host/circuit_address.hpp"
 #include "keel/kad/kad_message.hpp"
+#include "keel/kad/time_received.hpp"
 #include "keel/multiaddr/multiaddr.hpp"
 #include "keel/net/framing.hpp"
 #include "keel/net/yamux_frame.hpp"
@@ -270,7 +271,8 @@ void protocol_seeds() {
     auto pk_value =
         Ed25519KeyPair::from_seed(std::array<std::uint8_t, 32>{1}).public_key().marshal();
     put.record =
-        kad::Record{pk_key, pk_value, "2024-01-02T03:04:05.000000006Z", peer(1).bytes(), 3600, 0};
+        kad::Record{pk_key,          pk_value, kad::parse_rfc3339("2024-01-02T03:04:05.000000006Z"),
+                    peer(1).bytes(), 3600,     0};
     seed("kad_message", "put-value-pk", kad::encode_message(put));
     kad::KadMessage ping;
     seed("kad_message", "ping", kad::encode_message(ping));

@@ -353,7 +353,7 @@ TEST_F(DhtBadInput, InvalidRecordIsNotStored) {
     pk.insert(pk.end(), client.id().bytes().begin(), client.id().bytes().end());
     auto put = [](Bytes key, Bytes record_key, Bytes value) {
         auto m = message(kad::MessageType::put_value, std::move(key));
-        m.record = kad::Record{std::move(record_key), std::move(value), "", {}, 0, 0};
+        m.record = kad::Record{std::move(record_key), std::move(value), std::nullopt, {}, 0, 0};
         return m;
     };
     // Each bad PUT_VALUE is followed by a PING on the same stream: the server refuses the PUT by

@@ -3,7 +3,6 @@
 #include <chrono>
 
 #include "keel/app/node_settings.hpp"
-#include "keel/kad/time_received.hpp"
 #include "keel/net/log.hpp"
 
 namespace keel::app {
@@ -35,7 +34,7 @@ RestoredState attach_store(kad::Dht& dht, store::Store& store) {
         // timeReceived as it was first written (RFC 3339), not a bare number go and js cannot read.
         auto received =
             std::chrono::system_clock::time_point(std::chrono::milliseconds(r.received_ms));
-        kad::Record record{r.key, r.value, kad::rfc3339(received), {}, 0, 0};
+        kad::Record record{r.key, r.value, received, {}, 0, 0};
         // A publisher's shorter ttl is not kept on disk: restored records get the maximum age.
         record.expires_ms = r.received_ms + kad::max_record_age_ms;
         dht.restore_record(std::move(record));

@@ -5,7 +5,6 @@
 
 #include "keel/kad/dht.hpp"
 #include "keel/kad/kad_errc.hpp"
-#include "keel/kad/time_received.hpp"
 #include "keel/net/log.hpp"
 
 namespace keel::kad {
@@ -83,7 +82,7 @@ awaitable<std::vector<ProviderEntry>> Dht::find_providers(
 
 awaitable<net::result<std::size_t>> Dht::put_value(Bytes key, Bytes value, std::size_t quorum) {
     if (auto ec = validators_.validate(key, value)) co_return ec;
-    Record record{key, value, rfc3339(std::chrono::system_clock::now()), {}, 0, 0};
+    Record record{key, value, std::chrono::system_clock::now(), {}, 0, 0};
     if (config_.server_mode) store_record(record);
     auto closest = co_await lookup(key, MessageType::find_node, {});
     KadMessage msg;

@@ -7,7 +7,6 @@
 #include "keel/host/circuit_address.hpp"
 #include "keel/host/tcp_address.hpp"
 #include "keel/kad/dht.hpp"
-#include "keel/kad/time_received.hpp"
 #include "keel/net/condition.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/net/framing.hpp"
@@ -203,7 +202,7 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
             }
             if (replace) {
                 Record r = *req.record;
-                r.time_received = rfc3339(std::chrono::system_clock::now());
+                r.time_received = std::chrono::system_clock::now();
                 // The publisher's ttl (rust) is honoured when shorter than our maximum age.
                 auto age = r.ttl > 0 ? std::min<std::int64_t>(std::int64_t{r.ttl} * 1000,
                                                               max_record_age_ms)
@@ -245,7 +244,7 @@ bool Dht::store_provider(const Bytes& key, ProviderEntry entry,
 
 namespace {
 std::size_t record_cost(const Record& r) {
-    return r.key.size() + r.value.size() + r.time_received.size() + 96;
+    return r.key.size() + r.value.size() + 96;
 }
 }  // namespace
 

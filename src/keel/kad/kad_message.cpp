@@ -3,6 +3,7 @@
 #include <keel/proto/kad.pb.h>
 
 #include "keel/kad/kad_errc.hpp"
+#include "keel/kad/time_received.hpp"
 
 namespace keel::kad {
 
@@ -71,7 +72,8 @@ Bytes encode_message(const KadMessage& message) {
         auto* r = msg.mutable_record();
         r->set_key(message.record->key.data(), message.record->key.size());
         r->set_value(message.record->value.data(), message.record->value.size());
-        r->set_timereceived(message.record->time_received);
+        if (message.record->time_received)
+            r->set_timereceived(rfc3339(*message.record->time_received));
         if (!message.record->publisher.empty())
             r->set_publisher(message.record->publisher.data(), message.record->publisher.size());
         if (message.record->ttl > 0) r->set_ttl(message.record->ttl);
@@ -119,9 +121,12 @@ boost::system::result<KadMessage> decode_message(BytesView bytes) {
             return make_error_code(kad_errc::message_too_large);
         if (msg.record().publisher().size() > max_key_size)
             return make_error_code(kad_errc::message_too_large);
-        out.record = Record{to_bytes(msg.record().key()), to_bytes(msg.record().value()),
-                            msg.record().timereceived(),  to_bytes(msg.record().publisher()),
-                            msg.record().ttl(),           0};
+        out.record = Record{to_bytes(msg.record().key()),
+                            to_bytes(msg.record().value()),
+                            parse_rfc3339(msg.record().timereceived()),
+                            to_bytes(msg.record().publisher()),
+                            msg.record().ttl(),
+                            0};
     }
     out.closer_peers = decode_peers(msg.closerpeers(), out.dropped_entries);
     out.provider_peers = decode_peers(msg.providerpeers(), out.dropped_entries);

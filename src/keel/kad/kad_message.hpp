@@ -2,6 +2,7 @@
 // Kademlia RPC messages as C++ values, converted from and to the protobuf with every count bounded.
 // Peers with unparseable IDs and addresses that do not parse are dropped (and counted), not fatal:
 // one bad entry in a response must not discard the good ones.
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,7 +40,9 @@ struct KadPeer {
 struct Record {
     Bytes key;
     Bytes value;
-    std::string time_received;
+    // When the record was stored (Record.timeReceived, RFC 3339 on the wire: time_received.hpp);
+    // none when a peer sent none or a text that is not RFC 3339.
+    std::optional<std::chrono::system_clock::time_point> time_received;
     Bytes publisher;              // rust-libp2p: the publisher's peer ID (empty: not given)
     std::uint32_t ttl = 0;        // rust-libp2p: seconds left to live (0: not given)
     std::int64_t expires_ms = 0;  // local only, not on the wire: when a stored record is dropped

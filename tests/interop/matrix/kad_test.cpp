@@ -369,9 +369,9 @@ TEST_P(Kad, RecordRestoredAfterRestartHasAnRfc3339TimeReceived) {
     ASSERT_TRUE(answer.has_value()) << "GET_VALUE did not finish";
     ASSERT_TRUE(answer->has_value()) << answer->error().message();
     ASSERT_TRUE((*answer)->record.has_value()) << "the restored record is not served";
-    const auto& when = (*answer)->record->time_received;
-    EXPECT_TRUE(std::regex_match(when, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z)")))
-        << "timeReceived \"" << when << "\" is not RFC 3339";
+    // Keel's decoder keeps timeReceived only when it reads as RFC 3339 (time_received.hpp).
+    EXPECT_TRUE((*answer)->record->time_received.has_value())
+        << "the restored record's timeReceived is missing or not RFC 3339";
 }
 
 // go only: go keeps one Kademlia stream per peer and sends its requests on it one after

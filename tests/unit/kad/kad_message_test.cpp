@@ -20,7 +20,13 @@ TEST(KadMessage, RoundTripsEveryField) {
     KadMessage m;
     m.type = MessageType::get_providers;
     m.key = to_bytes("some key");
-    m.record = Record{to_bytes("/pk/abc"), to_bytes("value bytes"), "1700000000000", {}, 0, 0};
+    m.record =
+        Record{to_bytes("/pk/abc"),
+               to_bytes("value bytes"),
+               std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'123)),
+               {},
+               0,
+               0};
     m.closer_peers.push_back(
         KadPeer{peer(1), {addr("/ip4/10.0.0.1/tcp/4001"), addr("/ip6/::1/tcp/5")}, true});
     m.closer_peers.push_back(KadPeer{peer(2), {}, false});
@@ -210,7 +216,8 @@ TEST(KadMessage, AnAnswerIsTrimmedToFitRustsSixteenKiB) {
 TEST(KadMessage, FittingKeepsARecordAndDropsFarPeersWhenAddressesAreNotEnough) {
     KadMessage m;
     m.type = MessageType::get_value;
-    m.record = Record{Bytes(10, 1), Bytes(15 * 1024, 2), "2026-12-03T00:00:00Z", {}, 0, 0};
+    m.record =
+        Record{Bytes(10, 1), Bytes(15 * 1024, 2), std::chrono::system_clock::now(), {}, 0, 0};
     for (int i = 0; i < 20; ++i)
         m.closer_peers.push_back(KadPeer{
             peer(static_cast<std::uint8_t>(i + 1)), {addr("/ip4/10.0.0.1/tcp/4001")}, false});
@@ -227,7 +234,7 @@ TEST(KadMessage, RustPublisherAndTtlRoundTrip) {
     KadMessage m;
     m.type = MessageType::put_value;
     m.key = to_bytes("/pk/x");
-    m.record = Record{to_bytes("/pk/x"), to_bytes("v"), "", peer(3).bytes(), 129'600, 0};
+    m.record = Record{to_bytes("/pk/x"), to_bytes("v"), std::nullopt, peer(3).bytes(), 129'600, 0};
     auto decoded = decode_message(encode_message(m));
     ASSERT_TRUE(decoded) << decoded.error().message();
     ASSERT_TRUE(decoded->record);
