@@ -65,7 +65,7 @@ net::awaitable<BootstrapHealth> probe_bootstrap(Host& host, kad::Dht& dht, Multi
     find.key.resize(32);
     randombytes_buf(find.key.data(), find.key.size());
     auto start = net::Clock::now();
-    auto answer = co_await dht.request((*conn)->peer, find);
+    auto answer = co_await dht.request(*conn, find);  // on the probe's own connection
     std::size_t closer = 0;
     if (answer) {
         h.find_node_ms = ms_since(start);

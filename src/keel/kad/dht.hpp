@@ -116,6 +116,10 @@ class Dht {
     // One request to one peer (dialing it if needed), bounded by rpc_timeout.
     net::awaitable<net::result<KadMessage>> request(PeerId peer, KadMessage message,
                                                     std::vector<Multiaddr> addrs = {});
+    // One request on this connection (a health probe's, which holds it already): never a dial,
+    // never held back by a dial backoff; bounded by rpc_timeout.
+    net::awaitable<net::result<KadMessage>> request(std::shared_ptr<Connection> connection,
+                                                    KadMessage message);
 
     // What this node answers to a FIND_NODE for `key`, computed the way a remote request is
     // served but without the network or the request counters: the service watchdog's check.
@@ -172,6 +176,11 @@ class Dht {
                                      std::optional<Multiaddr> addr);
     net::awaitable<void> refresh_loop();
     net::awaitable<void> refresh();
+    // Writes `message` on a new stream of `connection` and reads the answer (none for
+    // ADD_PROVIDER: a PING after it, answered once the record is durable, stands for one).
+    net::awaitable<net::result<KadMessage>> exchange(std::shared_ptr<Connection> connection,
+                                                     KadMessage message);
+    void count_sent(MessageType type, const net::result<KadMessage>& result, bool abandoned);
     bool store_provider(const Bytes& key, ProviderEntry entry,
                         const std::shared_ptr<DurableAck>& ack = nullptr);
     // Stores (or replaces) a value for others; false when the limits refuse a new key.

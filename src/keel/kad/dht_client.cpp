@@ -32,34 +32,7 @@ awaitable<net::result<KadMessage>> Dht::request(PeerId peer, KadMessage message,
         auto conn = co_await host_.connect_peer(peer, addrs);
         if (!conn) co_return conn.error().error;
         connected = true;
-        std::vector<std::string> wanted{config_.profile.kad_protocol};
-        auto stream = co_await host_.new_stream(*conn, std::move(wanted));
-        if (!stream) co_return stream.error().error;
-        if (auto ec = co_await net::write_length_prefixed(**stream, encode_message(message)))
-            co_return ec;
-        if (type == MessageType::add_provider) {
-            // No response to ADD_PROVIDER; a PING after it is answered once it is durable
-            // (Keel servers). A server that does not answer PING still got the record.
-            KadMessage ping;
-            ping.type = MessageType::ping;
-            KadMessage sent;
-            sent.type = MessageType::add_provider;
-            if (co_await net::write_length_prefixed(**stream, encode_message(ping))) co_return sent;
-            auto bytes = co_await net::with_deadline(
-                net::read_length_prefixed(**stream, max_message_size), config_.rpc_timeout / 2);
-            co_await (*stream)->close_write();
-            if (!bytes) co_return sent;
-            auto answer = decode_message(*bytes);
-            if (answer && answer->type == MessageType::ping) co_return std::move(*answer);
-            co_return sent;
-        }
-        auto bytes = co_await net::read_length_prefixed(**stream, max_message_size);
-        co_await (*stream)->close_write();
-        if (!bytes) co_return bytes.error();
-        auto response = decode_message(*bytes);
-        if (!response) co_return response.error();
-        if (response->type != type) co_return make_error_code(kad_errc::malformed_message);
-        co_return std::move(*response);
+        co_return co_await exchange(*conn, message);
     };
     auto result = co_await net::with_deadline(attempt(), config_.rpc_timeout);
     // Our caller gave up (a lookup that has its answer cancels its other queries): that says
@@ -67,15 +40,63 @@ awaitable<net::result<KadMessage>> Dht::request(PeerId peer, KadMessage message,
     // (Read directly: awaiting another coroutine would throw once we are cancelled.)
     auto cancellation = co_await asio::this_coro::cancellation_state;
     const bool abandoned = !result && cancellation.cancelled() != asio::cancellation_type::none;
-    stats_.sent.add(type, result      ? RpcOutcome::ok
-                          : abandoned ? RpcOutcome::cancelled
-                                      : RpcOutcome::error);
+    count_sent(type, result, abandoned);
     if (result) table_.mark_seen(peer);
     // Never connected: our deadline cut the dial (the Host saw a cancellation), or there was
     // no address to dial. (A failure the Host already noted for this attempt is not counted
     // twice: DialBackoff ignores failures during a wait.)
     if (!connected && !result && !abandoned) host_.note_failed_dial(peer);
     co_return result;
+}
+
+awaitable<net::result<KadMessage>> Dht::request(std::shared_ptr<Connection> connection,
+                                                KadMessage message) {
+    auto type = message.type;
+    auto peer = connection->peer;
+    auto result = co_await net::with_deadline(exchange(connection, message), config_.rpc_timeout);
+    auto cancellation = co_await asio::this_coro::cancellation_state;
+    count_sent(type, result, !result && cancellation.cancelled() != asio::cancellation_type::none);
+    if (result) table_.mark_seen(peer);
+    co_return result;
+}
+
+awaitable<net::result<KadMessage>> Dht::exchange(std::shared_ptr<Connection> connection,
+                                                 KadMessage message) {
+    const auto type = message.type;
+    std::vector<std::string> wanted{config_.profile.kad_protocol};
+    auto stream = co_await host_.new_stream(connection, std::move(wanted));
+    if (!stream) co_return stream.error().error;
+    if (auto ec = co_await net::write_length_prefixed(**stream, encode_message(message)))
+        co_return ec;
+    if (type == MessageType::add_provider) {
+        // No response to ADD_PROVIDER; a PING after it is answered once it is durable (Keel
+        // servers). A server that does not answer PING still got the record.
+        KadMessage ping;
+        ping.type = MessageType::ping;
+        KadMessage sent;
+        sent.type = MessageType::add_provider;
+        if (co_await net::write_length_prefixed(**stream, encode_message(ping))) co_return sent;
+        auto bytes = co_await net::with_deadline(
+            net::read_length_prefixed(**stream, max_message_size), config_.rpc_timeout / 2);
+        co_await (*stream)->close_write();
+        if (!bytes) co_return sent;
+        auto answer = decode_message(*bytes);
+        if (answer && answer->type == MessageType::ping) co_return std::move(*answer);
+        co_return sent;
+    }
+    auto bytes = co_await net::read_length_prefixed(**stream, max_message_size);
+    co_await (*stream)->close_write();
+    if (!bytes) co_return bytes.error();
+    auto response = decode_message(*bytes);
+    if (!response) co_return response.error();
+    if (response->type != type) co_return make_error_code(kad_errc::malformed_message);
+    co_return std::move(*response);
+}
+
+void Dht::count_sent(MessageType type, const net::result<KadMessage>& result, bool abandoned) {
+    stats_.sent.add(type, result      ? RpcOutcome::ok
+                          : abandoned ? RpcOutcome::cancelled
+                                      : RpcOutcome::error);
 }
 
 bool Dht::serving() const {
