@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "keel/kad/dht.hpp"
+#include "support/deadlines.hpp"
 #include "support/dht_nodes.hpp"
 
 namespace keel::test {
@@ -73,7 +74,7 @@ class DhtNetwork : public ::testing::Test {
             [this, reached](std::size_t i) -> net::awaitable<void> {
                 return bootstrap_one(*nodes_[i + 1].dht, nodes_[0].addr, reached, i + 1);
             },
-            30s);
+            test::generous(30s));
         ASSERT_TRUE(done) << "bootstrap did not finish";
         for (std::size_t i = 1; i < network_size; ++i) ASSERT_EQ((*reached)[i], 1u) << i;
         std::size_t total = 0, smallest = network_size;
@@ -122,7 +123,7 @@ TEST_F(DhtNetwork, EveryNodeFindsEveryNodeAndEveryProvider) {
             return std::all_of(nodes_.begin(), nodes_.end(),
                                [](const DhtNode& n) { return n.host->connections().empty(); });
         },
-        10s))
+        test::generous(10s)))
         << "connections did not close";
     std::printf("[ network  ] all connections closed in %.2f s\n", seconds_since(t0));
 
@@ -142,7 +143,7 @@ TEST_F(DhtNetwork, EveryNodeFindsEveryNodeAndEveryProvider) {
             }
             return find_all(*nodes_[i].dht, std::move(targets), std::move(want), tally);
         },
-        40s);
+        test::generous(40s));
     ASSERT_TRUE(done) << "find_peer did not finish";
     std::printf(
         "[ find_peer] %zu found, %zu failed of %zu in %.2f s (%llu iterative lookups, the "
@@ -164,7 +165,7 @@ TEST_F(DhtNetwork, EveryNodeFindsEveryNodeAndEveryProvider) {
             std::size_t to = (from + 1 + (s / network_size) * 5) % network_size;  // never `from`
             return closest_first(*nodes_[from].dht, nodes_[to].id(), closest, hops);
         },
-        30s);
+        test::generous(30s));
     ASSERT_TRUE(done) << "get_closest_peers did not finish";
     int max_hops = 0;
     double mean_hops = 0;
@@ -194,7 +195,7 @@ TEST_F(DhtNetwork, EveryNodeFindsEveryNodeAndEveryProvider) {
         [this, keys, providers, acknowledged](std::size_t p) -> net::awaitable<void> {
             return provide_one(*nodes_[providers[p]].dht, keys[p], acknowledged, p);
         },
-        30s);
+        test::generous(30s));
     ASSERT_TRUE(done) << "provide did not finish";
     for (std::size_t p = 0; p < provider_count; ++p)
         EXPECT_GE((*acknowledged)[p], 1u) << "provider " << p << " reached nobody";
@@ -205,7 +206,7 @@ TEST_F(DhtNetwork, EveryNodeFindsEveryNodeAndEveryProvider) {
             std::size_t node = j / provider_count, p = j % provider_count;
             return find_provider(*nodes_[node].dht, keys[p], nodes_[providers[p]].id(), found);
         },
-        30s);
+        test::generous(30s));
     ASSERT_TRUE(done) << "find_providers did not finish";
     std::printf(
         "[ providers] %zu keys provided (acknowledged by %zu..%zu peers each); %zu of %zu "
