@@ -25,9 +25,10 @@ net::awaitable<net::result<std::unique_ptr<net::TcpStream>>> connect_from(asio::
 }
 
 std::uint64_t refused_for(const Host& host, const std::string& reason) {
-    const auto& by_reason = host.stats().inbound_refused_by_reason;
-    auto it = by_reason.find(reason);
-    return it == by_reason.end() ? 0 : it->second;
+    for (auto r : all_refusals)
+        if (refusal_name(r) == reason) return host.stats().inbound_refused_by_reason[r];
+    ADD_FAILURE() << "no refusal named " << reason;
+    return 0;
 }
 
 // A client whose dials leave from `source`.

@@ -121,9 +121,10 @@ class Relay : public ::testing::Test {
     }
 
     std::uint64_t refused(const std::string& reason) {
-        auto& m = relay->stats().refused_by_reason;
-        auto it = m.find(reason);
-        return it == m.end() ? 0 : it->second;
+        for (auto r : relay::all_refusals)
+            if (relay::refusal_name(r) == reason) return relay->stats().refused_by_reason[r];
+        ADD_FAILURE() << "no refusal named " << reason;
+        return 0;
     }
 
     asio::io_context io;
@@ -221,7 +222,7 @@ TEST_F(Relay, CircuitsAreCutAtTheirByteLimit) {
     auto back = echo(b.host, *conn, 256 * 1024);
     EXPECT_LT(back.size(), 256u * 1024);  // cut before it all came back
     ASSERT_TRUE(run_until(
-        io, [&] { return relay->stats().circuits_ended_by.count("bytes") == 1; }, 10s));
+        io, [&] { return relay->stats().circuits_ended_by[net::PipeEnd::bytes] == 1; }, 10s));
     EXPECT_LE(relay->stats().bytes_relayed, 2u * 64 * 1024);
 
     // The relay still serves: a new circuit echoes a small message.
@@ -259,7 +260,7 @@ TEST_F(Relay, CircuitsAreCutAtTheirDurationEvenWhenAPeerNeverReads) {
     };
     asio::co_spawn(io, std::move(writer), asio::detached);
     ASSERT_TRUE(run_until(
-        io, [&] { return relay->stats().circuits_ended_by.count("duration") == 1; }, 15s));
+        io, [&] { return relay->stats().circuits_ended_by[net::PipeEnd::duration] == 1; }, 15s));
     EXPECT_GE(seconds_since(started), 1.4);
     ASSERT_TRUE(run_until(
         io, [&] { return !(*conn)->is_open(); }, 10s));

@@ -41,11 +41,8 @@ HistoryPoint sample_node(NodeContext& node, NodeHistory& history) {
         p.relay_bytes = node.relay->stats().bytes_relayed;
     }
     const auto& stats = node.host.stats();
-    for (std::size_t i = 0; i < all_refusals.size(); ++i) {
-        auto it = stats.inbound_refused_by_reason.find(std::string(refusal_name(all_refusals[i])));
-        if (it != stats.inbound_refused_by_reason.end())
-            p.inbound_refused_by_reason[i] = it->second;
-    }
+    for (std::size_t i = 0; i < all_refusals.size(); ++i)
+        p.inbound_refused_by_reason[i] = stats.inbound_refused_by_reason[all_refusals[i]];
     for (const auto& [key, n] : node.dht.stats().served) {
         p.dht_requests_served += n;
         const auto type = kad::message_type_name(key.type);

@@ -1,6 +1,7 @@
 #pragma once
 // A failed dial or request says which phase of the connection failed and why, so that a user
 // sees "security: remote peer ID does not match" instead of a spinner.
+#include <array>
 #include <boost/system/result.hpp>
 #include <string>
 
@@ -9,6 +10,8 @@
 namespace keel {
 
 enum class Phase { dial, security, muxer, identify, protocol };
+inline constexpr std::array all_phases{Phase::dial, Phase::security, Phase::muxer, Phase::identify,
+                                       Phase::protocol};
 
 std::string_view phase_name(Phase phase);
 

@@ -16,6 +16,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "keel/base/enum_counts.hpp"
 #include "keel/crypto/ed25519.hpp"
 #include "keel/host/connection.hpp"
 #include "keel/host/dial_backoff.hpp"
@@ -87,13 +88,12 @@ struct HostConfig {
 
 struct HostStats {
     std::uint64_t inbound_accepted = 0;
-    std::uint64_t inbound_refused = 0;  // by any limit
-    // By the limit that refused: refusal_name(), e.g. "pending_per_ip", "rate_per_ip".
-    std::map<std::string, std::uint64_t> inbound_refused_by_reason;
+    std::uint64_t inbound_refused = 0;                                   // by any limit
+    EnumCounts<Refusal, all_refusals.size()> inbound_refused_by_reason;  // by the limit
     std::uint64_t upgrades_ok = 0;
     std::uint64_t upgrade_failures = 0;
     std::uint64_t dial_failures = 0;
-    std::map<std::string, std::uint64_t> dial_failures_by_phase;  // "dial", "security", …
+    EnumCounts<Phase, all_phases.size()> dial_failures_by_phase;
     std::uint64_t streams_refused = 0;      // protocol negotiation failed or no handler
     std::uint64_t trimmed = 0;              // idle inbound connections closed by the manager
     std::uint64_t unidentified_closed = 0;  // inbound connections whose identify failed

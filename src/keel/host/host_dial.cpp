@@ -202,7 +202,7 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& a
         // A dial its caller cancelled (a lookup that has its answer) says nothing of the peer.
         if (expected && ec != asio::error::operation_aborted) dial_backoff_.failed(*expected);
         ++stats_.dial_failures;
-        ++stats_.dial_failures_by_phase[std::string(phase_name(phase))];
+        stats_.dial_failures_by_phase.add(phase);
         log().info("event=dial_failed addr={} phase={} error=\"{}\"", addr.to_string(),
                    phase_name(phase), ec.message());
         return Failure{phase, ec, addr.to_string()};

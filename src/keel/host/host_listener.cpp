@@ -61,7 +61,7 @@ awaitable<void> Host::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
         if (refused) {
             auto reason = refusal_name(*refused);
             ++stats_.inbound_refused;
-            ++stats_.inbound_refused_by_reason[std::string(reason)];
+            stats_.inbound_refused_by_reason.add(*refused);
             log().debug(
                 "event=inbound_refused from={} reason={} pending={} from_ip={} connections={}",
                 from.to_string(), reason, admission_.pending(), admission_.connections_from(from),

@@ -4,6 +4,20 @@
 #include <boost/asio/steady_timer.hpp>
 
 namespace keel::net {
+
+std::string_view pipe_end_name(PipeEnd end) {
+    switch (end) {
+        case PipeEnd::closed:
+            return "closed";
+        case PipeEnd::idle:
+            return "idle";
+        case PipeEnd::duration:
+            return "duration";
+        case PipeEnd::bytes:
+            return "bytes";
+    }
+    return "closed";
+}
 namespace {
 
 constexpr std::size_t pipe_chunk = 16 * 1024;

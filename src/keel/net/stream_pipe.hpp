@@ -16,6 +16,10 @@ struct PipeLimits {
 };
 
 enum class PipeEnd { closed, idle, duration, bytes };
+inline constexpr PipeEnd all_pipe_ends[] = {PipeEnd::closed, PipeEnd::idle, PipeEnd::duration,
+                                            PipeEnd::bytes};
+// "closed", "idle", "duration", "bytes".
+std::string_view pipe_end_name(PipeEnd end);
 
 struct PipeResult {
     std::uint64_t a_to_b = 0;  // bytes copied

@@ -14,20 +14,6 @@ namespace asio = net::asio;
 
 namespace {
 
-std::string_view end_name(net::PipeEnd end) {
-    switch (end) {
-        case net::PipeEnd::closed:
-            return "closed";
-        case net::PipeEnd::idle:
-            return "idle";
-        case net::PipeEnd::duration:
-            return "duration";
-        case net::PipeEnd::bytes:
-            return "bytes";
-    }
-    return "closed";
-}
-
 void set_limit(pb::RelayLimit& limit, const RelayConfig& config) {
     limit.set_duration(static_cast<std::uint32_t>(
         std::chrono::duration_cast<std::chrono::seconds>(config.circuit_duration).count()));
@@ -81,7 +67,7 @@ void RelayService::stop() {
 
 net::awaitable<void> RelayService::refuse(net::YamuxStream& stream, Refusal why, int status,
                                           const Connection& connection) {
-    ++stats_.refused_by_reason[std::string(refusal_name(why))];
+    stats_.refused_by_reason.add(why);
     log().debug("event=relay_refused peer={} reason={}", connection.peer.short_string(),
                 refusal_name(why));
     pb::HopMessage answer;
@@ -239,10 +225,10 @@ net::awaitable<void> RelayService::connect(std::shared_ptr<net::YamuxStream> str
         net::PipeLimits{config_.circuit_duration, config_.circuit_duration, config_.circuit_bytes});
     if (!*alive) co_return;
     stats_.bytes_relayed += piped.a_to_b + piped.b_to_a;
-    ++stats_.circuits_ended_by[std::string(end_name(piped.end))];
+    stats_.circuits_ended_by.add(piped.end);
     log().debug("event=relay_circuit_closed from={} to={} bytes_there={} bytes_back={} end={}",
                 source.short_string(), target->short_string(), piped.a_to_b, piped.b_to_a,
-                end_name(piped.end));
+                net::pipe_end_name(piped.end));
 }
 
 }  // namespace keel::relay

@@ -9,7 +9,9 @@
 #include <memory>
 #include <string>
 
+#include "keel/base/enum_counts.hpp"
 #include "keel/host/host.hpp"
+#include "keel/net/stream_pipe.hpp"
 #include "keel/relay/relay_config.hpp"
 #include "keel/relay/reservations.hpp"
 
@@ -22,10 +24,10 @@ namespace keel::relay {
 struct RelayStats {
     std::uint64_t reservations_granted = 0;  // new and refreshed
     std::uint64_t circuits_opened = 0;
-    std::uint64_t bytes_relayed = 0;                         // both directions, circuits that ended
-    std::map<std::string, std::uint64_t> refused_by_reason;  // refusal_name()
-    // How circuits ended: "closed" (by a peer), "idle", "duration", "bytes" (cut at a limit).
-    std::map<std::string, std::uint64_t> circuits_ended_by;
+    std::uint64_t bytes_relayed = 0;  // both directions, circuits that ended
+    EnumCounts<Refusal, std::size(all_refusals)> refused_by_reason;
+    // How circuits ended: closed (by a peer), or cut at a limit (idle, duration, bytes).
+    EnumCounts<net::PipeEnd, std::size(net::all_pipe_ends)> circuits_ended_by;
 };
 
 class RelayService {

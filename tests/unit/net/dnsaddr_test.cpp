@@ -208,7 +208,7 @@ TEST(DnsaddrResolve, HostDialReportsPhaseDial) {
     EXPECT_EQ(result->error().phase, Phase::dial);
     EXPECT_EQ(result->error().detail, addr.to_string());
     EXPECT_LT(took, 3500ms);
-    EXPECT_EQ(host.stats().dial_failures_by_phase.at("dial"), 1u);
+    EXPECT_EQ(host.stats().dial_failures_by_phase[Phase::dial], 1u);
     host.stop();
     io.run_for(50ms);
 }

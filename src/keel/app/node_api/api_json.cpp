@@ -69,14 +69,20 @@ json peer_json(NodeContext& node, const PeerInfo& info) {
 
 json relay_json(const relay::RelayService& relay) {
     const auto& s = relay.stats();
+    json refused = json::object();
+    for (auto r : relay::all_refusals)
+        if (auto n = s.refused_by_reason[r]) refused[std::string(relay::refusal_name(r))] = n;
+    json ended = json::object();
+    for (auto end : net::all_pipe_ends)
+        if (auto n = s.circuits_ended_by[end]) ended[std::string(net::pipe_end_name(end))] = n;
     const auto& c = relay.config();
     return {{"reservations", relay.reservations()},
             {"circuits", relay.circuits()},
             {"reservations_granted", s.reservations_granted},
             {"circuits_opened", s.circuits_opened},
             {"bytes_relayed", s.bytes_relayed},
-            {"refused_by_reason", s.refused_by_reason},
-            {"circuits_ended_by", s.circuits_ended_by},
+            {"refused_by_reason", refused},
+            {"circuits_ended_by", ended},
             {"limits",
              {{"max_reservations", c.max_reservations},
               {"max_circuits", c.max_circuits},

@@ -12,11 +12,6 @@ namespace {
 using node_api::PrometheusText;
 using Type = PrometheusText::Type;
 
-std::uint64_t count_of(const std::map<std::string, std::uint64_t>& counts, std::string_view key) {
-    auto it = counts.find(std::string(key));
-    return it == counts.end() ? 0 : it->second;
-}
-
 void host_metrics(PrometheusText& out, NodeContext& node) {
     const auto& hs = node.host.stats();
     out.gauge("keel_connections", "Open libp2p connections", node.host.connections().size());
@@ -26,13 +21,13 @@ void host_metrics(PrometheusText& out, NodeContext& node) {
     out.family("keel_inbound_refused_total", Type::counter,
                "Inbound connections refused, by the limit that refused them");
     for (auto reason : all_refusals)
-        out.sample({{"reason", refusal_name(reason)}},
-                   count_of(hs.inbound_refused_by_reason, refusal_name(reason)));
+        out.sample({{"reason", refusal_name(reason)}}, hs.inbound_refused_by_reason[reason]);
     out.counter("keel_handshakes_total", "Completed connection upgrades", hs.upgrades_ok);
     out.counter("keel_handshake_failures_total", "Failed connection upgrades", hs.upgrade_failures);
     out.family("keel_dial_failures_total", Type::counter, "Failed dials by phase");
-    for (const auto& [phase, count] : hs.dial_failures_by_phase)
-        out.sample({{"phase", phase}}, count);
+    for (auto phase : all_phases)
+        if (auto count = hs.dial_failures_by_phase[phase])
+            out.sample({{"phase", phase_name(phase)}}, count);
 }
 
 void dht_metrics(PrometheusText& out, NodeContext& node) {
@@ -98,12 +93,11 @@ void relay_metrics(PrometheusText& out, const relay::RelayService& relay) {
     // Every reason and end, zeros included, so that a series exists before its first count.
     out.family("keel_relay_refused_total", Type::counter, "Relay requests refused, by reason");
     for (auto r : relay::all_refusals)
-        out.sample({{"reason", relay::refusal_name(r)}},
-                   count_of(s.refused_by_reason, relay::refusal_name(r)));
+        out.sample({{"reason", relay::refusal_name(r)}}, s.refused_by_reason[r]);
     out.family("keel_relay_circuits_ended_total", Type::counter,
                "Relayed circuits ended: closed by a peer, or cut at a limit");
-    for (const char* end : {"bytes", "closed", "duration", "idle"})
-        out.sample({{"end", end}}, count_of(s.circuits_ended_by, end));
+    for (auto end : net::all_pipe_ends)
+        out.sample({{"end", net::pipe_end_name(end)}}, s.circuits_ended_by[end]);
 }
 
 }  // namespace
