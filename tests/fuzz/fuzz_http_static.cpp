@@ -12,7 +12,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "fuzz_util.hpp"
-#include "keel/http/http_server.hpp"
+#include "keel/http/request_guard.hpp"
 #include "keel/http/static_files.hpp"
 
 using namespace keel;

@@ -53,7 +53,7 @@ struct HttpServer::Impl {
     bool stopped = false;
 
     net::awaitable<void> do_listen(std::shared_ptr<tcp::acceptor> acceptor);
-    net::awaitable<void> do_session(tcp::socket socket,
+    net::awaitable<void> do_session(std::shared_ptr<beast::tcp_stream> stream,
                                     std::shared_ptr<ConnectionSlots::Slot> slot);
     // False when the session ends after this request.
     net::awaitable<bool> handle_request(std::shared_ptr<beast::tcp_stream> stream,
@@ -123,21 +123,19 @@ net::awaitable<void> HttpServer::Impl::do_listen(std::shared_ptr<tcp::acceptor> 
                        config.max_connections);
             continue;  // the socket closes as it goes out of scope
         }
+        // The slot can close its connection from now on, even before the session starts: a
+        // connection evicted in between is closed, not forgotten while it stays open.
+        auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+        slot->close = [weak = std::weak_ptr<beast::tcp_stream>(stream)] {
+            if (auto s = weak.lock()) s->close();
+        };
         asio::co_spawn(
-            executor,
-            [this, s = std::move(socket), slot]() mutable {
-                return do_session(std::move(s), slot);
-            },
-            asio::detached);
+            executor, [this, stream, slot] { return do_session(stream, slot); }, asio::detached);
     }
 }
 
-net::awaitable<void> HttpServer::Impl::do_session(tcp::socket socket,
+net::awaitable<void> HttpServer::Impl::do_session(std::shared_ptr<beast::tcp_stream> stream,
                                                   std::shared_ptr<ConnectionSlots::Slot> slot) {
-    auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
-    slot->close = [weak = std::weak_ptr<beast::tcp_stream>(stream)] {
-        if (auto s = weak.lock()) s->close();
-    };
     beast::flat_buffer buffer;
     while (!stopped) {
         slot->waiting();

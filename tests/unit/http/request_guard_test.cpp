@@ -130,9 +130,9 @@ TEST(ConnectionSlots, CloseAllClosesEveryConnection) {
     for (int i = 0; i < 3; ++i) {
         held.push_back(slots.take());
         // Closing ends the session, which gives its slot back while close_all is running.
-        held.back()->close = [&, slot = held.back()] {
+        held.back()->close = [&, weak = std::weak_ptr(held.back())] {
             ++closed;
-            slots.release(slot);
+            if (auto slot = weak.lock()) slots.release(slot);
         };
     }
     slots.close_all();
