@@ -9,33 +9,11 @@
 #include "keel/kad/dht.hpp"
 #include "keel/net/framing.hpp"
 #include "keel/net/yamux_stream.hpp"
+#include "support/dht_nodes.hpp"
 #include "support/test_support.hpp"
 
 namespace keel::test {
 namespace {
-
-struct DhtNode {
-    std::unique_ptr<Host> host;
-    std::unique_ptr<kad::Dht> dht;
-    Multiaddr addr;  // listen address with /p2p
-
-    const PeerId& id() const { return host->peer_id(); }
-};
-
-DhtNode make_node(asio::io_context& io, bool server, net::Duration rpc_timeout) {
-    kad::DhtConfig config;
-    config.server_mode = server;
-    config.rpc_timeout = rpc_timeout;
-    config.lookup_timeout = 20s;
-    DhtNode node;
-    node.host = std::make_unique<Host>(io.get_executor(), test_config());
-    auto bound = node.host->listen(loopback_any_port());
-    EXPECT_TRUE(bound) << bound.error().message();
-    if (bound) node.addr = with_peer(*bound, node.host->peer_id());
-    node.dht = std::make_unique<kad::Dht>(*node.host, std::move(config));
-    node.dht->start();
-    return node;
-}
 
 // Requests a stalling peer received, by type.
 using Received = std::map<kad::MessageType, std::size_t>;
@@ -114,9 +92,9 @@ class DhtParallelStore : public ::testing::Test {
     // `node_` (a DHT client with `rpc_timeout`) knows three Keel DHT servers and six stalling
     // peers: every one of them is among the closest peers of any key.
     void start(net::Duration rpc_timeout) {
-        node_ = make_node(io_, false, rpc_timeout);
+        node_ = make_node(io_, dht_config(false, rpc_timeout));
         for (std::size_t i = 0; i < answering_count; ++i)
-            answering_.push_back(make_node(io_, true, 2s));
+            answering_.push_back(make_node(io_, dht_config(true, 2s)));
         for (std::size_t i = 0; i < stalling_count; ++i)
             stalling_.push_back(make_stalling_peer(io_));
         for (auto& s : answering_) ASSERT_TRUE(join(s.addr, s.id()));
