@@ -110,6 +110,7 @@ type config struct {
 	kad           kadMode
 	noInlineMuxer bool
 	relayServer   bool
+	quietEvents   bool
 	timeout       time.Duration
 	linger        time.Duration
 	lingerSet     bool
@@ -153,6 +154,7 @@ func parseFlags() (*config, error) {
 	mode := fs.String("kad-mode", "server", "server, client or client-then-server:D")
 	fs.BoolVar(&cfg.noInlineMuxer, "no-inline-muxer", false, "do not offer the muxer inside the Noise handshake")
 	fs.BoolVar(&cfg.relayServer, "relay-server", false, "serve Circuit Relay v2 (HOP)")
+	fs.BoolVar(&cfg.quietEvents, "quiet-events", false, "no connected/disconnected/identify event lines (a bootstrap under load)")
 	timeout := fs.String("timeout", "20s", "deadline of each action")
 	linger := fs.String("linger", "0s", "keep running D after the last action")
 	maxLife := fs.String("max-lifetime", "300s", "hard exit")

@@ -319,7 +319,23 @@ func (n *node) listenAddrs() []string {
 	return out
 }
 
+// watchEvents prints the connected/disconnected/identify events and keeps the
+// identify results the identify action reads. --quiet-events (a bootstrap under
+// load: bench/compare.sh) prints none of the events and logs no line per
+// connection; with no actions either, nothing per peer is kept and no subscriber
+// sits on the event bus: a connection then costs only what go-libp2p and the
+// DHT spend on it.
 func (n *node) watchEvents() error {
+	if n.cfg.quietEvents && len(n.cfg.actions) == 0 {
+		return nil
+	}
+	if !n.cfg.quietEvents {
+		n.notifyConnections()
+	}
+	return n.watchIdentify()
+}
+
+func (n *node) notifyConnections() {
 	n.h.Network().Notify(&network.NotifyBundle{
 		ConnectedF: func(_ network.Network, c network.Conn) {
 			st := c.ConnState()
@@ -331,7 +347,11 @@ func (n *node) watchEvents() error {
 			emit(kv{"event", "disconnected"}, kv{"peer", c.RemotePeer().String()})
 		},
 	})
+}
 
+// watchIdentify keeps each peer's last identify (or its failure) for the
+// identify action and prints the identify events (unless --quiet-events).
+func (n *node) watchIdentify() error {
 	// go-libp2p v0.52 emits EvtPeerIdentificationCompleted for every identify
 	// message consumed: the first identify of a connection and every push
 	// (a push also emits EvtPeerProtocolsUpdated, with the diff).
@@ -347,8 +367,10 @@ func (n *node) watchEvents() error {
 			switch e := e.(type) {
 			case event.EvtPeerIdentificationCompleted:
 				n.ids.put(e)
-				emit(kv{"event", "identify"}, kv{"peer", e.Peer.String()},
-					kv{"agent_version", e.AgentVersion}, kv{"protocols", protoStrings(e.Protocols)})
+				if !n.cfg.quietEvents {
+					emit(kv{"event", "identify"}, kv{"peer", e.Peer.String()},
+						kv{"agent_version", e.AgentVersion}, kv{"protocols", protoStrings(e.Protocols)})
+				}
 			case event.EvtPeerIdentificationFailed:
 				logf("identify of %s failed: %v", e.Peer, e.Reason)
 				n.ids.fail(e.Peer, e.Reason)

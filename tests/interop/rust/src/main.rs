@@ -53,7 +53,8 @@ const USAGE: &str =
     "usage: rust-peer [--listen MA]... [--seed N] [--agent S] [--protocol-version S]
        [--identify-protocol P] [--kad-protocol P] [--kad-mode server|client|client-then-server:D]
        [--no-inline-muxer] [--relay-server] [--ping-interval D] [--dcutr] [--agent-check PREFIX]
-       [--serve-file N] [--timeout D] [--linger D] [--max-lifetime D] [--do ACTION]...
+       [--serve-file N] [--quiet-events] [--timeout D] [--linger D] [--max-lifetime D]
+       [--do ACTION]...
 see tests/interop/peer-contract.md";
 
 struct Args {
@@ -69,6 +70,7 @@ struct Args {
     dcutr: bool,
     agent_check: Option<String>,
     serve_file: Option<u64>,
+    quiet_events: bool,
     timeout: Duration,
     linger: Option<Duration>,
     max_lifetime: Duration,
@@ -309,6 +311,7 @@ fn parse_args() -> Result<Args, String> {
         dcutr: false,
         agent_check: None,
         serve_file: None,
+        quiet_events: false,
         timeout: Duration::from_secs(20),
         linger: None,
         max_lifetime: Duration::from_secs(300),
@@ -326,6 +329,10 @@ fn parse_args() -> Result<Args, String> {
         }
         if flag == "--no-inline-muxer" {
             // rust-libp2p never offers the muxer inside the Noise handshake: nothing to do.
+            continue;
+        }
+        if flag == "--quiet-events" {
+            a.quiet_events = true;
             continue;
         }
         let mut value = || -> Result<String, String> {
@@ -471,6 +478,10 @@ async fn run(args: Args) -> i32 {
         agent_check: args.agent_check.clone(),
         serve_file: args.serve_file.map(|n| n as usize),
         request_timeout: args.timeout,
+        quiet_events: args.quiet_events,
+        // A quiet peer without actions is a bootstrap under load (bench/compare.sh): nothing
+        // reads the per-peer records then.
+        peer_records: !(args.quiet_events && args.actions.is_empty()),
     };
     let (node, control) = match node::build(cfg) {
         Ok(n) => n,

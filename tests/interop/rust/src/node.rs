@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::files;
 use crate::rawstream;
-use crate::util::{debug, emit};
+use crate::util::{debug, debugf, emit};
 
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
@@ -68,6 +68,12 @@ pub struct NodeConfig {
     pub serve_file: Option<usize>,
     /// Timeout of a `/keel-test/file/1.0.0` request.
     pub request_timeout: Duration,
+    /// --quiet-events: no connected / disconnected / identify lines.
+    pub quiet_events: bool,
+    /// Keep what the actions read about each peer (open connections and their addresses, known
+    /// addresses, identify results). Off for a quiet peer without actions (a bootstrap under
+    /// load): nothing per peer is kept beyond what rust-libp2p keeps.
+    pub peer_records: bool,
 }
 
 /// A reservation accepted by a relay (the reserve action).
@@ -231,6 +237,9 @@ pub struct Node {
     conn_addrs: HashMap<ConnectionId, Multiaddr>,
     /// Fetches waiting for their response; 0.53: the connection the request went on.
     fetches: HashMap<OutboundRequestId, (Reply<Fetched>, Option<ConnectionId>)>,
+    quiet_events: bool,
+    /// Keep `conns`, `conn_addrs`, `known_addrs` and `identified` (see NodeConfig).
+    peer_records: bool,
 }
 
 /// Builds the swarm and starts listening. Returns the node and the raw-stream control.
@@ -241,7 +250,10 @@ pub fn build(cfg: NodeConfig) -> Result<(Node, rawstream::Control), String> {
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(cfg.keypair.clone())
         .with_tokio()
         .with_tcp(
-            tcp::Config::default(),
+            // The listen backlog as go-libp2p and Keel have it (the kernel's somaxconn, 4096 on
+            // Linux since 5.4; rust-libp2p's default is 1024), so that a burst of dials is not
+            // dropped by the kernel sooner than on those.
+            tcp::Config::default().listen_backlog(LISTEN_BACKLOG),
             noise::Config::new,
             yamux::Config::default,
         )
@@ -318,9 +330,14 @@ pub fn build(cfg: NodeConfig) -> Result<(Node, rawstream::Control), String> {
         serve: cfg.serve_file.map(|n| Arc::new(files::content(&local, n))),
         conn_addrs: HashMap::new(),
         fetches: HashMap::new(),
+        quiet_events: cfg.quiet_events,
+        peer_records: cfg.peer_records,
     };
     Ok((node, control.expect("behaviour built")))
 }
+
+/// The TCP listen backlog (the kernel caps it at net.core.somaxconn).
+const LISTEN_BACKLOG: u32 = 4096;
 
 /// rust-libp2p's relay defaults (128 reservations, 16 circuits, 2 min and 128 KiB per
 /// circuit, rate limits per peer and IP) with the per-circuit limits raised for the tests:
@@ -654,7 +671,7 @@ impl Node {
                     )));
                     return;
                 }
-                debug(&format!("dialing {peer} at {addrs:?}"));
+                debugf!("dialing {peer} at {addrs:?}");
                 self.dial_at(peer, addrs, reply);
             }
             Cmd::Fetch { peer, name, reply } => {
@@ -729,7 +746,7 @@ impl Node {
                 let id = opts.connection_id();
                 match self.swarm.dial(opts) {
                     Ok(()) => self.keeps[i].dialing = Some(id),
-                    Err(e) => debug(&format!("keep-reserved: dial {relay}: {e}")),
+                    Err(e) => debugf!("keep-reserved: dial {relay}: {e}"),
                 }
             }
         }
@@ -744,10 +761,10 @@ impl Node {
             .with(Protocol::P2pCircuit);
         match self.swarm.listen_on(circuit.clone()) {
             Ok(id) => {
-                debug(&format!("keep-reserved: listening on {circuit}"));
+                debugf!("keep-reserved: listening on {circuit}");
                 self.keeps[i].listener = Some(id);
             }
-            Err(e) => debug(&format!("keep-reserved: listen on {circuit}: {e}")),
+            Err(e) => debugf!("keep-reserved: listen on {circuit}: {e}"),
         }
     }
 
@@ -769,7 +786,7 @@ impl Node {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
-                    debug(&format!("file request {request:?} from {peer}"));
+                    debugf!("file request {request:?} from {peer}");
                     if let Some(data) = self.serve.clone() {
                         if self
                             .swarm
@@ -778,7 +795,7 @@ impl Node {
                             .send_response(channel, data)
                             .is_err()
                         {
-                            debug(&format!("file response to {peer}: channel closed"));
+                            debugf!("file response to {peer}: channel closed");
                         }
                     }
                 }
@@ -809,10 +826,10 @@ impl Node {
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
-                debug(&format!("file request from {peer} failed: {error}"));
+                debugf!("file request from {peer} failed: {error}");
             }
             request_response::Event::ResponseSent { peer, .. } => {
-                debug(&format!("file sent to {peer}"));
+                debugf!("file sent to {peer}");
             }
         }
     }
@@ -824,7 +841,7 @@ impl Node {
                 address,
                 ..
             } => {
-                debug(&format!("listening on {address}"));
+                debugf!("listening on {address}");
                 // rust-libp2p's relay server puts only confirmed external addresses in a
                 // reservation (and its client refuses a reservation without any): a relay
                 // server announces its own listen addresses as external.
@@ -865,7 +882,7 @@ impl Node {
                 reason,
                 ..
             } if self.keeps.iter().any(|k| k.listener == Some(listener_id)) => {
-                debug(&format!("keep-reserved: listener closed: {reason:?}"));
+                debugf!("keep-reserved: listener closed: {reason:?}");
                 let i = self
                     .keeps
                     .iter()
@@ -876,7 +893,7 @@ impl Node {
             SwarmEvent::ListenerError { listener_id, error }
                 if self.keeps.iter().any(|k| k.listener == Some(listener_id)) =>
             {
-                debug(&format!("keep-reserved: listener error: {error}"));
+                debugf!("keep-reserved: listener error: {error}");
                 let i = self
                     .keeps
                     .iter()
@@ -886,7 +903,7 @@ impl Node {
                 self.keep_lost(i);
             }
             SwarmEvent::Behaviour(BehaviourEvent::RelayClient(ev)) => {
-                debug(&format!("relay client: {ev:?}"));
+                debugf!("relay client: {ev:?}");
                 if let relay::client::Event::ReservationReqAccepted {
                     relay_peer_id,
                     limit,
@@ -948,10 +965,10 @@ impl Node {
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Relay(ev)) => {
-                debug(&format!("relay server: {ev:?}"));
+                debugf!("relay server: {ev:?}");
             }
             SwarmEvent::ListenerError { error, .. } => {
-                debug(&format!("listener error: {error}"));
+                debugf!("listener error: {error}");
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -960,17 +977,17 @@ impl Node {
                 num_established,
                 ..
             } => {
-                debug(&format!(
-                    "connection {connection_id:?} to {peer_id} established ({endpoint:?})"
-                ));
-                push_unique(self.conns.entry(peer_id).or_default(), connection_id);
-                self.conn_addrs
-                    .insert(connection_id, endpoint.get_remote_address().clone());
-                if endpoint.is_dialer() {
-                    let a = without_last_p2p(endpoint.get_remote_address(), peer_id);
-                    push_unique(self.known_addrs.entry(peer_id).or_default(), a);
+                debugf!("connection {connection_id:?} to {peer_id} established ({endpoint:?})");
+                if self.peer_records {
+                    push_unique(self.conns.entry(peer_id).or_default(), connection_id);
+                    self.conn_addrs
+                        .insert(connection_id, endpoint.get_remote_address().clone());
+                    if endpoint.is_dialer() {
+                        let a = without_last_p2p(endpoint.get_remote_address(), peer_id);
+                        push_unique(self.known_addrs.entry(peer_id).or_default(), a);
+                    }
                 }
-                if num_established.get() == 1 {
+                if num_established.get() == 1 && !self.quiet_events {
                     emit(json!({"event": "connected", "peer": peer_id.to_string()}));
                 }
                 if let Some(reply) = self.dials.remove(&connection_id) {
@@ -996,9 +1013,7 @@ impl Node {
                 cause,
                 ..
             } => {
-                debug(&format!(
-                    "connection {connection_id:?} to {peer_id} closed: {cause:?}"
-                ));
+                debugf!("connection {connection_id:?} to {peer_id} closed: {cause:?}");
                 if let Some(v) = self.conns.get_mut(&peer_id) {
                     v.retain(|c| *c != connection_id);
                     if v.is_empty() {
@@ -1007,7 +1022,9 @@ impl Node {
                 }
                 self.conn_addrs.remove(&connection_id);
                 if num_established == 0 {
-                    emit(json!({"event": "disconnected", "peer": peer_id.to_string()}));
+                    if !self.quiet_events {
+                        emit(json!({"event": "disconnected", "peer": peer_id.to_string()}));
+                    }
                     // A kept reservation's relay: drop the listener (its reservation went with
                     // the connection) and reconnect.
                     for i in 0..self.keeps.len() {
@@ -1025,9 +1042,7 @@ impl Node {
                 error,
                 ..
             } => {
-                debug(&format!(
-                    "outgoing connection {connection_id:?} failed: {error}"
-                ));
+                debugf!("outgoing connection {connection_id:?} failed: {error}");
                 if let Some(reply) = self.dials.remove(&connection_id) {
                     let _ = reply.send(Err(format!("dial: {error}")));
                 }
@@ -1038,12 +1053,12 @@ impl Node {
                 }
             }
             SwarmEvent::IncomingConnectionError { error, .. } => {
-                debug(&format!("incoming connection failed: {error}"));
+                debugf!("incoming connection failed: {error}");
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(ev)) => self.on_identify(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Kad(ev)) => self.on_kad(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Ping(ev)) => {
-                debug(&format!("ping {}: {:?}", ev.peer, ev.result));
+                debugf!("ping {}: {:?}", ev.peer, ev.result);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Dcutr(ev)) => {
                 let (ok, error) = match &ev.result {
@@ -1065,20 +1080,16 @@ impl Node {
     fn on_identify(&mut self, ev: identify::Event) {
         match ev {
             identify::Event::Received { peer_id, info, .. } => {
-                let protocols: Vec<String> = info.protocols.iter().map(|p| p.to_string()).collect();
-                let id = IdInfo {
-                    protocol_version: info.protocol_version.clone(),
-                    agent_version: info.agent_version.clone(),
-                    protocols: protocols.clone(),
-                    listen_addrs: info.listen_addrs.iter().map(|a| a.to_string()).collect(),
-                    observed_addr: info.observed_addr.to_string(),
-                };
-                emit(json!({
-                    "event": "identify",
-                    "peer": peer_id.to_string(),
-                    "agent_version": id.agent_version,
-                    "protocols": protocols,
-                }));
+                if !self.quiet_events {
+                    let protocols: Vec<String> =
+                        info.protocols.iter().map(|p| p.to_string()).collect();
+                    emit(json!({
+                        "event": "identify",
+                        "peer": peer_id.to_string(),
+                        "agent_version": info.agent_version,
+                        "protocols": protocols,
+                    }));
+                }
                 // --agent-check: as Chiral does, disconnect a peer of another agent.
                 let rejected = self
                     .agent_check
@@ -1103,12 +1114,22 @@ impl Node {
                             .add_address(&peer_id, a.clone());
                     }
                 }
+                if !self.peer_records {
+                    return;
+                }
                 for a in info.listen_addrs.iter().filter(|_| !rejected) {
                     push_unique(
                         self.known_addrs.entry(peer_id).or_default(),
                         without_last_p2p(a, peer_id),
                     );
                 }
+                let id = IdInfo {
+                    protocol_version: info.protocol_version,
+                    agent_version: info.agent_version,
+                    protocols: info.protocols.iter().map(|p| p.to_string()).collect(),
+                    listen_addrs: info.listen_addrs.iter().map(|a| a.to_string()).collect(),
+                    observed_addr: info.observed_addr.to_string(),
+                };
                 if let Some(waiters) = self.id_waiters.remove(&peer_id) {
                     for w in waiters {
                         let _ = w.send(id.clone());
@@ -1117,7 +1138,7 @@ impl Node {
                 self.identified.insert(peer_id, id);
             }
             identify::Event::Error { peer_id, error, .. } => {
-                debug(&format!("identify with {peer_id} failed: {error}"));
+                debugf!("identify with {peer_id} failed: {error}");
             }
             _ => {}
         }
@@ -1137,7 +1158,7 @@ impl Node {
             stats,
         } = ev
         else {
-            debug(&format!("kad: {ev:?}"));
+            debugf!("kad: {ev:?}");
             return;
         };
         let last = step.last;
@@ -1261,7 +1282,7 @@ impl Node {
                 };
             }
             (p, r) => {
-                debug(&format!("kad: unexpected result for query {id:?}: {r:?}"));
+                debugf!("kad: unexpected result for query {id:?}: {r:?}");
                 if !last {
                     self.queries.insert(id, p);
                 }

@@ -11,12 +11,29 @@ pub fn emit(v: serde_json::Value) {
 
 static DEBUG: OnceLock<bool> = OnceLock::new();
 
+/// Whether KEEL_PEER_DEBUG is set (read once).
+pub fn debug_on() -> bool {
+    *DEBUG.get_or_init(|| std::env::var_os("KEEL_PEER_DEBUG").is_some_and(|v| !v.is_empty()))
+}
+
 /// Logs to stderr when KEEL_PEER_DEBUG is set (off by default).
 pub fn debug(msg: &str) {
-    if *DEBUG.get_or_init(|| std::env::var_os("KEEL_PEER_DEBUG").is_some_and(|v| !v.is_empty())) {
+    if debug_on() {
         eprintln!("rust-peer: {msg}");
     }
 }
+
+/// `debug(&format!(...))` that formats nothing unless KEEL_PEER_DEBUG is set: the swarm task
+/// logs every connection, Kademlia request and ping, and a bootstrap under load (bench/compare.sh)
+/// should not pay for formatting lines nobody prints.
+macro_rules! debugf {
+    ($($arg:tt)*) => {
+        if $crate::util::debug_on() {
+            $crate::util::debug(&format!($($arg)*))
+        }
+    };
+}
+pub(crate) use debugf;
 
 /// `500ms`, `20s`, `2m`, `1h`; a bare number is seconds. Fractions allowed (`1.5s`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
