@@ -1,8 +1,8 @@
-// A js-libp2p bootstrap for bench/compare-js.sh: the counterpart of `keel bootstrap`, built from the
+// A js-libp2p bootstrap for bench/compare.sh: the counterpart of `keel bootstrap`, built from the
 // packages of tests/interop (js-libp2p 3.3.x, @libp2p/kad-dht 16.4.x; run tests/interop/install.sh).
 //
 //   tests/interop/run-node.sh bench/js-bootstrap.mjs [--listen MA] [--max-connections N]
-//       [--max-pending N] [--connection-monitor on|off] [--dht on|off]
+//       [--max-pending N] [--backlog N] [--connection-monitor on|off] [--dht on|off]
 //
 // TCP on 127.0.0.1 (port 0 unless --listen), Noise, Yamux, identify (+ push), ping and
 // @libp2p/kad-dht in server mode (clientMode false) on /ipfs/kad/1.0.0, so that `keel load
@@ -19,6 +19,8 @@
 //   inboundConnectionThreshold      unlimited (keel load dials from 127.1.0.x, one address per 100
 //                                   connections, so at 2,000/s that is 100/s per address)
 //   inboundUpgradeTimeout           10 s (js default, the same as Keel's handshake_timeout)
+//   TCP listen backlog              --backlog (default 4096, as go-libp2p and Keel ask for: the
+//                                   kernel's somaxconn; Node's default is 511)
 // The connection monitor (js pings every connection every 10 s by default) stays on, as in a real
 // js node, unless --connection-monitor off. --dht off leaves kad-dht out (to see what the DHT
 // service costs per connection; `keel load` without --find-node then).
@@ -32,13 +34,15 @@ const interop = join(here, '..', 'tests', 'interop')
 const { createJsPeer, loopbackAddrs, withDeadline } = await import(pathToFileURL(join(interop, 'lib', 'js-peer.mjs')).href)
 const { kadDHT, passthroughMapper } = await import(
   pathToFileURL(join(interop, 'node_modules', '@libp2p', 'kad-dht', 'dist', 'src', 'index.js')).href)
+const { tcp } = await import(
+  pathToFileURL(join(interop, 'node_modules', '@libp2p', 'tcp', 'dist', 'src', 'index.js')).href)
 
 function usage (msg) {
-  process.stderr.write(`js-bootstrap: ${msg}\nusage: js-bootstrap.mjs [--listen MA] [--max-connections N] [--max-pending N] [--connection-monitor on|off] [--dht on|off]\n`)
+  process.stderr.write(`js-bootstrap: ${msg}\nusage: js-bootstrap.mjs [--listen MA] [--max-connections N] [--max-pending N] [--backlog N] [--connection-monitor on|off] [--dht on|off]\n`)
   process.exit(2)
 }
 
-const args = { listen: '/ip4/127.0.0.1/tcp/0', maxConnections: 100_000, maxPending: 256, monitor: true, dht: true }
+const args = { listen: '/ip4/127.0.0.1/tcp/0', maxConnections: 100_000, maxPending: 256, backlog: 4096, monitor: true, dht: true }
 const argv = process.argv.slice(2)
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i]
@@ -46,11 +50,12 @@ for (let i = 0; i < argv.length; i++) {
   if (a === '--listen') args.listen = val()
   else if (a === '--max-connections') args.maxConnections = Number(val())
   else if (a === '--max-pending') args.maxPending = Number(val())
+  else if (a === '--backlog') args.backlog = Number(val())
   else if (a === '--connection-monitor') args.monitor = val() !== 'off'
   else if (a === '--dht') args.dht = val() !== 'off'
   else usage(`unknown argument ${a}`)
 }
-for (const k of ['maxConnections', 'maxPending']) {
+for (const k of ['maxConnections', 'maxPending', 'backlog']) {
   if (!Number.isInteger(args[k]) || args[k] < 1) usage(`${k} must be a positive integer`)
 }
 
@@ -60,7 +65,8 @@ const node = await createJsPeer({
     ? { dht: kadDHT({ protocol: '/ipfs/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper }) }
     : {},
   libp2p: {
-    // replaces js-peer.mjs's connectionManager (a shallow merge) and connectionMonitor
+    // replaces js-peer.mjs's transports, connectionManager (a shallow merge) and connectionMonitor
+    transports: [tcp({ backlog: args.backlog })],
     connectionManager: {
       maxConnections: args.maxConnections,
       maxIncomingPendingConnections: args.maxPending,
