@@ -27,6 +27,7 @@ struct LoadOptions {
     std::string duration = "10s";
     std::string timeout = "10s";
     bool find_node = false;
+    bool find_node_loop = false;
     unsigned threads = 1;
     std::string source_addrs = "auto";
     pid_t target_pid = 0;
@@ -71,6 +72,15 @@ json report_json(const LoadOptions& o, const load::LoadConfig& c, const load::Lo
                   {"threads", t.loaded.threads},
                   {"exited", t.exited}};
     }
+    json loop = nullptr;
+    if (r.find_node_loop) {
+        const auto& l = *r.find_node_loop;
+        loop = {{"ok", l.ok},
+                {"failed", l.failed},
+                {"per_s", l.per_s},
+                {"latency_ms", latency_json(l.latency)},
+                {"errors", l.errors}};
+    }
     return {{"ok", r.held == r.attempted},
             {"target", o.target},
             {"connections", c.connections},
@@ -92,6 +102,7 @@ json report_json(const LoadOptions& o, const load::LoadConfig& c, const load::Lo
               {"find_node", latency_json(r.find_node)},
               {"start_lag", latency_json(r.start_lag)}}},
             {"errors", errors},
+            {"find_node_loop", loop},
             {"target_process", target},
             {"target_note", r.target_note},
             {"client",
@@ -126,6 +137,15 @@ void print_text(const LoadOptions& o, const load::LoadConfig& c, const load::Loa
     row("identify", r.identify);
     if (c.find_node) row("find_node", r.find_node);
     row("start lag", r.start_lag);
+    if (r.find_node_loop) {
+        const auto& l = *r.find_node_loop;
+        row("loop", l.latency);
+        std::cout << fmt::format(
+            "FIND_NODE loop during the hold: {} answered ({:.0f}/s), {} failed\n", l.ok, l.per_s,
+            l.failed);
+        for (const auto& [message, count] : l.errors)
+            std::cout << fmt::format("  {} x{}\n", message, count);
+    }
     if (r.errors.empty()) {
         std::cout << "\nerrors      none\n";
     } else {
@@ -200,7 +220,8 @@ int run_load_command(const LoadOptions& o) {
     c.rate = o.rate;
     c.hold = *hold;
     c.timeout = *timeout;
-    c.find_node = o.find_node;
+    c.find_node = o.find_node || o.find_node_loop;
+    c.find_node_loop = o.find_node_loop;
     c.kad_protocol = profile->kad_protocol;
     c.identify_protocol_version = profile->identify_protocol_version;
     c.agent_version = profile->agent_version;
@@ -292,6 +313,9 @@ void add_load_command(CLI::App& app, int& exit_code) {
                     "How long to hold them all open once set up (e.g. 30s)")
         ->capture_default_str();
     cmd->add_flag("--find-node", o->find_node, "Send one Kademlia FIND_NODE on each connection");
+    cmd->add_flag("--find-node-loop", o->find_node_loop,
+                  "During the hold, send FIND_NODE back to back on every connection (a new stream "
+                  "each; implies --find-node): the target's request throughput");
     cmd->add_option("--timeout", o->timeout, "Deadline of each phase (dial, handshake, ...)")
         ->capture_default_str();
     cmd->add_option("--threads", o->threads, "Worker threads, each with its own event loop")

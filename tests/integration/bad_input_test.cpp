@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <initializer_list>
 
+#include "keel/net/framing.hpp"
 #include "keel/net/multistream.hpp"
 #include "keel/net/net_errc.hpp"
 #include "keel/net/noise_session.hpp"
@@ -125,8 +126,16 @@ struct ReadOutcome {
     net::error_code error;
 };
 
+// Sends the multistream header (the listener answers with its own once it has the dialer's), then
+// reads until the stream ends.
 net::awaitable<void> read_stream(std::shared_ptr<net::YamuxStream> stream,
                                  std::shared_ptr<ReadOutcome> out) {
+    Bytes header = net::length_prefixed(as_bytes(std::string(net::multistream_header) + "\n"));
+    if (auto ec = co_await stream->write_all(header)) {
+        out->error = ec;
+        out->done = true;
+        co_return;
+    }
     std::array<std::uint8_t, 256> buffer{};
     while (true) {
         auto n = co_await stream->read_some(buffer);
@@ -421,7 +430,7 @@ TEST_F(BadInput, StreamsBeyondTheLimitAreReset) {
         outcomes.push_back(std::make_shared<ReadOutcome>());
         asio::co_spawn(io_, read_stream(*stream, outcomes.back()), asio::detached);
     }
-    // Refused streams end with a reset; accepted ones get the listener's multistream header and
+    // Refused streams end with a reset; accepted ones answer our multistream header with theirs and
     // then wait for our proposal.
     auto count = [&](auto pred) {
         return static_cast<std::size_t>(std::count_if(outcomes.begin(), outcomes.end(), pred));

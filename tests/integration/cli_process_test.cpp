@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "keel/net/framing.hpp"
+#include "keel/net/multistream.hpp"
 #include "keel/protocols/ping.hpp"
 #include "support/keel_process_test.hpp"
 #include "support/test_support.hpp"
@@ -47,13 +49,17 @@ class CliProcess : public KeelProcessTest {
         ASSERT_TRUE(info.addr.ends_with("/p2p/" + info.peer_id)) << info.addr;
     }
 
-    // The node's event loop is running: a TCP client gets its multistream header.
+    // The node's event loop is running: a TCP client that sends the multistream header gets the
+    // node's.
     void wait_until_serving(const NodeInfo& info) {
         auto addr = Multiaddr::parse(info.addr);
         ASSERT_TRUE(addr);
         asio::io_context io;
         auto raw = run_task(io, connect_raw(endpoint_of(*addr)), 5s);
         ASSERT_TRUE(raw && *raw) << "cannot connect to " << info.addr;
+        Bytes header = net::length_prefixed(as_bytes(std::string(net::multistream_header) + "\n"));
+        auto sent = run_task(io, (**raw)->write_all(header), 5s);
+        ASSERT_TRUE(sent.has_value() && !*sent) << "cannot write to " << info.addr;
         std::array<std::uint8_t, 1> first{};
         auto got = run_task(io, (**raw)->read_some(first), 5s);
         ASSERT_TRUE(got.has_value()) << "keel node does not answer";

@@ -371,6 +371,7 @@ TEST_F(NodeApi, MetricsNotFoundMethodAndSizeLimits) {
     auto m = http("GET", "/metrics");
     EXPECT_EQ(m.status, 200);
     EXPECT_NE(m.body.find("keel_connections "), std::string::npos);
+    EXPECT_NE(m.body.find("keel_known_peers "), std::string::npos);
     EXPECT_NE(m.body.find("keel_health_state{state="), std::string::npos);
     // Every refusal reason has its series from the start.
     for (const char* reason :

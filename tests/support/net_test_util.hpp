@@ -123,6 +123,9 @@ class ProbeStream final : public ByteStream {
         std::vector<std::size_t> read_requests;
         std::size_t bytes_read = 0;
         Bytes written;
+        std::size_t writes = 0;  // write_all calls
+        // What ready_to_read() answers: as if that much had been received and buffered.
+        std::size_t ready_to_read = 0;
     };
     std::shared_ptr<Log> log() const { return log_; }
 
@@ -135,8 +138,10 @@ class ProbeStream final : public ByteStream {
     }
     awaitable<error_code> write_all(BytesView data) override {
         log_->written.insert(log_->written.end(), data.begin(), data.end());
+        ++log_->writes;
         co_return co_await inner_->write_all(data);
     }
+    std::size_t ready_to_read() const override { return log_->ready_to_read; }
     awaitable<error_code> close_write() override { return inner_->close_write(); }
     void reset() override { inner_->reset(); }
     asio::any_io_executor get_executor() override { return inner_->get_executor(); }

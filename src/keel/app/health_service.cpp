@@ -35,7 +35,7 @@ void serve_health_protocol(kad::Dht& dht, HealthServiceConfig config) {
             // One request per peer per second, ping back or not: a ping back costs a stream and
             // a round trip, no more than a ping the peer could ask for itself.
             if (!limiter->allow(conn->peer)) {
-                log().debug("event=health_rate_limited peer={}", conn->peer.short_string());
+                log().debug("event=health_rate_limited peer={}", conn->peer);
                 stream->reset();
                 co_return;
             }
@@ -62,8 +62,7 @@ void serve_health_protocol(kad::Dht& dht, HealthServiceConfig config) {
                 auto rtt = co_await net::with_deadline(ping_requester(dht.host(), target),
                                                        config.ping_back_timeout);
                 --*in_flight;
-                log().debug("event=health_ping_back peer={} ok={}", target->peer.short_string(),
-                            bool(rtt));
+                log().debug("event=health_ping_back peer={} ok={}", target->peer, bool(rtt));
                 co_return rtt;
             };
             auto ec = co_await net::with_deadline(

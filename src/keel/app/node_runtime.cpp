@@ -259,7 +259,9 @@ void NodeRuntime::start() {
             {"providers", restored_.providers},
             {"records", restored_.records}}},
           {"kad_protocol", kad_config.profile.kad_protocol}});
-    if (sink_) {
+    // A bootstrap's stream leaves connections out: thousands a second, each a line to format and
+    // write (the Host logs them at debug level for whoever wants them).
+    if (sink_ && role_ != NodeRole::bootstrap) {
         p.host.observe_connections([this](const std::shared_ptr<Connection>& c, bool opened) {
             emit({{"event", opened ? "connection_opened" : "connection_closed"},
                   {"peer_id", c->peer.to_base58()},
@@ -333,20 +335,22 @@ void NodeRuntime::join() {
     asio::co_spawn(p.host.get_executor(), join_task, asio::detached);
 }
 
-// glibc keeps freed memory for reuse and gives it back to the system only from the top of the
-// heap: after a peak (an attack's connections and buffers, a burst of lookups) the RSS would stay
-// at the peak for good. Every 10 s, what is free is returned (malloc_trim walks the free lists:
-// well under a millisecond for a bootstrap's heap).
+// Every 10 s: the peers gone for limits.forget_peers_after are forgotten, then the memory is given
+// back. glibc keeps freed memory for reuse and returns it to the system only from the top of the
+// heap: after a peak (an attack's connections and buffers, a burst of lookups, a crowd of peers
+// that left) the RSS would stay at the peak for good. malloc_trim walks the free lists: well
+// under a millisecond for a bootstrap's heap.
 void NodeRuntime::release_memory_periodically() {
     auto& p = *parts_;
     auto alive = p.alive;
     asio::co_spawn(
         p.host.get_executor(),
-        [timer = &p.release_timer, alive]() -> net::awaitable<void> {
+        [timer = &p.release_timer, host = &p.host, alive]() -> net::awaitable<void> {
             while (*alive) {
                 timer->expires_after(std::chrono::seconds(10));
                 auto [ec] = co_await timer->async_wait(net::use_result);
                 if (ec || !*alive) co_return;
+                host->forget_stale_peers();
                 ::malloc_trim(0);
             }
         },

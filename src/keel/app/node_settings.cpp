@@ -49,6 +49,7 @@ HostConfig NodeSettings::host_config(Ed25519KeyPair identity_key) const {
     c.yamux.max_inbound_streams = max_streams_per_connection;
     c.yamux.max_buffered_per_connection = max_buffered_per_connection;
     c.yamux.write_timeout = stream_write_timeout;
+    c.forget_peers_after = forget_peers_after;
     c.max_buffered_bytes = max_buffered_bytes;
     if (auto p = kad::network_profile(profile)) kad::apply_identity(*p, c);
     if (!agent_version.empty()) c.agent_version = agent_version;
@@ -288,6 +289,7 @@ const std::map<std::string, std::map<std::string, KeyReader>>& schema() {
           {"max_buffered_per_connection",
            count(&S::max_buffered_per_connection, 256 * 1024, 1LL << 40)},
           {"stream_write_timeout", duration(&S::stream_write_timeout)},
+          {"forget_peers_after", duration(&S::forget_peers_after)},
           {"provider_store_bytes", count(&S::provider_store_bytes, 1 << 20, 1LL << 40)},
           {"record_store_bytes", count(&S::record_store_bytes, 1 << 20, 1LL << 40)},
           {"store_rate_per_peer", fraction(&S::store_rate_per_peer, 0.1, 1e6)},

@@ -95,6 +95,10 @@ struct NodeSettings {
     std::size_t max_buffered_bytes = 64 * 1024 * 1024;
     std::size_t max_buffered_per_connection = 8 * 1024 * 1024;
     net::Duration stream_write_timeout{10'000};
+    // A peer that disconnected and is in no routing table is forgotten (key, addresses,
+    // protocols) this long after: a bootstrap meets millions of peers and needs none of them
+    // once they are gone.
+    net::Duration forget_peers_after{120'000};
     std::size_t provider_store_bytes = 64 * 1024 * 1024;
     std::size_t record_store_bytes = 32 * 1024 * 1024;
     double store_rate_per_peer = 200;  // ADD_PROVIDER + PUT_VALUE per second, one peer ...

@@ -1,5 +1,6 @@
 #pragma once
 // Peer IDs (libp2p peer-ids spec): the multihash of a peer's marshalled public key.
+#include <fmt/format.h>
 #include <compare>
 #include <cstddef>
 #include <functional>
@@ -52,4 +53,14 @@ class PeerId {
 template <>
 struct std::hash<keel::PeerId> {
     std::size_t operator()(const keel::PeerId& id) const noexcept;
+};
+
+// Log lines show peer IDs short ("12D3Ko…x7QFeb"): `log().info("peer={}", id)`. Encoded only when
+// a line is written, where `id.short_string()` as an argument is encoded at every call, even with
+// the level off (a base58 encoding per connection on a bootstrap's hot path).
+template <>
+struct fmt::formatter<keel::PeerId> : fmt::formatter<std::string_view> {
+    auto format(const keel::PeerId& id, fmt::format_context& ctx) const {
+        return fmt::formatter<std::string_view>::format(id.short_string(), ctx);
+    }
 };

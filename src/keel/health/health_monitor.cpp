@@ -60,7 +60,7 @@ void HealthMonitor::start() {
     host_.observe_connections([this, alive](const std::shared_ptr<Connection>& c, bool opened) {
         if (opened || !*alive) return;
         for (auto& w : watched_) {
-            if (w->state.health.peer_id == c->peer && host_.connections_to(c->peer).empty())
+            if (w->state.health.peer_id == c->peer && !host_.is_connected(c->peer))
                 w->wake.notify();
         }
     });

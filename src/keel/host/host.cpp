@@ -51,9 +51,8 @@ Host::Host(asio::any_io_executor executor, HostConfig config)
       peer_store_(config_.max_known_peers),
       dial_backoff_(config_.dial_backoff) {
     // A peer we are connected to is never forgotten.
-    peer_store_.add_pin([this](const PeerId& peer) { return !connections_to(peer).empty(); });
-    upgrade_config_.identity = &config_.identity;
-    upgrade_config_.inline_muxer = config_.inline_muxer;
+    peer_store_.add_pin([this](const PeerId& peer) { return is_connected(peer); });
+    upgrade_config_.noise = make_noise_identity(config_.identity, config_.inline_muxer);
     upgrade_config_.yamux = config_.yamux;
     if (!upgrade_config_.yamux.process_budget)
         upgrade_config_.yamux.process_budget =
@@ -125,11 +124,11 @@ std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction directio
                                              remote, local, up.muxer, up.muxer_inlined, up.session);
     conn->limited = is_circuit(conn->remote_addr);
     connections_.emplace(conn->id, conn);
+    connections_by_peer_[conn->peer].push_back(conn);
     if (direction == Direction::outbound) peer_store_.add_address(conn->peer, remote);
     dial_backoff_.connected(conn->peer);
-    log().info("event=connection_opened peer={} dir={} addr={} muxer={} inlined={}",
-               conn->peer.short_string(), direction_name(direction), remote.to_string(),
-               conn->muxer, conn->muxer_inlined);
+    log().debug("event=connection_opened peer={} dir={} addr={} muxer={} inlined={}", conn->peer,
+                direction_name(direction), remote, conn->muxer, conn->muxer_inlined);
     std::weak_ptr<Connection> weak = conn;
     conn->session->start(
         [this, weak](std::shared_ptr<net::YamuxStream> stream) {
@@ -140,12 +139,14 @@ std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction directio
             auto c = weak.lock();
             if (!c) return;
             connections_.erase(c->id);
+            forget_connection_of_peer(*c);
+            peer_store_.touch(c->peer);  // the time-to-live of a disconnected peer starts now
             if (!c->identified && !c->identify_error) {
                 c->identify_error = make_error_code(net::net_errc::connection_closed);
                 c->identify_done.notify();
             }
-            log().info("event=connection_closed peer={} dir={} reason=\"{}\"",
-                       c->peer.short_string(), direction_name(c->direction), reason.message());
+            log().debug("event=connection_closed peer={} dir={} reason=\"{}\"", c->peer,
+                        direction_name(c->direction), reason.message());
             for (auto& observer : observers_) observer(c, false);
         });
     for (auto& observer : observers_) observer(conn, true);
@@ -174,7 +175,7 @@ void Host::trim_idle_connections() {
     for (const auto& c : idle) {
         if (open <= low) break;
         log().debug(
-            "event=connection_trimmed peer={} idle_s={}", c->peer.short_string(),
+            "event=connection_trimmed peer={} idle_s={}", c->peer,
             std::chrono::duration_cast<std::chrono::seconds>(now - c->session->last_received())
                 .count());
         c->session->close();
@@ -218,7 +219,7 @@ awaitable<void> Host::handle_stream(std::shared_ptr<net::YamuxStream> stream,
     if (!chosen || !conn) {
         ++stats_.streams_refused;
         if (conn) {
-            log().debug("event=stream_refused peer={} error=\"{}\"", conn->peer.short_string(),
+            log().debug("event=stream_refused peer={} error=\"{}\"", conn->peer,
                         chosen ? "connection gone" : chosen.error().message());
         }
         stream->reset();
@@ -251,10 +252,29 @@ std::vector<std::shared_ptr<Connection>> Host::connections() const {
 
 std::vector<std::shared_ptr<Connection>> Host::connections_to(const PeerId& peer) const {
     std::vector<std::shared_ptr<Connection>> out;
-    for (const auto& [id, conn] : connections_) {
-        if (conn->peer == peer && conn->is_open()) out.push_back(conn);
-    }
+    auto it = connections_by_peer_.find(peer);
+    if (it == connections_by_peer_.end()) return out;
+    for (const auto& conn : it->second)
+        if (conn->is_open()) out.push_back(conn);
     return out;
+}
+
+bool Host::is_connected(const PeerId& peer) const {
+    auto it = connections_by_peer_.find(peer);
+    if (it == connections_by_peer_.end()) return false;
+    return std::any_of(it->second.begin(), it->second.end(),
+                       [](const auto& conn) { return conn->is_open(); });
+}
+
+void Host::forget_connection_of_peer(const Connection& closed) {
+    auto it = connections_by_peer_.find(closed.peer);
+    if (it == connections_by_peer_.end()) return;
+    std::erase_if(it->second, [&](const auto& conn) { return conn->id == closed.id; });
+    if (it->second.empty()) connections_by_peer_.erase(it);
+}
+
+std::size_t Host::forget_stale_peers() {
+    return peer_store_.forget_unseen_since(net::Clock::now() - config_.forget_peers_after);
 }
 
 void Host::stop() {

@@ -69,6 +69,8 @@ struct HostConfig {
     // processes (`keel up`'s bootstraps, `keel load`, tests). The global caps still apply.
     bool limits_exempt_loopback = true;
     std::size_t max_known_peers = 50'000;  // peer store size; the least recently seen go first
+    // forget_stale_peers() drops the peers unpinned (not connected, in no routing table) for this.
+    net::Duration forget_peers_after{120'000};
     // Connection manager: past `trim_high_water` open connections (0: 90 % of max_connections),
     // inbound connections with no open stream and nothing received for `trim_idle` are closed,
     // the longest idle first, down to 80 % of the high-water mark. A client using the bootstrap
@@ -165,8 +167,15 @@ class Host {
     // address expanded), then the relayed ones.
     std::vector<Multiaddr> advertised_addrs() const;
 
+    // Forgets the peers that have been disconnected (and in no routing table) for
+    // HostConfig::forget_peers_after; returns how many. The owner calls it now and then.
+    std::size_t forget_stale_peers();
+
     std::vector<std::shared_ptr<Connection>> connections() const;
+    // Open connections to `peer`: a lookup, not a scan (a DHT answer asks for each of its 20
+    // peers, and a bootstrap holds thousands of connections).
     std::vector<std::shared_ptr<Connection>> connections_to(const PeerId& peer) const;
+    bool is_connected(const PeerId& peer) const;
     PeerStore& peer_store() { return peer_store_; }
     const HostStats& stats() const { return stats_; }
     void observe_connections(ConnectionObserver observer);
@@ -195,6 +204,7 @@ class Host {
     // `admitted_from`: an inbound connection's address, released in admission_ once it closes.
     // The connection manager's trim (see HostConfig::trim_high_water).
     void trim_idle_connections();
+    void forget_connection_of_peer(const Connection& closed);
     std::shared_ptr<Connection> add_connection(
         Upgraded upgraded, Direction direction, Multiaddr remote, Multiaddr local,
         std::optional<net::asio::ip::address> admitted_from = std::nullopt);
@@ -217,6 +227,8 @@ class Host {
     mutable std::vector<Multiaddr> public_addrs_;
     mutable net::Clock::time_point public_addrs_until_{};
     std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
+    // The same connections by peer (most peers have one).
+    std::unordered_map<PeerId, std::vector<std::shared_ptr<Connection>>> connections_by_peer_;
     std::uint64_t next_connection_id_ = 1;
     InboundAdmission admission_;
     std::vector<ConnectionObserver> observers_;

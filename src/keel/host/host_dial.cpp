@@ -181,7 +181,7 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial_shared(Multiaddr a
         if (!open.empty()) co_return open.front();
         auto pending = find_dial(peer, &addr);
         if (!pending) break;
-        log().debug("event=dial_joined peer={} addr={}", peer.short_string(), addr.to_string());
+        log().debug("event=dial_joined peer={} addr={}", peer, addr.to_string());
         auto joined = co_await join_dial(pending, deadline);
         if (joined) co_return std::move(*joined);
     }
@@ -306,7 +306,7 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect_peer(
         // Another connect_peer's answer is ours; a connect() of one address that failed says
         // nothing about the other addresses.
         bool whole = !pending->addr;
-        log().debug("event=dial_joined peer={}", peer.short_string());
+        log().debug("event=dial_joined peer={}", peer);
         auto joined = co_await join_dial(pending, deadline);
         if (joined && (*joined || whole)) co_return std::move(*joined);
     }

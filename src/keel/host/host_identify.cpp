@@ -18,8 +18,7 @@ awaitable<void> Host::identify_remote(std::shared_ptr<Connection> conn) {
     auto finish = [&](error_code ec) {
         if (ec) {
             conn->identify_error = ec;
-            log().info("event=identify_failed peer={} error=\"{}\"", conn->peer.short_string(),
-                       ec.message());
+            log().info("event=identify_failed peer={} error=\"{}\"", conn->peer, ec.message());
             // A peer that connects but will not say who it is holds a slot for nothing: an
             // inbound one is closed (an outbound one is the dialer's to judge).
             if (conn->direction == Direction::inbound && conn->is_open()) {
@@ -52,7 +51,7 @@ awaitable<void> Host::identify_remote(std::shared_ptr<Connection> conn) {
     }
     info->listen_addrs = addresses_worth_keeping(std::move(info->listen_addrs), conn->remote_addr);
     peer_store_.apply_identify(conn->peer, *info);
-    log().debug("event=identified peer={} agent=\"{}\" protocols={}", conn->peer.short_string(),
+    log().debug("event=identified peer={} agent=\"{}\" protocols={}", conn->peer,
                 info->agent_version, info->protocols.size());
     finish({});
 }

@@ -87,7 +87,7 @@ awaitable<void> Host::handle_inbound(tcp::socket socket, asio::ip::address from)
     if (!upgraded) {
         admission_.upgrade_failed(from);
         ++stats_.upgrade_failures;
-        log().info("event=inbound_upgrade_failed addr={} phase={} error=\"{}\"", remote.to_string(),
+        log().info("event=inbound_upgrade_failed addr={} phase={} error=\"{}\"", remote,
                    phase_name(phase), upgraded.error().message());
         co_return;
     }

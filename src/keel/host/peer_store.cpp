@@ -85,6 +85,24 @@ void PeerStore::apply_identify(const PeerId& peer, const protocols::IdentifyInfo
     account(info, before);
 }
 
+void PeerStore::touch(const PeerId& peer) {
+    if (auto it = peers_.find(peer); it != peers_.end()) it->second.last_seen = net::Clock::now();
+}
+
+std::size_t PeerStore::forget_unseen_since(net::Clock::time_point cutoff) {
+    std::size_t forgotten = 0;
+    for (auto it = peers_.begin(); it != peers_.end();) {
+        if (it->second.last_seen < cutoff && !pinned(it->first)) {
+            bytes_ -= std::min(bytes_, cost(it->second));
+            it = peers_.erase(it);
+            ++forgotten;
+        } else {
+            ++it;
+        }
+    }
+    return forgotten;
+}
+
 std::optional<PeerInfo> PeerStore::get(const PeerId& peer) const {
     auto it = peers_.find(peer);
     if (it == peers_.end()) return std::nullopt;

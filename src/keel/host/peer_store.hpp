@@ -26,8 +26,9 @@ struct PeerInfo {
 
 // Bounded: past max_peers or max_bytes, the least recently seen peers are forgotten (a tenth at a
 // time, so the cost stays logarithmic per peer), except those a pin keeps (connected peers,
-// routing table members). A bootstrap meets millions of peers over its life; it must not keep
-// them all, nor keep what one of them chose to send (a 16 KiB agent string, 256 protocols).
+// routing table members); and the owner forgets those unseen for a while (forget_unseen_since). A
+// bootstrap meets millions of peers over its life; it must not keep them all, nor keep what one of
+// them chose to send (a 16 KiB agent string, 256 protocols).
 class PeerStore {
   public:
     // Bounds memory for a peer that lists endless addresses or protocols: what is past these is
@@ -47,6 +48,10 @@ class PeerStore {
 
     void add_address(const PeerId& peer, const Multiaddr& addr);
     void apply_identify(const PeerId& peer, const protocols::IdentifyInfo& info);
+    // Marks a known peer as seen now (its last connection closed); an unknown one stays unknown.
+    void touch(const PeerId& peer);
+    // Forgets every unpinned peer last seen before `cutoff`; returns how many.
+    std::size_t forget_unseen_since(net::Clock::time_point cutoff);
     std::optional<PeerInfo> get(const PeerId& peer) const;
     std::vector<PeerInfo> all() const;
     std::size_t size() const { return peers_.size(); }

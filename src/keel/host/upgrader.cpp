@@ -9,6 +9,13 @@ namespace {
 using result_of_select = net::result<std::string>;
 }  // namespace
 
+std::shared_ptr<const net::NoiseIdentity> make_noise_identity(const Ed25519KeyPair& identity,
+                                                              bool inline_muxer) {
+    std::vector<std::string> offered;
+    if (inline_muxer) offered.emplace_back(net::yamux_protocol_id);
+    return std::make_shared<const net::NoiseIdentity>(identity, std::move(offered));
+}
+
 net::awaitable<net::result<Upgraded>> upgrade_connection(std::unique_ptr<net::ByteStream> raw,
                                                          bool initiator,
                                                          const UpgradeConfig& config,
@@ -30,11 +37,9 @@ net::awaitable<net::result<Upgraded>> upgrade_connection(std::unique_ptr<net::By
         security = co_await net::multistream_handle(*raw, is_noise);
     if (!security) co_return security.error();
 
-    std::vector<std::string> offered;
-    if (config.inline_muxer) offered.push_back(yamux);
     auto secured = co_await net::noise_secure(
-        std::move(raw), initiator ? noise::Role::initiator : noise::Role::responder,
-        *config.identity, offered, expected_peer);
+        std::move(raw), initiator ? noise::Role::initiator : noise::Role::responder, *config.noise,
+        expected_peer);
     if (!secured) co_return secured.error();
 
     phase = Phase::muxer;

@@ -11,10 +11,15 @@
 namespace keel {
 
 struct UpgradeConfig {
-    const Ed25519KeyPair* identity = nullptr;
-    bool inline_muxer = true;  // offer the muxer inside the Noise handshake
+    // Our Noise static key and payload, which offers Yamux inside the handshake or not
+    // (make_noise_identity); shared by every upgrade of a Host.
+    std::shared_ptr<const net::NoiseIdentity> noise;
     net::YamuxConfig yamux;
 };
+
+// The Noise identity of a Host: `inline_muxer` offers Yamux inside the Noise handshake.
+std::shared_ptr<const net::NoiseIdentity> make_noise_identity(const Ed25519KeyPair& identity,
+                                                              bool inline_muxer);
 
 struct Upgraded {
     PeerId peer;

@@ -83,8 +83,7 @@ void Dht::consider_for_table(const std::shared_ptr<Connection>& conn) {
     if (std::find(protocols.begin(), protocols.end(), config_.profile.kad_protocol) ==
         protocols.end()) {
         if (table_.evict(conn->peer)) {
-            log().debug("event=routing_table_remove peer={} reason=no_longer_a_server",
-                        conn->peer.short_string());
+            log().debug("event=routing_table_remove peer={} reason=no_longer_a_server", conn->peer);
             if (persistence_.routing_changed) persistence_.routing_changed(conn->peer, false);
         }
         return;
@@ -92,8 +91,7 @@ void Dht::consider_for_table(const std::shared_ptr<Connection>& conn) {
     auto outcome = table_.add(conn->peer, conn->remote_addr);
     switch (outcome.result) {
         case AddResult::added:
-            log().debug("event=routing_table_add peer={} size={}", conn->peer.short_string(),
-                        table_.size());
+            log().debug("event=routing_table_add peer={} size={}", conn->peer, table_.size());
             if (persistence_.routing_changed) persistence_.routing_changed(conn->peer, true);
             break;
         case AddResult::bucket_full:
@@ -102,8 +100,7 @@ void Dht::consider_for_table(const std::shared_ptr<Connection>& conn) {
                            asio::detached);
             break;
         case AddResult::rejected_diversity:
-            log().debug("event=routing_table_reject peer={} reason=ip_diversity",
-                        conn->peer.short_string());
+            log().debug("event=routing_table_reject peer={} reason=ip_diversity", conn->peer);
             break;
         default:
             break;
@@ -135,8 +132,8 @@ awaitable<void> Dht::check_stale(PeerId candidate, PeerId newcomer, std::optiona
         table_.mark_seen(candidate);
         co_return;
     }
-    log().info("event=routing_table_evict peer={} reason=unresponsive replaced_by={}",
-               candidate.short_string(), newcomer.short_string());
+    log().info("event=routing_table_evict peer={} reason=unresponsive replaced_by={}", candidate,
+               newcomer);
     table_.evict(candidate);
     if (persistence_.routing_changed) persistence_.routing_changed(candidate, false);
     table_.add(newcomer, addr);

@@ -23,7 +23,7 @@ awaitable<net::result<KadMessage>> Dht::request(PeerId peer, KadMessage message,
     auto type = message.type;
     // The Host's dial backoff (HostConfig::dial_backoff): a peer that just failed to answer a
     // dial is not dialled again by a lookup, a refresh or a store.
-    if (host_.connections_to(peer).empty() && host_.dial_backoff().waiting(peer)) {
+    if (!host_.is_connected(peer) && host_.dial_backoff().waiting(peer)) {
         stats_.sent.add(type, RpcOutcome::backoff);
         co_return make_error_code(kad_errc::dial_backoff);
     }

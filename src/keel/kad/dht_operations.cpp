@@ -17,7 +17,7 @@ awaitable<LookupResult> Dht::get_closest_peers(Bytes key) {
 }
 
 awaitable<net::result<std::vector<Multiaddr>>> Dht::find_peer(PeerId peer) {
-    if (!host_.connections_to(peer).empty())
+    if (host_.is_connected(peer))
         if (auto info = host_.peer_store().get(peer)) co_return info->addrs;
     std::vector<Multiaddr> found;
     co_await lookup(peer.bytes(), MessageType::find_node,
@@ -103,8 +103,8 @@ awaitable<net::result<Bytes>> Dht::get_value(Bytes key, std::size_t quorum) {
     co_await lookup(key, MessageType::get_value, [&](const PeerId& from, const KadMessage& resp) {
         if (!resp.record || resp.record->key != key) return false;
         if (auto ec = validators_.validate(key, resp.record->value)) {
-            log().info("event=kad_invalid_record_received peer={} error=\"{}\"",
-                       from.short_string(), ec.message());
+            log().info("event=kad_invalid_record_received peer={} error=\"{}\"", from,
+                       ec.message());
             return false;
         }
         values.push_back(resp.record->value);

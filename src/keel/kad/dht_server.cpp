@@ -49,7 +49,7 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
             net::read_length_prefixed(*stream, max_message_size), config_.stream_idle_timeout);
         if (!bytes) {
             if (bytes.error() != asio::error::eof) {
-                log().info("event=kad_bad_request peer={} error=\"{}\"", conn->peer.short_string(),
+                log().info("event=kad_bad_request peer={} error=\"{}\"", conn->peer,
                            bytes.error().message());
                 stream->reset();
             }
@@ -57,7 +57,7 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
         }
         auto request = decode_message(*bytes);
         if (!request) {
-            log().info("event=kad_bad_request peer={} error=\"{}\"", conn->peer.short_string(),
+            log().info("event=kad_bad_request peer={} error=\"{}\"", conn->peer,
                        request.error().message());
             stream->reset();
             co_return;
@@ -67,7 +67,7 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
             request->type == MessageType::add_provider || request->type == MessageType::put_value;
         if (is_store && !store_allowed(*conn)) {
             stats_.served.add(request->type, RpcOutcome::rate_limited);
-            log().debug("event=kad_store_refused peer={} reason=rate", conn->peer.short_string());
+            log().debug("event=kad_store_refused peer={} reason=rate", conn->peer);
             stream->reset();
             co_return;
         }
@@ -87,8 +87,8 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
             if (!ack->done || ack->failed) {
                 stats_.served.add(request->type,
                                   ack->done ? RpcOutcome::write_failed : RpcOutcome::write_timeout);
-                log().warn("event=kad_store_not_acknowledged peer={} type={} reason={}",
-                           conn->peer.short_string(), message_type_name(request->type),
+                log().warn("event=kad_store_not_acknowledged peer={} type={} reason={}", conn->peer,
+                           message_type_name(request->type),
                            ack->done ? "write_failed" : "write_timeout");
                 stream->reset();
                 co_return;
@@ -125,7 +125,7 @@ std::vector<KadPeer> Dht::closer_peers(BytesView key, const PeerId& exclude) con
         if (id == exclude || out.size() >= config_.k) continue;
         auto info = host_.peer_store().get(id);
         if (!info) continue;
-        KadPeer peer{id, shareable(info->addrs), !host_.connections_to(id).empty()};
+        KadPeer peer{id, shareable(info->addrs), host_.is_connected(id)};
         if (peer.addrs.empty()) continue;
         if (peer.addrs.size() > max_addrs_per_peer) peer.addrs.resize(max_addrs_per_peer);
         out.push_back(std::move(peer));
@@ -157,7 +157,7 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
                     // relay we cannot verify.
                     log().info(
                         "event=kad_add_provider_rejected peer={} claimed={} reason=not_sender",
-                        from.short_string(), p.id.short_string());
+                        from, p.id);
                     continue;
                 }
                 auto addrs = worth_keeping(p.addrs, from);
@@ -188,8 +188,7 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
                 return std::nullopt;
             }
             if (auto ec = validators_.validate(req.record->key, req.record->value)) {
-                log().info("event=kad_put_rejected peer={} error=\"{}\"", from.short_string(),
-                           ec.message());
+                log().info("event=kad_put_rejected peer={} error=\"{}\"", from, ec.message());
                 stats_.served.add(req.type, RpcOutcome::rejected);
                 if (ack) ack->rejected = true;
                 return std::nullopt;
@@ -210,7 +209,7 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
                 r.expires_ms = now_ms() + age;
                 if (!store_record(std::move(r), ack)) {
                     log().info("event=kad_put_rejected peer={} reason=full records={} bytes={}",
-                               from.short_string(), records_.size(), record_bytes_);
+                               from, records_.size(), record_bytes_);
                     stats_.served.add(req.type, RpcOutcome::full);
                     if (ack) ack->rejected = true;
                     return std::nullopt;

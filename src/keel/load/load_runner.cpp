@@ -83,6 +83,7 @@ class Worker {
           index_(index),
           counters_(counters),
           sources_(sources),
+          hold_started_(io_.get_executor()),
           release_(io_.get_executor()),
           samples_(count) {}
     ~Worker() {
@@ -100,6 +101,11 @@ class Worker {
             io_.run();
             ran_out_ = true;
         });
+    }
+
+    // The hold has started: the FIND_NODE loops (if asked) begin.
+    void start_hold() {
+        asio::post(io_, [this] { hold_started_.fire(); });
     }
 
     // Ends the hold: every connection checks it is still open, then closes.
@@ -121,6 +127,9 @@ class Worker {
     }
 
     const std::vector<Sample>& samples() const { return samples_; }
+    // The hold's FIND_NODE loop: latencies of the requests that succeeded, and the failures.
+    const std::vector<double>& loop_ms() const { return loop_ms_; }
+    const std::map<std::string, std::uint64_t>& loop_errors() const { return loop_errors_; }
 
   private:
     std::size_t global_index(std::size_t k) const { return index_ + k * config_.threads; }
@@ -230,6 +239,7 @@ class Worker {
             s.find_node_ms = ms_between(asked, Clock::now());
         }
         ++counters_.settled;
+        if (config_.find_node_loop) co_await find_node_loop(host, *conn);
         co_await release_.wait();
         if ((*conn)->is_open()) {
             s.held = true;
@@ -239,6 +249,24 @@ class Worker {
             ++counters_.failed;
         }
         close(host, *conn);
+    }
+
+    // FIND_NODE after FIND_NODE from the hold's start to its end. What the end cuts short is not
+    // counted; a failure ends this connection's loop (a refusing target is not hammered).
+    net::awaitable<void> find_node_loop(Host* host, std::shared_ptr<Connection> conn) {
+        co_await hold_started_.wait();
+        while (!release_.fired() && conn->is_open()) {
+            auto asked = Clock::now();
+            auto answer = co_await net::with_deadline(
+                find_node_once(*host, conn, config_.kad_protocol, host->peer_id().bytes()),
+                config_.timeout);
+            if (release_.fired()) break;
+            if (!answer) {
+                ++loop_errors_["FIND_NODE: " + answer.error().message()];
+                break;
+            }
+            loop_ms_.push_back(ms_between(asked, Clock::now()));
+        }
     }
 
     void close(Host* host, const std::shared_ptr<Connection>& conn) {
@@ -254,7 +282,10 @@ class Worker {
     Counters& counters_;
     const std::vector<asio::ip::address>& sources_;
     asio::io_context io_;  // declared before the Hosts: destroyed after them
+    net::Signal hold_started_;
     net::Signal release_;
+    std::vector<double> loop_ms_;
+    std::map<std::string, std::uint64_t> loop_errors_;
     std::size_t closing_ = 0;
     std::size_t next_source_ = 0;
     std::unique_ptr<Host> shared_host_;
@@ -381,6 +412,7 @@ LoadReport run_load(const LoadConfig& in, const std::function<void(const Progres
         auto now = Clock::now();
         if (!hold_start && (counters.settled == n || now >= setup_bound)) {
             hold_start = now;
+            for (auto& w : workers) w->start_hold();
             report.setup_s = seconds_between(t0, now);
             stage = "hold";
             if (target) {
@@ -429,7 +461,8 @@ LoadReport run_load(const LoadConfig& in, const std::function<void(const Progres
     report.client_cpu_s = client_loaded.cpu_s - client_before.cpu_s;
     report.client_peak_rss_kb = sample_self().hwm_kb;
 
-    std::vector<double> handshake, identify, find_node, lag;
+    std::vector<double> handshake, identify, find_node, lag, loop;
+    std::map<std::string, std::uint64_t> loop_errors;
     std::optional<Clock::time_point> first_start, last_start;
     for (const auto& w : workers) {
         for (const auto& s : w->samples()) {
@@ -444,6 +477,8 @@ LoadReport run_load(const LoadConfig& in, const std::function<void(const Progres
             if (s.held) ++report.held;
             if (!s.failed_phase.empty()) add_error(report, s.failed_phase, s.error);
         }
+        loop.insert(loop.end(), w->loop_ms().begin(), w->loop_ms().end());
+        for (const auto& [message, count] : w->loop_errors()) loop_errors[message] += count;
     }
     workers.clear();  // the Hosts and io_contexts: every socket of ours is closed now
     if (target) {
@@ -463,6 +498,14 @@ LoadReport run_load(const LoadConfig& in, const std::function<void(const Progres
     report.identify = summarize(identify);
     report.find_node = summarize(find_node);
     report.start_lag = summarize(lag);
+    if (config.find_node_loop) {
+        auto& l = report.find_node_loop.emplace();
+        l.ok = loop.size();
+        for (const auto& [message, count] : loop_errors) l.failed += count;
+        l.errors = std::move(loop_errors);
+        l.per_s = report.hold_s > 0 ? static_cast<double>(l.ok) / report.hold_s : 0;
+        l.latency = summarize(loop);
+    }
     if (first_start && last_start) report.ramp_s = seconds_between(*first_start, *last_start);
     report.achieved_rate =
         report.ramp_s > 0 ? static_cast<double>(lag.size() - 1) / report.ramp_s : 0;

@@ -31,6 +31,9 @@ struct LoadConfig {
     net::Duration hold{10'000};     // once every connection is set up (or failed)
     net::Duration timeout{10'000};  // each phase: dial, handshake, identify, FIND_NODE
     bool find_node = false;         // one FIND_NODE per connection, on its own stream
+    // During the hold, every held connection sends FIND_NODE back to back (a new stream each):
+    // the target's request throughput with `connections` peers connected.
+    bool find_node_loop = false;
     std::string kad_protocol = "/ipfs/kad/1.0.0";
     std::string identify_protocol_version = "ipfs/0.1.0";
     std::string agent_version;  // empty: Keel's own
@@ -67,6 +70,15 @@ LatencySummary summarize(std::vector<double>& samples_ms);
 struct PhaseErrors {
     std::uint64_t count = 0;
     std::map<std::string, std::uint64_t> messages;  // error message -> how many
+};
+
+// The hold's FIND_NODE loop (LoadConfig::find_node_loop): requests that completed within the hold.
+struct LoopReport {
+    std::uint64_t ok = 0;
+    std::uint64_t failed = 0;  // a connection stops looping at its first failure
+    double per_s = 0;          // ok / hold_s
+    LatencySummary latency;
+    std::map<std::string, std::uint64_t> errors;  // error message -> how many
 };
 
 struct TargetReport {
@@ -110,6 +122,7 @@ struct LoadReport {
     std::uint64_t client_peak_rss_kb = 0;
     // The machine's 1-minute load average before the run and at the end of the hold.
     std::optional<double> load_before, load_loaded;
+    std::optional<LoopReport> find_node_loop;
     std::optional<TargetReport> target;
     std::string target_note;  // why there are no target figures, when there are none
 };

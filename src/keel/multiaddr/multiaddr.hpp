@@ -2,6 +2,7 @@
 // Multiaddr: a self-describing network address, "/ip4/1.2.3.4/tcp/4001/p2p/12D3Koo..." in text
 // and <varint code><value>... in binary. A Multiaddr always holds a valid, canonical value, so
 // to_string() and to_bytes() cannot fail and equal addresses compare equal.
+#include <fmt/format.h>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -59,3 +60,11 @@ class Multiaddr {
 };
 
 }  // namespace keel
+
+// `log().info("addr={}", addr)`: written out only when a line is (see PeerId's formatter).
+template <>
+struct fmt::formatter<keel::Multiaddr> : fmt::formatter<std::string_view> {
+    auto format(const keel::Multiaddr& addr, fmt::format_context& ctx) const {
+        return fmt::formatter<std::string_view>::format(addr.to_string(), ctx);
+    }
+};

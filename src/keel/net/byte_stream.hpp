@@ -20,6 +20,9 @@ class ByteStream {
     // Abort both directions at once; pending operations complete with an error.
     virtual void reset() = 0;
     virtual asio::any_io_executor get_executor() = 0;
+    // Bytes a read_some would return without waiting (already received and buffered here), or 0
+    // when that is not known. Lets a reply wait for what is already there, to go in one write.
+    virtual std::size_t ready_to_read() const { return 0; }
 };
 
 // Fills the whole buffer or fails (eof mid-way is an error too).

@@ -51,18 +51,22 @@ awaitable<result<std::string>> multistream_select(ByteStream& stream,
 
 awaitable<result<std::string>> multistream_handle(
     ByteStream& stream, const std::function<bool(std::string_view)>& supported) {
-    Bytes out;
-    append_message(out, multistream_header);
-    if (auto ec = co_await stream.write_all(out)) co_return ec;
-
+    // Our header goes after the dialer's (every dialer sends its header first, without waiting
+    // for ours), together with the answer to its proposal when that came in the same read:
+    // one write instead of two (rust-libp2p's listener also reads the header first).
     auto header = co_await read_message(stream);
     if (!header) co_return header.error();
     if (*header != multistream_header) co_return make_error_code(net_errc::bad_multistream_header);
+    Bytes out;
+    append_message(out, multistream_header);
+    if (stream.ready_to_read() == 0) {  // a dialer that waits for our header to propose
+        if (auto ec = co_await stream.write_all(out)) co_return ec;
+        out.clear();
+    }
 
     for (std::size_t attempt = 0; attempt < max_multistream_proposals; ++attempt) {
         auto proposal = co_await read_message(stream);
         if (!proposal) co_return proposal.error();
-        out.clear();
         if (!proposal->empty() && supported(*proposal)) {
             append_message(out, *proposal);
             if (auto ec = co_await stream.write_all(out)) co_return ec;
@@ -70,6 +74,7 @@ awaitable<result<std::string>> multistream_handle(
         }
         append_message(out, "na");
         if (auto ec = co_await stream.write_all(out)) co_return ec;
+        out.clear();
     }
     co_return make_error_code(net_errc::too_many_proposals);
 }

@@ -8,26 +8,6 @@
 namespace keel::net {
 namespace {
 
-Bytes signed_static_key_message(BytesView static_key) {
-    Bytes message = to_bytes(noise_signature_prefix);
-    message.insert(message.end(), static_key.begin(), static_key.end());
-    return message;
-}
-
-Bytes make_payload(const Ed25519KeyPair& identity, const noise::Key& static_public,
-                   const std::vector<std::string>& muxers) {
-    pb::NoiseHandshakePayload payload;
-    auto key = identity.public_key().marshal();
-    payload.set_identity_key(key.data(), key.size());
-    auto sig = identity.sign(signed_static_key_message(static_public));
-    payload.set_identity_sig(sig.data(), sig.size());
-    if (!muxers.empty()) {
-        for (const auto& m : muxers) payload.mutable_extensions()->add_stream_muxers(m);
-    }
-    std::string out = payload.SerializeAsString();
-    return to_bytes(out);
-}
-
 struct RemoteIdentity {
     PeerId peer;
     PublicKey key;
@@ -41,7 +21,8 @@ result<RemoteIdentity> check_payload(BytesView bytes, const std::optional<noise:
         return make_error_code(net_errc::bad_handshake_payload);
     auto key = PublicKey::unmarshal(as_bytes(payload.identity_key()));
     if (!key) return make_error_code(net_errc::bad_handshake_payload);
-    if (!key->verify(signed_static_key_message(*static_key), as_bytes(payload.identity_sig())))
+    if (!key->verify(noise_signed_static_key_message(*static_key),
+                     as_bytes(payload.identity_sig())))
         return make_error_code(net_errc::bad_identity_signature);
     RemoteIdentity remote{PeerId::from_public_key(*key), std::move(*key), {}};
     if (payload.has_extensions()) {
@@ -83,11 +64,18 @@ awaitable<result<Bytes>> read_handshake_message(ByteStream& stream) {
 
 awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw, noise::Role role,
                                                   const Ed25519KeyPair& identity,
-                                                  const std::vector<std::string>& muxers,
-                                                  const std::optional<PeerId>& expected_peer) {
-    auto static_keys = noise::KeyPair::generate();
-    noise::HandshakeState hs(role, {}, static_keys);
-    Bytes our_payload = make_payload(identity, static_keys.public_key, muxers);
+                                                  std::vector<std::string> muxers,
+                                                  std::optional<PeerId> expected_peer) {
+    NoiseIdentity ours(identity, std::move(muxers));
+    co_return co_await noise_secure(std::move(raw), role, ours, std::move(expected_peer));
+}
+
+awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw, noise::Role role,
+                                                  const NoiseIdentity& ours,
+                                                  std::optional<PeerId> expected_peer) {
+    noise::HandshakeState hs(role, {}, ours.static_keys());
+    const Bytes& our_payload = ours.payload();
+    const auto& muxers = ours.muxers();
     result<RemoteIdentity> remote = make_error_code(net_errc::bad_handshake_payload);
 
     if (role == noise::Role::initiator) {

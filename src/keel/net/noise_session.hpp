@@ -12,6 +12,7 @@
 #include "keel/crypto/ed25519.hpp"
 #include "keel/crypto/peer_id.hpp"
 #include "keel/net/byte_stream.hpp"
+#include "keel/net/noise_identity.hpp"
 #include "keel/noise/cipher_state.hpp"
 #include "keel/noise/constants.hpp"
 #include "keel/noise/handshake_state.hpp"
@@ -33,10 +34,15 @@ struct SecuredConnection {
     std::optional<std::string> muxer;  // chosen in the handshake, if both sides offered
 };
 
+// `ours` must outlive the handshake (a Host's lives as long as the Host).
+awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw, noise::Role role,
+                                                  const NoiseIdentity& ours,
+                                                  std::optional<PeerId> expected_peer);
+// With a static key made for this handshake alone (tests, fuzzing, one-off tools).
 awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw, noise::Role role,
                                                   const Ed25519KeyPair& identity,
-                                                  const std::vector<std::string>& muxers,
-                                                  const std::optional<PeerId>& expected_peer);
+                                                  std::vector<std::string> muxers,
+                                                  std::optional<PeerId> expected_peer);
 
 // The transport phase: every frame is a 2-byte big-endian length and one ChaChaPoly ciphertext.
 class NoiseStream final : public ByteStream {

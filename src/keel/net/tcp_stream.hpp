@@ -22,6 +22,7 @@ class SocketStream final : public ByteStream {
     awaitable<error_code> close_write() override;
     void reset() override;
     asio::any_io_executor get_executor() override { return socket_.get_executor(); }
+    std::size_t ready_to_read() const override { return ahead_end_ - ahead_begin_; }
 
     socket_type& socket() { return socket_; }
 

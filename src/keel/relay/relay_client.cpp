@@ -217,8 +217,8 @@ net::awaitable<void> RelayClient::keep(std::shared_ptr<Kept> kept) {
                                                                   std::chrono::system_clock::now());
             wait = std::max<net::Duration>(left / 2, net::Duration{1000});
         } else {
-            log().info("event=relay_reserve_failed relay={} error=\"{}\" retry_ms={}",
-                       kept->peer.short_string(), held.error().message(), wait.count());
+            log().info("event=relay_reserve_failed relay={} error=\"{}\" retry_ms={}", kept->peer,
+                       held.error().message(), wait.count());
             kept->backoff = std::min(kept->backoff * 2, config_.retry_max);
             if (held_.erase(kept->peer) > 0) publish_addrs();
         }
@@ -261,7 +261,7 @@ net::awaitable<void> RelayClient::accept_stop(std::shared_ptr<net::YamuxStream> 
     }
     ++stats_.circuits_accepted;
     log().debug("event=relay_circuit_accepted from={} relay={}", source->short_string(),
-                connection->peer.short_string());
+                connection->peer);
     // The Host closes a stream once its handler returns: hold it while the circuit carries the
     // relayed connection.
     co_await ended->wait();

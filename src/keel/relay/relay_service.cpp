@@ -68,8 +68,7 @@ void RelayService::stop() {
 net::awaitable<void> RelayService::refuse(net::YamuxStream& stream, Refusal why, int status,
                                           const Connection& connection) {
     stats_.refused_by_reason.add(why);
-    log().debug("event=relay_refused peer={} reason={}", connection.peer.short_string(),
-                refusal_name(why));
+    log().debug("event=relay_refused peer={} reason={}", connection.peer, refusal_name(why));
     pb::HopMessage answer;
     answer.set_type(pb::HopMessage::STATUS);
     answer.set_status(static_cast<pb::RelayStatus>(status));
@@ -135,7 +134,7 @@ net::awaitable<void> RelayService::reserve(net::YamuxStream& stream, const Conne
         reservation_voucher(host_.config().identity, host_.peer_id(), connection.peer, expires);
     reservation->set_voucher(std::string(as_chars(voucher)));
     set_limit(*answer.mutable_limit(), config_);
-    log().debug("event=relay_reserved peer={} expires_in_s={}", connection.peer.short_string(),
+    log().debug("event=relay_reserved peer={} expires_in_s={}", connection.peer,
                 std::chrono::duration_cast<std::chrono::seconds>(config_.reservation_ttl).count());
     co_await write_relay_message(stream, answer);
     co_await stream.close_write();
@@ -218,8 +217,7 @@ net::awaitable<void> RelayService::connect(std::shared_ptr<net::YamuxStream> str
     }
     if (!*alive) co_return;
     ++stats_.circuits_opened;
-    log().debug("event=relay_circuit_opened from={} to={}", source.short_string(),
-                target->short_string());
+    log().debug("event=relay_circuit_opened from={} to={}", source, target->short_string());
     auto piped = co_await net::pipe_streams(
         *stream, *stop_stream,
         net::PipeLimits{config_.circuit_duration, config_.circuit_duration, config_.circuit_bytes});
@@ -227,7 +225,7 @@ net::awaitable<void> RelayService::connect(std::shared_ptr<net::YamuxStream> str
     stats_.bytes_relayed += piped.a_to_b + piped.b_to_a;
     stats_.circuits_ended_by.add(piped.end);
     log().debug("event=relay_circuit_closed from={} to={} bytes_there={} bytes_back={} end={}",
-                source.short_string(), target->short_string(), piped.a_to_b, piped.b_to_a,
+                source, target->short_string(), piped.a_to_b, piped.b_to_a,
                 net::pipe_end_name(piped.end));
 }
 

@@ -8,6 +8,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "keel/base/varint.hpp"
+#include "keel/net/deadline.hpp"
 #include "keel/net/framing.hpp"
 #include "keel/net/memory_stream.hpp"
 #include "keel/net/net_errc.hpp"
@@ -115,6 +116,54 @@ TEST(Multistream, ListenerAnswerSequenceOnTheWire) {
             answers.push_back(*line);
         }
         EXPECT_EQ(answers, (std::vector<std::string>{std::string(multistream_header), "na", "/b"}));
+    });
+}
+
+// A dialer that sends its header, waits for the listener's, then proposes `protocol`; returns
+// the listener's answer.
+awaitable<result<std::string>> propose_after_header(ByteStream& dialer, std::string protocol) {
+    if (auto ec = co_await dialer.write_all(message(multistream_header))) co_return ec;
+    auto header = co_await read_line(dialer);
+    if (!header) co_return header.error();
+    if (auto ec = co_await dialer.write_all(message(protocol))) co_return ec;
+    auto answer = co_await read_line(dialer);
+    co_return answer;
+}
+
+// A dialer's header and proposal arrive together (every implementation pipelines them): the
+// listener answers with its header and the protocol in one write, one TCP segment.
+TEST(Multistream, ListenerAnswersAPipelinedProposalInOneWrite) {
+    run([]() -> awaitable<void> {
+        auto pair = make_memory_stream_pair(co_await asio::this_coro::executor);
+        auto probe = std::make_unique<test::ProbeStream>(std::move(pair.second));
+        auto log = probe->log();
+        log->ready_to_read = 1;  // the proposal came with the header
+        Bytes out = message(multistream_header);
+        append(out, message("/b"));
+        KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->write_all(out));
+        auto handler = supports({"/b"});
+        auto chosen = co_await multistream_handle(*probe, handler);
+        KEEL_CO_ASSERT_OK(chosen);
+        EXPECT_EQ(log->writes, 1u);
+        Bytes expected = message(multistream_header);
+        append(expected, message("/b"));
+        EXPECT_EQ(log->written, expected);
+    });
+}
+
+// A dialer that waits for the listener's header before it proposes still gets it: the listener
+// writes its header alone when nothing more has arrived.
+TEST(Multistream, ListenerSendsItsHeaderToADialerThatWaitsForIt) {
+    run([]() -> awaitable<void> {
+        auto pair = make_memory_stream_pair(co_await asio::this_coro::executor);
+        auto& dialer = *pair.first;
+        auto handler = supports({"/b"});
+        auto both = co_await (
+            with_deadline(propose_after_header(dialer, std::string("/b")), Duration{5000}) &&
+            with_deadline(multistream_handle(*pair.second, handler), Duration{5000}));
+        KEEL_CO_ASSERT_OK(std::get<0>(both));
+        EXPECT_EQ(*std::get<0>(both), "/b");
+        KEEL_CO_ASSERT_OK(std::get<1>(both));
     });
 }
 

@@ -57,6 +57,36 @@ awaitable<Handshake> handshake(const Ed25519KeyPair& initiator_id,
     co_return out;
 }
 
+// A Host makes its Noise static key and signed payload once (NoiseIdentity) and answers every
+// handshake with them: two initiators both authenticate it, and the transport works.
+TEST(NoiseSession, OneNoiseIdentityServesManyHandshakes) {
+    run([]() -> awaitable<void> {
+        auto responder_id = Ed25519KeyPair::generate();
+        NoiseIdentity ours(responder_id, yamux_only);
+        for (int i = 0; i < 2; ++i) {
+            auto pair = make_memory_stream_pair(co_await asio::this_coro::executor);
+            std::optional<PeerId> expected = PeerId::from_public_key(responder_id.public_key());
+            auto both = co_await (
+                with_deadline(noise_secure(std::move(pair.first), noise::Role::initiator,
+                                           Ed25519KeyPair::generate(), yamux_only, expected),
+                              io_limit) &&
+                with_deadline(noise_secure(std::move(pair.second), noise::Role::responder, ours,
+                                           std::nullopt),
+                              io_limit));
+            KEEL_CO_ASSERT_OK(std::get<0>(both));
+            KEEL_CO_ASSERT_OK(std::get<1>(both));
+            EXPECT_EQ(std::get<0>(both)->remote_peer, *expected);
+            EXPECT_EQ(std::get<1>(both)->muxer, std::string(yamux_protocol_id));
+            auto& a = *std::get<0>(both)->stream;
+            auto& b = *std::get<1>(both)->stream;
+            KEEL_CO_ASSERT_NO_ERROR(co_await a.write_all(to_bytes("ping")));
+            Bytes got(4);
+            KEEL_CO_ASSERT_NO_ERROR(co_await read_exact(b, got));
+            EXPECT_EQ(got, to_bytes("ping"));
+        }
+    });
+}
+
 TEST(NoiseSession, PeerIdsMatchEachOthersKeys) {
     auto alice = Ed25519KeyPair::generate();
     auto bob = Ed25519KeyPair::generate();

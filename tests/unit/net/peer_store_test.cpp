@@ -43,5 +43,28 @@ TEST(PeerStore, EverythingPinnedGrowsPastTheBoundRatherThanForget) {
     EXPECT_EQ(store.size(), 12u);
 }
 
+// limits.forget_peers_after: a peer unseen since the cutoff is forgotten unless pinned; a touch
+// (its last connection closing) restarts its time.
+TEST(PeerStore, ForgetsPeersUnseenSinceACutoffExceptPinnedOnes) {
+    PeerStore store;
+    auto addr = *Multiaddr::parse("/ip4/127.0.0.1/tcp/4001");
+    auto gone = random_peer(), pinned = random_peer(), recent = random_peer();
+    for (const auto& p : {gone, pinned, recent}) store.add_address(p, addr);
+    store.add_pin([&](const PeerId& p) { return p == pinned; });
+    auto bytes_before = store.bytes();
+
+    auto cutoff = net::Clock::now() + std::chrono::milliseconds(1);
+    while (net::Clock::now() <= cutoff) {
+    }
+    store.touch(recent);
+    store.touch(random_peer());  // unknown: stays unknown
+    EXPECT_EQ(store.forget_unseen_since(cutoff), 1u);
+    EXPECT_FALSE(store.get(gone));
+    EXPECT_TRUE(store.get(pinned));
+    EXPECT_TRUE(store.get(recent));
+    EXPECT_EQ(store.size(), 2u);
+    EXPECT_LT(store.bytes(), bytes_before);
+}
+
 }  // namespace
 }  // namespace keel

@@ -15,6 +15,10 @@ using Type = PrometheusText::Type;
 void host_metrics(PrometheusText& out, NodeContext& node) {
     const auto& hs = node.host.stats();
     out.gauge("keel_connections", "Open libp2p connections", node.host.connections().size());
+    out.gauge("keel_known_peers",
+              "Peers in the peer store: connected, in the routing table, or gone for less than "
+              "limits.forget_peers_after",
+              node.host.peer_store().size());
     out.counter("keel_inbound_accepted_total", "Inbound TCP connections accepted",
                 hs.inbound_accepted);
     // Every reason, zeros included, so that a series exists before its first refusal.

@@ -54,7 +54,7 @@ net::awaitable<HttpResponse> list_peers(NodeContext* n, HttpRequest req) {
 net::awaitable<HttpResponse> verify_peer(NodeContext* n, HttpRequest req) {
     auto peer = PeerId::parse(req.params["id"]);
     if (!peer) co_return http::json_error(400, "bad peer ID");
-    if (!n->host.peer_store().get(*peer) && n->host.connections_to(*peer).empty())
+    if (!n->host.peer_store().get(*peer) && !n->host.is_connected(*peer))
         co_return http::json_error(404, "unknown peer");
     // One overall deadline (a dial's and a handshake's worth), however many addresses the peer
     // store holds: the caller is a person waiting for an answer.
@@ -95,7 +95,7 @@ json routing_table_json(NodeContext& n) {
         list.push_back({{"peer_id", e.id.to_base58()},
                         {"bucket", kad::common_prefix_length(self, e.key)},
                         {"addrs", info ? addrs_json(info->addrs) : json::array()},
-                        {"connected", !n.host.connections_to(e.id).empty()}});
+                        {"connected", n.host.is_connected(e.id)}});
     }
     return {{"size", list.size()}, {"peers", list}};
 }
