@@ -15,12 +15,7 @@ set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [OUT_DIR]" >&2; exit 2; }
 keel="$1/keel"
 out="${2:-$(mktemp -d /tmp/keel-peer-rounds.XXXXXX)}"
-rounds="${ROUNDS:-10}"
-peers="${PEERS:-5000}"
-rate="${RATE:-1000}"
-ttl="${TTL:-5s}"
-wait_s="${WAIT:-17}"
-port="${PORT:-4101}"
+: "${ROUNDS:=10}" "${PEERS:=5000}" "${RATE:=1000}" "${TTL:=5s}" "${WAIT:=17}" "${PORT:=4101}"
 [ -x "$keel" ] || { echo "peer-rounds: no $keel" >&2; exit 2; }
 command -v jq >/dev/null || { echo "peer-rounds: needs jq" >&2; exit 2; }
 mkdir -p "$out"
@@ -28,10 +23,10 @@ ulimit -n "$(ulimit -Hn)"
 
 boot_pid=""
 trap '[ -n "$boot_pid" ] && kill "$boot_pid" 2>/dev/null; wait 2>/dev/null || true' EXIT
-printf '[limits]\nmax_connections = %d\nforget_peers_after = "%s"\n' $(( peers + 1000 )) "$ttl" \
+printf '[limits]\nmax_connections = %d\nforget_peers_after = "%s"\n' $(( PEERS + 1000 )) "$TTL" \
   > "$out/limits.toml"
 rm -rf "$out/boot"
-"$keel" bootstrap --listen "/ip4/127.0.0.1/tcp/$port" --data-dir "$out/boot" --api off \
+"$keel" bootstrap --listen "/ip4/127.0.0.1/tcp/$PORT" --data-dir "$out/boot" --api off \
   --config "$out/limits.toml" --log-level warn --json > "$out/boot.jsonl" 2> "$out/boot.log" &
 boot_pid=$!
 addr=""
@@ -44,13 +39,13 @@ done
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$boot_pid/status"; }
 sleep 2
 base=$(rss_kb)
-echo "peer-rounds: bootstrap pid $boot_pid, forget_peers_after $ttl, $rounds rounds of $peers peers at $rate/s, RSS before $((base / 1024)) MiB" >&2
+echo "peer-rounds: bootstrap pid $boot_pid, forget_peers_after $TTL, $ROUNDS rounds of $PEERS peers at $RATE/s, RSS before $((base / 1024)).$((base % 1024 * 10 / 1024)) MiB" >&2
 echo "| round | success | RSS loaded MiB | RSS after MiB | after / before |"
 echo "|---:|---:|---:|---:|---:|"
-for r in $(seq "$rounds"); do
-  "$keel" load --target "$addr" --connections "$peers" --rate "$rate" --duration 1s --find-node \
+for r in $(seq "$ROUNDS"); do
+  "$keel" load --target "$addr" --connections "$PEERS" --rate "$RATE" --duration 1s --find-node \
     --json --quiet > "$out/round-$r.json" 2> "$out/round-$r.log" || true
-  sleep "$wait_s"  # the TTL, then the bootstrap's maintenance tick (every 10 s)
+  sleep "$WAIT"  # the TTL, then the bootstrap's maintenance tick (every 10 s)
   after=$(rss_kb)
   jq -r --arg r "$r" --argjson after "$after" --argjson base "$base" '
     def r(d): (. * d | round) / d;

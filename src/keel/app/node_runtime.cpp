@@ -14,6 +14,7 @@
 #include "keel/host/staggered_dial.hpp"
 #include "keel/net/condition.hpp"
 #include "keel/net/log.hpp"
+#include "keel/net/socket_records.hpp"
 
 namespace keel::app {
 
@@ -200,6 +201,12 @@ void NodeRuntime::start() {
     serve_health_protocol(p.dht);
     if (p.relay) p.relay->start();
     if (p.relay_client) p.relay_client->start();
+
+    // A bootstrap's crowds come and go: their sockets' reactor records are made side by side now,
+    // so that they do not pin scattered pages after a crowd has left (net/socket_records.hpp).
+    if (role_ == NodeRole::bootstrap)
+        net::reserve_socket_records(p.host.get_executor(),
+                                    settings_.max_connections + settings_.max_pending_inbound);
 
     json addrs = json::array();
     for (const auto& text : settings_.listen) {

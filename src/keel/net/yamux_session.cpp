@@ -218,10 +218,6 @@ awaitable<void> YamuxSession::write_loop() {
             co_await queued_.until(has_work);
             continue;
         }
-        // Let what is ready to run queue its frames too (a handler's reply, the stream's FIN, an
-        // answer to a frame read in the same batch): one write for all of them, which on a
-        // bootstrap halves the writes, each a system call and a Noise frame, per connection.
-        co_await asio::post(get_executor(), use_result);
         batch.clear();
         while (!write_queue_.empty() &&
                (batch.empty() || batch.size() + write_queue_.front().size() <= max_write_batch)) {
