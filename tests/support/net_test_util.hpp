@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -124,8 +125,9 @@ class ProbeStream final : public ByteStream {
         std::size_t bytes_read = 0;
         Bytes written;
         std::size_t writes = 0;  // write_all calls
-        // What ready_to_read() answers: as if that much had been received and buffered.
-        std::size_t ready_to_read = 0;
+        // What ready_to_read() answers, as if that much had been received and buffered; unset:
+        // what the inner stream answers.
+        std::optional<std::size_t> ready_to_read;
     };
     std::shared_ptr<Log> log() const { return log_; }
 
@@ -141,7 +143,9 @@ class ProbeStream final : public ByteStream {
         ++log_->writes;
         co_return co_await inner_->write_all(data);
     }
-    std::size_t ready_to_read() const override { return log_->ready_to_read; }
+    std::size_t ready_to_read() const override {
+        return log_->ready_to_read.value_or(inner_->ready_to_read());
+    }
     awaitable<error_code> close_write() override { return inner_->close_write(); }
     void reset() override { inner_->reset(); }
     asio::any_io_executor get_executor() override { return inner_->get_executor(); }

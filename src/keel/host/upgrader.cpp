@@ -23,23 +23,30 @@ net::awaitable<net::result<Upgraded>> upgrade_connection(std::unique_ptr<net::By
                                                          Phase& phase) {
     const std::string noise(net::noise_protocol_id);
     const std::string yamux(net::yamux_protocol_id);
-    const std::vector<std::string> noise_only{noise}, yamux_only{yamux};
+    const std::vector<std::string> yamux_only{yamux};
 
     // Plain if/else rather than `c ? co_await a : co_await b`: GCC 12 destroys the temporaries of
     // that form twice.
     phase = Phase::security;
     auto is_noise = [&](std::string_view p) { return p == noise; };
     auto is_yamux = [&](std::string_view p) { return p == yamux; };
-    result_of_select security = make_error_code(net::net_errc::protocol_not_supported);
-    if (initiator)
-        security = co_await net::multistream_select(*raw, noise_only);
-    else
-        security = co_await net::multistream_handle(*raw, is_noise);
-    if (!security) co_return security.error();
+    // The dialer proposes Noise alone, so it negotiates lazily (as rust-libp2p dials): proposal
+    // and Noise message 1 in one write, the answer read before message 2. A listener whose dialer
+    // did so answers together with message 2.
+    net::HandshakePreamble preamble;
+    if (initiator) {
+        preamble.send = net::multistream_lazy_proposal(noise);
+        preamble.receive = [noise](net::ByteStream& stream) {
+            return net::multistream_lazy_accepted(stream, noise);
+        };
+    } else {
+        auto security = co_await net::multistream_handle(*raw, is_noise, &preamble.send);
+        if (!security) co_return security.error();
+    }
 
     auto secured = co_await net::noise_secure(
         std::move(raw), initiator ? noise::Role::initiator : noise::Role::responder, *config.noise,
-        expected_peer);
+        expected_peer, std::move(preamble));
     if (!secured) co_return secured.error();
 
     phase = Phase::muxer;

@@ -67,6 +67,7 @@ class MemoryStream final : public ByteStream {
     }
 
     asio::any_io_executor get_executor() override { return executor_; }
+    std::size_t ready_to_read() const override { return in_->data.size() - in_->pos; }
 
   private:
     asio::any_io_executor executor_;

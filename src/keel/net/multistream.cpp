@@ -21,19 +21,37 @@ awaitable<result<std::string>> read_message(ByteStream& stream) {
     co_return std::string(message->begin(), message->end() - 1);
 }
 
+awaitable<error_code> read_header(ByteStream& stream) {
+    auto header = co_await read_message(stream);
+    if (!header) co_return header.error();
+    if (*header != multistream_header) co_return make_error_code(net_errc::bad_multistream_header);
+    co_return error_code{};
+}
+
 }  // namespace
+
+Bytes multistream_lazy_proposal(std::string_view protocol) {
+    Bytes out;
+    append_message(out, multistream_header);
+    append_message(out, protocol);
+    return out;
+}
+
+awaitable<error_code> multistream_lazy_accepted(ByteStream& stream, std::string protocol) {
+    if (auto ec = co_await read_header(stream)) co_return ec;
+    auto answer = co_await read_message(stream);
+    if (!answer) co_return answer.error();
+    if (*answer == protocol) co_return error_code{};
+    if (*answer == "na") co_return make_error_code(net_errc::protocol_not_supported);
+    co_return make_error_code(net_errc::malformed_message);
+}
 
 awaitable<result<std::string>> multistream_select(ByteStream& stream,
                                                   const std::vector<std::string>& protocols) {
     if (protocols.empty()) co_return make_error_code(net_errc::protocol_not_supported);
-    Bytes out;
-    append_message(out, multistream_header);
-    append_message(out, protocols.front());
+    Bytes out = multistream_lazy_proposal(protocols.front());
     if (auto ec = co_await stream.write_all(out)) co_return ec;
-
-    auto header = co_await read_message(stream);
-    if (!header) co_return header.error();
-    if (*header != multistream_header) co_return make_error_code(net_errc::bad_multistream_header);
+    if (auto ec = co_await read_header(stream)) co_return ec;
 
     for (std::size_t i = 0; i < protocols.size(); ++i) {
         if (i > 0) {
@@ -50,13 +68,12 @@ awaitable<result<std::string>> multistream_select(ByteStream& stream,
 }
 
 awaitable<result<std::string>> multistream_handle(
-    ByteStream& stream, const std::function<bool(std::string_view)>& supported) {
+    ByteStream& stream, const std::function<bool(std::string_view)>& supported,
+    Bytes* held_answer) {
     // Our header goes after the dialer's (every dialer sends its header first, without waiting
     // for ours), together with the answer to its proposal when that came in the same read:
     // one write instead of two (rust-libp2p's listener also reads the header first).
-    auto header = co_await read_message(stream);
-    if (!header) co_return header.error();
-    if (*header != multistream_header) co_return make_error_code(net_errc::bad_multistream_header);
+    if (auto ec = co_await read_header(stream)) co_return ec;
     Bytes out;
     append_message(out, multistream_header);
     if (stream.ready_to_read() == 0) {  // a dialer that waits for our header to propose
@@ -69,6 +86,10 @@ awaitable<result<std::string>> multistream_handle(
         if (!proposal) co_return proposal.error();
         if (!proposal->empty() && supported(*proposal)) {
             append_message(out, *proposal);
+            if (held_answer && stream.ready_to_read() > 0) {
+                *held_answer = std::move(out);
+                co_return std::move(*proposal);
+            }
             if (auto ec = co_await stream.write_all(out)) co_return ec;
             co_return std::move(*proposal);
         }

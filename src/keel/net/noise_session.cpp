@@ -42,11 +42,11 @@ result<std::optional<std::string>> choose_muxer(const std::vector<std::string>& 
     return make_error_code(net_errc::no_common_muxer);
 }
 
-awaitable<error_code> write_handshake_message(ByteStream& stream, BytesView message) {
-    Bytes framed{static_cast<std::uint8_t>(message.size() >> 8),
-                 static_cast<std::uint8_t>(message.size() & 0xff)};
-    framed.insert(framed.end(), message.begin(), message.end());
-    co_return co_await stream.write_all(framed);
+// A handshake message on the wire: its 2-byte big-endian length, then the message.
+void append_handshake_message(Bytes& out, BytesView message) {
+    out.push_back(static_cast<std::uint8_t>(message.size() >> 8));
+    out.push_back(static_cast<std::uint8_t>(message.size() & 0xff));
+    out.insert(out.end(), message.begin(), message.end());
 }
 
 awaitable<result<Bytes>> read_handshake_message(ByteStream& stream) {
@@ -72,7 +72,8 @@ awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> ra
 
 awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw, noise::Role role,
                                                   const NoiseIdentity& ours,
-                                                  std::optional<PeerId> expected_peer) {
+                                                  std::optional<PeerId> expected_peer,
+                                                  HandshakePreamble preamble) {
     noise::HandshakeState hs(role, {}, ours.static_keys());
     const Bytes& our_payload = ours.payload();
     const auto& muxers = ours.muxers();
@@ -81,7 +82,12 @@ awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> ra
     if (role == noise::Role::initiator) {
         auto m1 = hs.write_message({});
         if (!m1) co_return m1.error();
-        if (auto ec = co_await write_handshake_message(*raw, *m1)) co_return ec;
+        Bytes out = std::move(preamble.send);
+        append_handshake_message(out, *m1);
+        if (auto ec = co_await raw->write_all(out)) co_return ec;
+        if (preamble.receive) {
+            if (auto ec = co_await preamble.receive(*raw)) co_return ec;
+        }
         auto m2 = co_await read_handshake_message(*raw);
         if (!m2) co_return m2.error();
         auto p2 = hs.read_message(*m2);
@@ -92,14 +98,18 @@ awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> ra
             co_return make_error_code(net_errc::peer_id_mismatch);
         auto m3 = hs.write_message(our_payload);
         if (!m3) co_return m3.error();
-        if (auto ec = co_await write_handshake_message(*raw, *m3)) co_return ec;
+        out.clear();
+        append_handshake_message(out, *m3);
+        if (auto ec = co_await raw->write_all(out)) co_return ec;
     } else {
         auto m1 = co_await read_handshake_message(*raw);
         if (!m1) co_return m1.error();
         if (auto p1 = hs.read_message(*m1); !p1) co_return p1.error();
         auto m2 = hs.write_message(our_payload);
         if (!m2) co_return m2.error();
-        if (auto ec = co_await write_handshake_message(*raw, *m2)) co_return ec;
+        Bytes out = std::move(preamble.send);
+        append_handshake_message(out, *m2);
+        if (auto ec = co_await raw->write_all(out)) co_return ec;
         auto m3 = co_await read_handshake_message(*raw);
         if (!m3) co_return m3.error();
         auto p3 = hs.read_message(*m3);

@@ -4,6 +4,7 @@
 // over its Noise static key, binding the two. The stream_muxers extension inlines the muxer choice
 // (connections/inlined-muxer-negotiation.md): the first of the initiator's muxers that the
 // responder offered wins; when either side offers none, multistream-select picks the muxer later.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,10 +35,21 @@ struct SecuredConnection {
     std::optional<std::string> muxer;  // chosen in the handshake, if both sides offered
 };
 
+// multistream-select's share of the handshake's writes and reads, when negotiated lazily
+// (multistream.hpp): `send` goes out in the same write as our first message (an initiator's
+// proposal with message 1, a responder's held answer with message 2); an initiator's `receive`
+// reads the answer to its proposal before message 2. A round trip less for the dialer, a segment
+// less for the listener.
+struct HandshakePreamble {
+    Bytes send;
+    std::function<awaitable<error_code>(ByteStream&)> receive;
+};
+
 // `ours` must outlive the handshake (a Host's lives as long as the Host).
 awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw, noise::Role role,
                                                   const NoiseIdentity& ours,
-                                                  std::optional<PeerId> expected_peer);
+                                                  std::optional<PeerId> expected_peer,
+                                                  HandshakePreamble preamble = {});
 // With a static key made for this handshake alone (tests, fuzzing, one-off tools).
 awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw, noise::Role role,
                                                   const Ed25519KeyPair& identity,
@@ -55,6 +67,7 @@ class NoiseStream final : public ByteStream {
     awaitable<error_code> close_write() override { return inner_->close_write(); }
     void reset() override { inner_->reset(); }
     asio::any_io_executor get_executor() override { return inner_->get_executor(); }
+    std::size_t ready_to_read() const override { return plaintext_.size() - plaintext_pos_; }
 
   private:
     std::unique_ptr<ByteStream> inner_;

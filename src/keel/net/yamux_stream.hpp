@@ -24,6 +24,7 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     // Done by the Host once a stream's handler has finished.
     void close_read();
     asio::any_io_executor get_executor() override;
+    std::size_t ready_to_read() const override { return buffer_.size() - buffer_pos_; }
 
     std::uint32_t id() const { return id_; }
     bool inbound() const { return inbound_; }

@@ -231,6 +231,86 @@ TEST(Multistream, DialerPipelinesAndOptimisticDataSurvives) {
     });
 }
 
+// A lazy dialer settles on its one protocol at once: header and proposal go out with its first
+// message, and it reads the listener's answer before its first read of the protocol.
+TEST(Multistream, LazyDialerProposalAndTheListenersAnswer) {
+    run([]() -> awaitable<void> {
+        auto pair = make_memory_stream_pair(co_await asio::this_coro::executor);
+        Bytes expected = message(multistream_header);
+        append(expected, message("/noise"));
+        Bytes out = multistream_lazy_proposal("/noise");
+        EXPECT_EQ(out, expected);
+        Bytes first = to_bytes("first message");
+        append(out, first);
+        KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->write_all(out));
+
+        auto handler = supports({"/noise"});
+        auto chosen = co_await multistream_handle(*pair.second, handler);
+        KEEL_CO_ASSERT_OK(chosen);
+        Bytes got(first.size());
+        KEEL_CO_ASSERT_NO_ERROR(co_await read_exact(*pair.second, got));
+        EXPECT_EQ(got, first);
+        KEEL_CO_ASSERT_NO_ERROR(
+            co_await multistream_lazy_accepted(*pair.first, std::string("/noise")));
+    });
+}
+
+// A listener that does not speak the protocol answers "na": the lazy dialer learns it as
+// protocol_not_supported (its first message, already sent, is the listener's problem).
+TEST(Multistream, LazyDialerGetsProtocolNotSupportedFromNa) {
+    run([]() -> awaitable<void> {
+        auto pair = make_memory_stream_pair(co_await asio::this_coro::executor);
+        Bytes out = multistream_lazy_proposal("/noise");
+        KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->write_all(out));
+        KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->close_write());
+        auto handler = supports({"/tls/1.0.0"});
+        auto both = co_await (multistream_lazy_accepted(*pair.first, std::string("/noise")) &&
+                              multistream_handle(*pair.second, handler));
+        EXPECT_EQ(std::get<0>(both), net_errc::protocol_not_supported);
+        KEEL_CO_ASSERT(!std::get<1>(both));
+    });
+}
+
+// With somewhere to hold it, the listener keeps its answer when the dialer's next message is
+// already there (for the protocol's first write to take along) and writes nothing itself...
+TEST(Multistream, ListenerHoldsItsAnswerForALazyDialer) {
+    run([]() -> awaitable<void> {
+        auto pair = make_memory_stream_pair(co_await asio::this_coro::executor);
+        test::ProbeStream listener(std::move(pair.second));
+        auto log = listener.log();
+        Bytes out = multistream_lazy_proposal("/noise");
+        append(out, to_bytes("first message"));
+        KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->write_all(out));
+        auto handler = supports({"/noise"});
+        Bytes held;
+        auto chosen = co_await multistream_handle(listener, handler, &held);
+        KEEL_CO_ASSERT_OK(chosen);
+        EXPECT_EQ(log->writes, 0u);
+        Bytes expected = message(multistream_header);
+        append(expected, message("/noise"));
+        EXPECT_EQ(held, expected);
+    });
+}
+
+// ...and answers at once a dialer that waits for the answer before it sends more.
+TEST(Multistream, ListenerAnswersAtOnceWhenNothingFollowsTheProposal) {
+    run([]() -> awaitable<void> {
+        auto pair = make_memory_stream_pair(co_await asio::this_coro::executor);
+        test::ProbeStream listener(std::move(pair.second));
+        auto log = listener.log();
+        Bytes out = multistream_lazy_proposal("/noise");
+        KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->write_all(out));
+        auto handler = supports({"/noise"});
+        Bytes held;
+        auto chosen = co_await multistream_handle(listener, handler, &held);
+        KEEL_CO_ASSERT_OK(chosen);
+        EXPECT_EQ(log->writes, 1u);
+        EXPECT_TRUE(held.empty());
+        KEEL_CO_ASSERT_NO_ERROR(
+            co_await multistream_lazy_accepted(*pair.first, std::string("/noise")));
+    });
+}
+
 TEST(Multistream, GarbageHeaderIsRejected) {
     run([]() -> awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
