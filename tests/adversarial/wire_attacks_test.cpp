@@ -108,7 +108,14 @@ class WireAttacks : public ::testing::Test {
         std::vector<std::string> wanted{std::move(protocol)};
         auto stream = run_task(io, attacker->new_stream(conn, std::move(wanted)), 10s);
         EXPECT_TRUE(may_be_refused || (stream && *stream)) << "cannot open a stream";
-        return stream && *stream ? **stream : nullptr;
+        if (!stream || !*stream) return nullptr;
+        // A protocol the server announced is negotiated lazily: the proposal waits for the first
+        // write. An empty one sends it now, so the server's handler starts as with a dialer that
+        // waits for the answer.
+        const BytesView nothing;
+        auto proposed = run_task(io, (**stream)->write_all(nothing), 10s);
+        EXPECT_TRUE(proposed && !*proposed) << "cannot propose the protocol";
+        return **stream;
     }
 
     // Writes without waiting for the write to finish (a full window must not block the test);

@@ -431,5 +431,47 @@ TEST_F(KeelToKeel, ACancelledDialLeavesTheConnectWaitingForItToDialItself) {
     silent->close();
 }
 
+// limits.forget_peers_after: a peer that left is forgotten once it has been gone that long, not
+// before; a connected one never is, however long ago it arrived.
+TEST_F(KeelToKeel, APeerIsForgottenOnceGoneForForgetPeersAfter) {
+    constexpr auto ttl = 1s;
+    auto config = test_config();
+    config.forget_peers_after = ttl;
+    server_ = std::make_unique<Host>(io_.get_executor(), std::move(config));
+    client_ = std::make_unique<Host>(io_.get_executor(), test_config());
+    auto bound = server_->listen(loopback_any_port());
+    ASSERT_TRUE(bound) << bound.error().message();
+    server_addr_ = with_peer(*bound, server_->peer_id());
+    const auto client_id = client_->peer_id();
+
+    auto conn = dial_server();
+    ASSERT_TRUE(conn);
+    ASSERT_TRUE(run_until(
+        io_, [&] { return server_->peer_store().get(client_id).has_value(); }, 5s))
+        << "the server never learned the client";
+    // Connected for longer than the time-to-live: kept.
+    const auto connected_at = net::Clock::now();
+    ASSERT_TRUE(run_until(
+        io_, [&] { return net::Clock::now() > connected_at + ttl + 100ms; }, 5s));
+    EXPECT_EQ(server_->forget_stale_peers(), 0u);
+    EXPECT_TRUE(server_->peer_store().get(client_id).has_value());
+
+    conn->session->close();
+    ASSERT_TRUE(run_until(
+        io_, [&] { return server_->connections().empty(); }, 5s));
+    const auto gone_at = net::Clock::now();
+    EXPECT_EQ(server_->forget_stale_peers(), 0u);  // just left
+    EXPECT_TRUE(server_->peer_store().get(client_id).has_value());
+    ASSERT_TRUE(run_until(
+        io_,
+        [&] {
+            server_->forget_stale_peers();
+            return !server_->peer_store().get(client_id).has_value();
+        },
+        10s))
+        << "the client was never forgotten";
+    EXPECT_GE(net::Clock::now() - gone_at, ttl);
+}
+
 }  // namespace
 }  // namespace keel::test

@@ -127,6 +127,33 @@ TEST_F(LoadCommand, ThreadsAndSourceAddressesAllSucceed) {
     EXPECT_EQ(r["latency_ms"]["find_node"].value("count", 1), 0);  // not asked for
 }
 
+// --find-node-loop: each held connection sends FIND_NODE after FIND_NODE for the whole hold;
+// the report counts them (more than one per connection, none failed) and their rate.
+TEST_F(LoadCommand, FindNodeLoopKeepsAskingDuringTheHold) {
+    Child* boot = nullptr;
+    std::string addr;
+    ASSERT_NO_FATAL_FAILURE(start_bootstrap(boot, addr));
+
+    int code = -1;
+    json r;
+    ASSERT_NO_FATAL_FAILURE(run_load({"--target", addr, "--connections", "10", "--rate", "100",
+                                      "--duration", "1s", "--find-node-loop"},
+                                     code, r));
+    SCOPED_TRACE(r.dump());
+    EXPECT_EQ(code, 0);
+    EXPECT_EQ(r.value("held", 0), 10);
+    EXPECT_EQ(r.value("find_node", false), true);  // implied: one FIND_NODE at set-up too
+    EXPECT_EQ(r.value("find_node_ok", 0), 10);
+    const auto& loop = r["find_node_loop"];
+    ASSERT_TRUE(loop.is_object());
+    EXPECT_GT(loop.value("ok", 0u), 10u);
+    EXPECT_EQ(loop.value("failed", 1u), 0u);
+    EXPECT_TRUE(loop["errors"].empty());
+    EXPECT_GT(loop.value("per_s", 0.0), 0.0);
+    expect_latencies(loop["latency_ms"], loop.value("ok", 0u), "find_node_loop");
+    EXPECT_TRUE(boot->running());
+}
+
 TEST_F(LoadCommand, RefusedConnectionsAreDialErrors) {
     auto target = "/ip4/127.0.0.1/tcp/" + std::to_string(closed_port());
     int code = -1;

@@ -199,6 +199,14 @@ awaitable<HostResult<std::shared_ptr<net::YamuxStream>>> Host::new_stream(
     }
     auto stream = conn->session->open_stream();
     if (!stream) co_return Failure{Phase::protocol, stream.error(), {}};
+    if (protocols.size() == 1 && peer_store_.supports(conn->peer, protocols[0])) {
+        // The peer announced it: settle on it at once, as go-libp2p does. The proposal goes with
+        // the first request and the answer comes back with the response, a round trip less; a
+        // refusal fails the first read.
+        (*stream)->set_preamble(net::multistream_lazy(protocols[0]));
+        (*stream)->set_protocol(protocols[0]);
+        co_return *stream;
+    }
     auto chosen = co_await net::with_deadline(net::multistream_select(**stream, protocols),
                                               config_.negotiate_timeout);
     if (!chosen) {

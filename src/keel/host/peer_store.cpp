@@ -1,8 +1,8 @@
 #include "keel/host/peer_store.hpp"
 
-#include "keel/host/circuit_address.hpp"
-
 #include <algorithm>
+
+#include "keel/host/circuit_address.hpp"
 
 namespace keel {
 
@@ -101,6 +101,13 @@ std::size_t PeerStore::forget_unseen_since(net::Clock::time_point cutoff) {
         }
     }
     return forgotten;
+}
+
+bool PeerStore::supports(const PeerId& peer, std::string_view protocol) const {
+    auto it = peers_.find(peer);
+    if (it == peers_.end()) return false;
+    const auto& protocols = it->second.protocols;
+    return std::find(protocols.begin(), protocols.end(), protocol) != protocols.end();
 }
 
 std::optional<PeerInfo> PeerStore::get(const PeerId& peer) const {

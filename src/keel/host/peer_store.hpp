@@ -53,6 +53,8 @@ class PeerStore {
     // Forgets every unpinned peer last seen before `cutoff`; returns how many.
     std::size_t forget_unseen_since(net::Clock::time_point cutoff);
     std::optional<PeerInfo> get(const PeerId& peer) const;
+    // Whether the peer's identify listed `protocol`.
+    bool supports(const PeerId& peer, std::string_view protocol) const;
     std::vector<PeerInfo> all() const;
     std::size_t size() const { return peers_.size(); }
     // What the entries are accounted for (cost()): bounded by max_bytes.

@@ -33,12 +33,9 @@ net::awaitable<net::result<Upgraded>> upgrade_connection(std::unique_ptr<net::By
     // The dialer proposes Noise alone, so it negotiates lazily (as rust-libp2p dials): proposal
     // and Noise message 1 in one write, the answer read before message 2. A listener whose dialer
     // did so answers together with message 2.
-    net::HandshakePreamble preamble;
+    net::Preamble preamble;
     if (initiator) {
-        preamble.send = net::multistream_lazy_proposal(noise);
-        preamble.receive = [noise](net::ByteStream& stream) {
-            return net::multistream_lazy_accepted(stream, noise);
-        };
+        preamble = net::multistream_lazy(noise);
     } else {
         auto security = co_await net::multistream_handle(*raw, is_noise, &preamble.send);
         if (!security) co_return security.error();

@@ -2,6 +2,7 @@
 // A reliable, ordered byte stream: a TCP socket, a Noise session over it, or one Yamux stream.
 // Each layer of the upgrade wraps the one below through this interface. One reader and one writer
 // at a time; the two may run concurrently.
+#include <functional>
 #include <span>
 
 #include "keel/base/bytes.hpp"
@@ -23,6 +24,13 @@ class ByteStream {
     // Bytes a read_some would return without waiting (already received and buffered here), or 0
     // when that is not known. Lets a reply wait for what is already there, to go in one write.
     virtual std::size_t ready_to_read() const { return 0; }
+};
+
+// What a protocol negotiated lazily (multistream.hpp) adds to a stream: `send` goes out in the
+// same write as the first data, `receive` takes the answer to it off before the first read.
+struct Preamble {
+    Bytes send;
+    std::function<awaitable<error_code>(ByteStream&)> receive;
 };
 
 // Fills the whole buffer or fails (eof mid-way is an error too).

@@ -28,16 +28,14 @@ awaitable<error_code> read_header(ByteStream& stream) {
     co_return error_code{};
 }
 
-}  // namespace
-
-Bytes multistream_lazy_proposal(std::string_view protocol) {
+Bytes proposal(std::string_view protocol) {
     Bytes out;
     append_message(out, multistream_header);
     append_message(out, protocol);
     return out;
 }
 
-awaitable<error_code> multistream_lazy_accepted(ByteStream& stream, std::string protocol) {
+awaitable<error_code> accepted(ByteStream& stream, std::string protocol) {
     if (auto ec = co_await read_header(stream)) co_return ec;
     auto answer = co_await read_message(stream);
     if (!answer) co_return answer.error();
@@ -46,10 +44,19 @@ awaitable<error_code> multistream_lazy_accepted(ByteStream& stream, std::string 
     co_return make_error_code(net_errc::malformed_message);
 }
 
+}  // namespace
+
+Preamble multistream_lazy(std::string protocol) {
+    Preamble lazy;
+    lazy.send = proposal(protocol);
+    lazy.receive = [protocol](ByteStream& stream) { return accepted(stream, protocol); };
+    return lazy;
+}
+
 awaitable<result<std::string>> multistream_select(ByteStream& stream,
                                                   const std::vector<std::string>& protocols) {
     if (protocols.empty()) co_return make_error_code(net_errc::protocol_not_supported);
-    Bytes out = multistream_lazy_proposal(protocols.front());
+    Bytes out = proposal(protocols.front());
     if (auto ec = co_await stream.write_all(out)) co_return ec;
     if (auto ec = co_await read_header(stream)) co_return ec;
 

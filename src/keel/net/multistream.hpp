@@ -23,13 +23,12 @@ inline constexpr std::size_t max_multistream_proposals = 32;
 awaitable<result<std::string>> multistream_select(ByteStream& stream,
                                                   const std::vector<std::string>& protocols);
 
-// A lazy dialer (0-RTT; rust-libp2p's dialer does the same, its `Version::V1Lazy`): one that
-// proposes a single protocol settles on it at once. It sends header and proposal in the same
-// write as the protocol's first message...
-Bytes multistream_lazy_proposal(std::string_view protocol);
-// ...and, before the protocol's first read, takes the listener's header and its echo of
-// `protocol` ("na": protocol_not_supported).
-awaitable<error_code> multistream_lazy_accepted(ByteStream& stream, std::string protocol);
+// A lazy dialer (0-RTT; go-libp2p opens streams so for a protocol the peer announced, and
+// rust-libp2p's dialer negotiates its security protocol so, `Version::V1Lazy`): one that proposes
+// a single protocol settles on it at once. Its header and proposal go out in the same write as
+// the protocol's first message, and before the protocol's first read it takes the listener's
+// header and echo off ("na": protocol_not_supported).
+Preamble multistream_lazy(std::string protocol);
 
 // Listener side: answers proposals until one is supported; returns it. With `held_answer`, the
 // answer to the accepted proposal is left there instead of written when the dialer already sent

@@ -73,7 +73,7 @@ awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> ra
 awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw, noise::Role role,
                                                   const NoiseIdentity& ours,
                                                   std::optional<PeerId> expected_peer,
-                                                  HandshakePreamble preamble) {
+                                                  Preamble preamble) {
     noise::HandshakeState hs(role, {}, ours.static_keys());
     const Bytes& our_payload = ours.payload();
     const auto& muxers = ours.muxers();

@@ -4,7 +4,6 @@
 // over its Noise static key, binding the two. The stream_muxers extension inlines the muxer choice
 // (connections/inlined-muxer-negotiation.md): the first of the initiator's muxers that the
 // responder offered wins; when either side offers none, multistream-select picks the muxer later.
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,21 +34,14 @@ struct SecuredConnection {
     std::optional<std::string> muxer;  // chosen in the handshake, if both sides offered
 };
 
-// multistream-select's share of the handshake's writes and reads, when negotiated lazily
-// (multistream.hpp): `send` goes out in the same write as our first message (an initiator's
-// proposal with message 1, a responder's held answer with message 2); an initiator's `receive`
-// reads the answer to its proposal before message 2. A round trip less for the dialer, a segment
-// less for the listener.
-struct HandshakePreamble {
-    Bytes send;
-    std::function<awaitable<error_code>(ByteStream&)> receive;
-};
-
-// `ours` must outlive the handshake (a Host's lives as long as the Host).
+// `ours` must outlive the handshake (a Host's lives as long as the Host). `preamble` is the
+// multistream-select around it when negotiated lazily (multistream.hpp): an initiator's proposal
+// goes with message 1 and its answer is read before message 2; a responder's held answer goes
+// with message 2. A round trip less for the dialer, a segment less for the listener.
 awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw, noise::Role role,
                                                   const NoiseIdentity& ours,
                                                   std::optional<PeerId> expected_peer,
-                                                  HandshakePreamble preamble = {});
+                                                  Preamble preamble = {});
 // With a static key made for this handshake alone (tests, fuzzing, one-off tools).
 awaitable<result<SecuredConnection>> noise_secure(std::unique_ptr<ByteStream> raw, noise::Role role,
                                                   const Ed25519KeyPair& identity,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "keel/net/net_errc.hpp"
 #include "keel/net/yamux_session.hpp"
@@ -45,6 +46,18 @@ asio::any_io_executor YamuxStream::get_executor() {
 awaitable<result<std::size_t>> YamuxStream::read_some(std::span<std::uint8_t> buffer) {
     co_await asio::this_coro::throw_if_cancelled(false);
     auto self = shared_from_this();
+    if (preamble_.receive) {
+        auto receive = std::move(preamble_.receive);
+        preamble_.receive = nullptr;
+        if (!preamble_.send.empty()) {  // nothing written yet: the proposal goes now
+            Bytes proposal = std::exchange(preamble_.send, Bytes{});
+            if (auto ec = co_await write_all(proposal)) co_return ec;
+        }
+        if (auto ec = co_await receive(*this)) {
+            reset();
+            co_return ec;
+        }
+    }
     while (true) {
         if (buffer_pos_ < buffer_.size()) {
             std::size_t n = std::min(buffer.size(), buffer_.size() - buffer_pos_);
@@ -79,6 +92,11 @@ awaitable<result<std::size_t>> YamuxStream::read_some(std::span<std::uint8_t> bu
 awaitable<error_code> YamuxStream::write_all(BytesView data) {
     co_await asio::this_coro::throw_if_cancelled(false);
     auto self = shared_from_this();
+    if (!preamble_.send.empty()) {  // the proposal and the first data in one frame
+        Bytes first = std::exchange(preamble_.send, Bytes{});
+        first.insert(first.end(), data.begin(), data.end());
+        co_return co_await write_all(first);
+    }
     const auto& config = session_->config();
     // One deadline for the whole write: a peer that reads a byte now and then must not keep the
     // answer (and this task) alive for ever.
@@ -112,6 +130,10 @@ awaitable<error_code> YamuxStream::write_all(BytesView data) {
 
 awaitable<error_code> YamuxStream::close_write() {
     if (reset_reason_) co_return reset_reason_;
+    if (!preamble_.send.empty()) {
+        Bytes proposal = std::exchange(preamble_.send, Bytes{});
+        if (auto ec = co_await write_all(proposal)) co_return ec;
+    }
     if (!local_closed_) {
         local_closed_ = true;
         session_->send_frame(FrameType::window_update, flag::fin, id_, 0);

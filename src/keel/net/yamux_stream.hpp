@@ -25,6 +25,10 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     void close_read();
     asio::any_io_executor get_executor() override;
     std::size_t ready_to_read() const override { return buffer_.size() - buffer_pos_; }
+    // A protocol negotiated lazily (multistream_lazy): its proposal goes out with the first write
+    // (or before the first read, or with close_write, whichever comes first) and the answer is
+    // taken off before the first read hands out data. A refusal fails that read and resets.
+    void set_preamble(Preamble preamble) { preamble_ = std::move(preamble); }
 
     std::uint32_t id() const { return id_; }
     bool inbound() const { return inbound_; }
@@ -59,6 +63,7 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     bool read_closed_ = false;  // close_read(): incoming data is discarded
     bool remote_closed_ = false;
     error_code reset_reason_;  // set once reset, by either side or by the session ending
+    Preamble preamble_;
     bool forgotten_ = false;
     Condition readable_;  // data, a close or a reset arrived
     Condition writable_;  // the send window grew, the session's queue drained, or a reset

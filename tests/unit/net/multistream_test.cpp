@@ -238,7 +238,8 @@ TEST(Multistream, LazyDialerProposalAndTheListenersAnswer) {
         auto pair = make_memory_stream_pair(co_await asio::this_coro::executor);
         Bytes expected = message(multistream_header);
         append(expected, message("/noise"));
-        Bytes out = multistream_lazy_proposal("/noise");
+        auto lazy = multistream_lazy(std::string("/noise"));
+        Bytes out = lazy.send;
         EXPECT_EQ(out, expected);
         Bytes first = to_bytes("first message");
         append(out, first);
@@ -250,8 +251,7 @@ TEST(Multistream, LazyDialerProposalAndTheListenersAnswer) {
         Bytes got(first.size());
         KEEL_CO_ASSERT_NO_ERROR(co_await read_exact(*pair.second, got));
         EXPECT_EQ(got, first);
-        KEEL_CO_ASSERT_NO_ERROR(
-            co_await multistream_lazy_accepted(*pair.first, std::string("/noise")));
+        KEEL_CO_ASSERT_NO_ERROR(co_await lazy.receive(*pair.first));
     });
 }
 
@@ -260,12 +260,12 @@ TEST(Multistream, LazyDialerProposalAndTheListenersAnswer) {
 TEST(Multistream, LazyDialerGetsProtocolNotSupportedFromNa) {
     run([]() -> awaitable<void> {
         auto pair = make_memory_stream_pair(co_await asio::this_coro::executor);
-        Bytes out = multistream_lazy_proposal("/noise");
-        KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->write_all(out));
+        auto lazy = multistream_lazy(std::string("/noise"));
+        KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->write_all(lazy.send));
         KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->close_write());
         auto handler = supports({"/tls/1.0.0"});
-        auto both = co_await (multistream_lazy_accepted(*pair.first, std::string("/noise")) &&
-                              multistream_handle(*pair.second, handler));
+        auto both =
+            co_await (lazy.receive(*pair.first) && multistream_handle(*pair.second, handler));
         EXPECT_EQ(std::get<0>(both), net_errc::protocol_not_supported);
         KEEL_CO_ASSERT(!std::get<1>(both));
     });
@@ -278,7 +278,7 @@ TEST(Multistream, ListenerHoldsItsAnswerForALazyDialer) {
         auto pair = make_memory_stream_pair(co_await asio::this_coro::executor);
         test::ProbeStream listener(std::move(pair.second));
         auto log = listener.log();
-        Bytes out = multistream_lazy_proposal("/noise");
+        Bytes out = multistream_lazy(std::string("/noise")).send;
         append(out, to_bytes("first message"));
         KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->write_all(out));
         auto handler = supports({"/noise"});
@@ -298,16 +298,15 @@ TEST(Multistream, ListenerAnswersAtOnceWhenNothingFollowsTheProposal) {
         auto pair = make_memory_stream_pair(co_await asio::this_coro::executor);
         test::ProbeStream listener(std::move(pair.second));
         auto log = listener.log();
-        Bytes out = multistream_lazy_proposal("/noise");
-        KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->write_all(out));
+        auto lazy = multistream_lazy(std::string("/noise"));
+        KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->write_all(lazy.send));
         auto handler = supports({"/noise"});
         Bytes held;
         auto chosen = co_await multistream_handle(listener, handler, &held);
         KEEL_CO_ASSERT_OK(chosen);
         EXPECT_EQ(log->writes, 1u);
         EXPECT_TRUE(held.empty());
-        KEEL_CO_ASSERT_NO_ERROR(
-            co_await multistream_lazy_accepted(*pair.first, std::string("/noise")));
+        KEEL_CO_ASSERT_NO_ERROR(co_await lazy.receive(*pair.first));
     });
 }
 

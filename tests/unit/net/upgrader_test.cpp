@@ -69,7 +69,7 @@ TEST(Upgrader, ProposalTravelsWithMessage1AndTheAnswerWithMessage2) {
         EXPECT_EQ(std::get<0>(both)->peer, *expected);
         EXPECT_TRUE(std::get<0>(both)->muxer_inlined);
 
-        Bytes proposal = net::multistream_lazy_proposal(net::noise_protocol_id);
+        Bytes proposal = net::multistream_lazy(std::string(net::noise_protocol_id)).send;
         EXPECT_EQ(dialer.log->writes, 2u);
         KEEL_CO_ASSERT(dialer.log->written.size() > proposal.size() + 2 + 32);
         EXPECT_TRUE(std::equal(proposal.begin(), proposal.end(), dialer.log->written.begin()));

@@ -9,6 +9,7 @@
 
 #include "keel/net/deadline.hpp"
 #include "keel/net/memory_stream.hpp"
+#include "keel/net/multistream.hpp"
 #include "keel/net/net_errc.hpp"
 #include "keel/net/yamux_stream.hpp"
 #include "support/net_test_util.hpp"
@@ -137,6 +138,63 @@ TEST(YamuxSession, OpenStreamAndEchoBothWays) {
 
         bool closed_cleanly = co_await c.shutdown();
         EXPECT_TRUE(closed_cleanly);
+    });
+}
+
+// A protocol negotiated lazily on a stream: the proposal goes in the same frame as the request,
+// the listener's answer is taken off before the response is read.
+TEST(YamuxSession, LazyProposalTravelsWithTheRequestAndItsAnswerIsTakenOff) {
+    run([]() -> awaitable<void> {
+        Connection c(co_await asio::this_coro::executor);
+        auto opened = c.client.session->open_stream();
+        KEEL_CO_ASSERT_OK(opened);
+        auto out = *opened;
+        auto lazy = multistream_lazy(std::string("/echo/1.0.0"));
+        const Bytes proposal = lazy.send;
+        out->set_preamble(std::move(lazy));
+        auto in = co_await c.server.accept();
+        KEEL_CO_ASSERT(in != nullptr);
+
+        Bytes request = to_bytes("request");
+        KEEL_CO_ASSERT_NO_ERROR(co_await out->write_all(request));
+        // Proposal and request arrived together: the listener has both before it answers.
+        auto arrived = [&] { return in->ready_to_read() >= proposal.size() + request.size(); };
+        std::function<bool()> check = arrived;
+        KEEL_CO_ASSERT(co_await wait_until(check, io_limit));
+        auto echo = [](std::string_view p) { return p == "/echo/1.0.0"; };
+        auto chosen = co_await multistream_handle(*in, echo);
+        KEEL_CO_ASSERT_OK(chosen);
+        auto got = co_await read_n(*in, request.size());
+        KEEL_CO_ASSERT_OK(got);
+        EXPECT_EQ(*got, request);
+        Bytes response = to_bytes("response");
+        KEEL_CO_ASSERT_NO_ERROR(co_await in->write_all(response));
+
+        auto back = co_await read_n(*out, response.size());
+        KEEL_CO_ASSERT_OK(back);
+        EXPECT_EQ(*back, response);
+        EXPECT_TRUE(co_await c.shutdown());
+    });
+}
+
+// A stream that reads first (identify's dialer never writes) sends its proposal before it reads;
+// a listener that refuses the protocol fails that read with protocol_not_supported.
+TEST(YamuxSession, LazyProposalGoesOutOnTheFirstReadAndARefusalFailsIt) {
+    run([]() -> awaitable<void> {
+        Connection c(co_await asio::this_coro::executor);
+        auto opened = c.client.session->open_stream();
+        KEEL_CO_ASSERT_OK(opened);
+        auto out = *opened;
+        out->set_preamble(multistream_lazy(std::string("/not-here/1.0.0")));
+        auto in = co_await c.server.accept();
+        KEEL_CO_ASSERT(in != nullptr);
+        auto echo = [](std::string_view p) { return p == "/echo/1.0.0"; };
+        auto both =
+            co_await (read_n(*out, 1) && with_deadline(multistream_handle(*in, echo), io_limit));
+        KEEL_CO_ASSERT(!std::get<0>(both));
+        EXPECT_EQ(std::get<0>(both).error(), net_errc::protocol_not_supported);
+        KEEL_CO_ASSERT(!std::get<1>(both));  // the dialer reset the stream after the "na"
+        EXPECT_TRUE(co_await c.shutdown());
     });
 }
 
