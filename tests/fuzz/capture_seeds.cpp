@@ -94,19 +94,9 @@ Options options;
 int written = 0;
 int refused = 0;
 
-Bytes cat(std::initializer_list<BytesView> parts) {
-    Bytes out;
-    for (auto p : parts) out.insert(out.end(), p.begin(), p.end());
-    return out;
-}
-Bytes one(std::uint8_t b) {
-    return Bytes{b};
-}
-Bytes chunk(BytesView b) {
-    Bytes out;
-    fuzz::put_chunk(out, b);
-    return out;
-}
+using fuzz::cat;
+using fuzz::chunk;
+using fuzz::one;
 
 // The body of the first length-prefixed message of `framed` (nullopt if it is not one).
 std::optional<Bytes> first_message(BytesView framed) {
@@ -186,6 +176,30 @@ awaitable<error_code> read_noise_message(ByteStream& stream, Bytes& framed) {
     if (auto ec = co_await read_exact(stream, body)) co_return ec;
     framed = cat({prefix, body});
     co_return error_code{};
+}
+
+struct HandshakeMessage {
+    Bytes framed;   // as on the wire: 2-byte length, then the message
+    Bytes payload;  // decrypted
+};
+
+// The remote's next Noise handshake message, read within the step deadline and decrypted by
+// `hs`; nullopt (and a line on stderr) when it does not come or does not decrypt.
+awaitable<std::optional<HandshakeMessage>> next_handshake_message(ByteStream& raw,
+                                                                  noise::HandshakeState& hs,
+                                                                  std::string what) {
+    HandshakeMessage m;
+    if (auto ec = co_await with_deadline(read_noise_message(raw, m.framed), step_timeout)) {
+        std::cerr << "capture: Noise " << what << ": " << ec.message() << "\n";
+        co_return std::nullopt;
+    }
+    auto payload = hs.read_message(BytesView(m.framed).subspan(2));
+    if (!payload) {
+        std::cerr << "capture: Noise " << what << " does not decrypt\n";
+        co_return std::nullopt;
+    }
+    m.payload = std::move(*payload);
+    co_return m;
 }
 
 // Reads until the remote closes (or the deadline): what is left of a stream.
@@ -358,24 +372,17 @@ awaitable<int> capture(Options opt) {
     if (!m1) co_return 1;
     if (auto ec = co_await with_deadline(raw->write_all(fuzz::noise_framed(*m1)), step_timeout))
         co_return 1;
-    Bytes m2;
-    if (auto ec = co_await with_deadline(read_noise_message(*raw, m2), step_timeout)) {
-        std::cerr << "capture: Noise message 2: " << ec.message() << "\n";
-        co_return 1;
-    }
-    auto payload = hs.read_message(BytesView(m2).subspan(2));
-    if (!payload) {
-        std::cerr << "capture: Noise message 2 does not decrypt\n";
-        co_return 1;
-    }
+    auto m2 = co_await next_handshake_message(*raw, hs, std::string("message 2"));
+    if (!m2) co_return 1;
+    const Bytes& payload = m2->payload;
     pb::NoiseHandshakePayload parsed;
-    bool payload_parses = parsed.ParseFromArray(payload->data(), static_cast<int>(payload->size()));
+    bool payload_parses = parsed.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
     // fuzz_noise_initiator: mode 1 puts message 2 on the wire as the remote sent it (its framing
     // and size; the ciphertext cannot decrypt against the fixture's keys); mode 0 has the fixture
     // encrypt the remote's real payload (parsed, then refused: it signs another static key).
-    seed("noise_initiator", "noise-m2", cat({one(1), chunk(m2)}), m2.size() > 2);
-    seed("noise_initiator", "noise-m2-payload", cat({one(0), chunk(*payload)}), payload_parses);
-    seed("noise_payload", "noise-payload", *payload, payload_parses);
+    seed("noise_initiator", "noise-m2", cat({one(1), chunk(m2->framed)}), m2->framed.size() > 2);
+    seed("noise_initiator", "noise-m2-payload", cat({one(0), chunk(payload)}), payload_parses);
+    seed("noise_payload", "noise-payload", payload, payload_parses);
     raw_log->clear();
     auto m3 = hs.write_message(noise_identity.payload());
     if (!m3) co_return 1;
@@ -624,36 +631,26 @@ awaitable<int> capture_inbound() {
     const std::vector<std::string> our_muxers{std::string(yamux_protocol_id)};
     NoiseIdentity noise_identity(identity, our_muxers);
     noise::HandshakeState hs(noise::Role::responder, {}, noise_identity.static_keys());
-    Bytes m1;
-    if (auto ec = co_await with_deadline(read_noise_message(*raw, m1), step_timeout)) {
-        std::cerr << "capture: Noise message 1: " << ec.message() << "\n";
-        co_return 1;
-    }
-    auto p1 = hs.read_message(BytesView(m1).subspan(2));
-    if (!p1) co_return 1;
+    auto m1 = co_await next_handshake_message(*raw, hs, std::string("message 1"));
+    if (!m1) co_return 1;
     auto m2 = hs.write_message(noise_identity.payload());
     if (!m2) co_return 1;
     if (auto ec = co_await with_deadline(raw->write_all(fuzz::noise_framed(*m2)), step_timeout))
         co_return 1;
-    Bytes m3;
-    if (auto ec = co_await with_deadline(read_noise_message(*raw, m3), step_timeout)) {
-        std::cerr << "capture: Noise message 3: " << ec.message() << "\n";
-        co_return 1;
-    }
-    auto p3 = hs.read_message(BytesView(m3).subspan(2));
-    if (!p3) {
-        std::cerr << "capture: Noise message 3 does not decrypt\n";
-        co_return 1;
-    }
+    auto m3 = co_await next_handshake_message(*raw, hs, std::string("message 3"));
+    if (!m3) co_return 1;
+    const Bytes& p3 = m3->payload;
     pb::NoiseHandshakePayload parsed;
-    bool parses = parsed.ParseFromArray(p3->data(), static_cast<int>(p3->size()));
+    bool parses = parsed.ParseFromArray(p3.data(), static_cast<int>(p3.size()));
     // fuzz_noise_responder: modes 1|2 put messages 1 and 3 on the wire as the remote sent them
     // (message 1 is a valid one; message 3 cannot decrypt against this run's keys); mode 0 has
     // the fixture encrypt the remote's real payloads. fuzz_noise_payload: the payload of
     // message 3, exactly that target's input.
-    seed("noise_responder", "noise-m1-m3", cat({one(3), chunk(m1), chunk(m3)}), true);
-    seed("noise_responder", "noise-m3-payload", cat({one(0), chunk(*p1), chunk(*p3)}), parses);
-    seed("noise_payload", "noise-m3-payload", *p3, parses);
+    seed("noise_responder", "noise-m1-m3", cat({one(3), chunk(m1->framed), chunk(m3->framed)}),
+         true);
+    seed("noise_responder", "noise-m3-payload", cat({one(0), chunk(m1->payload), chunk(p3)}),
+         parses);
+    seed("noise_payload", "noise-m3-payload", p3, parses);
     raw_log->clear();
     auto split = hs.split();
     if (!split) co_return 1;

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
@@ -72,6 +73,21 @@ inline void put_chunk(Bytes& out, BytesView field) {
     out.push_back(static_cast<std::uint8_t>(field.size() >> 8));
     out.push_back(static_cast<std::uint8_t>(field.size() & 0xff));
     out.insert(out.end(), field.begin(), field.end());
+}
+
+// Seed building (make_corpus, capture_seeds): parts end to end, one byte, one Input::chunk field.
+inline Bytes cat(std::initializer_list<BytesView> parts) {
+    Bytes out;
+    for (auto p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+}
+inline Bytes one(std::uint8_t b) {
+    return Bytes{b};
+}
+inline Bytes chunk(BytesView b) {
+    Bytes out;
+    put_chunk(out, b);
+    return out;
 }
 
 // Spawns `body` on `io` and runs ready handlers until nothing is ready any more or `max_rounds`

@@ -55,21 +55,11 @@ void seed(const std::string& target, const std::string& name, BytesView bytes) {
 void seed(const std::string& target, const std::string& name, std::string_view text) {
     seed(target, name, as_bytes(text));
 }
-Bytes cat(std::initializer_list<BytesView> parts) {
-    Bytes out;
-    for (auto p : parts) out.insert(out.end(), p.begin(), p.end());
-    return out;
-}
-Bytes one(std::uint8_t b) {
-    return Bytes{b};
-}
+using fuzz::cat;
+using fuzz::chunk;
+using fuzz::one;
 std::string str(BytesView b) {
     return std::string(as_chars(b));
-}
-Bytes chunk(BytesView b) {
-    Bytes out;
-    fuzz::put_chunk(out, b);
-    return out;
 }
 Bytes chunk(std::string_view s) {
     return chunk(as_bytes(s));
