@@ -202,6 +202,25 @@ awaitable<std::optional<HandshakeMessage>> next_handshake_message(ByteStream& ra
     co_return m;
 }
 
+// The transport phase after a finished handshake, every plaintext byte the remote sends recorded
+// into `log`; nullptr when the handshake is not finished.
+std::unique_ptr<ByteStream> recorded_transport(noise::HandshakeState& hs,
+                                               std::unique_ptr<ByteStream> raw,
+                                               std::shared_ptr<Bytes> log) {
+    auto split = hs.split();
+    if (!split) return nullptr;
+    return std::make_unique<RecordingStream>(
+        std::unique_ptr<ByteStream>(std::make_unique<NoiseStream>(
+            std::move(raw), std::move(split->send), std::move(split->receive))),
+        std::move(log));
+}
+
+// Whether a handshake payload offers Yamux inline (the stream_muxers extension).
+bool offers_yamux(const pb::NoiseHandshakePayload& payload) {
+    const auto& muxers = payload.extensions().stream_muxers();
+    return std::find(muxers.begin(), muxers.end(), yamux_protocol_id) != muxers.end();
+}
+
 // Reads until the remote closes (or the deadline): what is left of a stream.
 awaitable<error_code> drain(ByteStream& stream) {
     std::array<std::uint8_t, 4096> buffer{};
@@ -388,19 +407,13 @@ awaitable<int> capture(Options opt) {
     if (!m3) co_return 1;
     if (auto ec = co_await with_deadline(raw->write_all(fuzz::noise_framed(*m3)), step_timeout))
         co_return 1;
-    auto split = hs.split();
-    if (!split) co_return 1;
     auto plain_log = std::make_shared<Bytes>();
-    auto plain = std::make_unique<RecordingStream>(
-        std::unique_ptr<ByteStream>(std::make_unique<NoiseStream>(
-            std::move(raw), std::move(split->send), std::move(split->receive))),
-        plain_log);
+    auto plain = recorded_transport(hs, std::move(raw), plain_log);
+    if (!plain) co_return 1;
 
     // The muxer: inlined when the remote's payload offered Yamux (we offer Yamux only), else
     // multistream-select inside Noise.
-    bool inlined = false;
-    for (const auto& m : parsed.extensions().stream_muxers())
-        if (m == yamux_protocol_id) inlined = true;
+    const bool inlined = offers_yamux(parsed);
     if (!inlined) {
         auto muxer = co_await with_deadline(multistream_select(*plain, our_muxers), step_timeout);
         if (!muxer) {
@@ -652,16 +665,10 @@ awaitable<int> capture_inbound() {
          parses);
     seed("noise_payload", "noise-m3-payload", p3, parses);
     raw_log->clear();
-    auto split = hs.split();
-    if (!split) co_return 1;
     auto plain_log = std::make_shared<Bytes>();
-    auto plain = std::make_unique<RecordingStream>(
-        std::unique_ptr<ByteStream>(std::make_unique<NoiseStream>(
-            std::move(raw), std::move(split->send), std::move(split->receive))),
-        plain_log);
-    bool inlined = false;
-    for (const auto& m : parsed.extensions().stream_muxers())
-        if (m == yamux_protocol_id) inlined = true;
+    auto plain = recorded_transport(hs, std::move(raw), plain_log);
+    if (!plain) co_return 1;
+    const bool inlined = offers_yamux(parsed);
     if (!inlined) {
         const std::function<bool(std::string_view)> yamux_only = [](std::string_view p) {
             return p == yamux_protocol_id;
