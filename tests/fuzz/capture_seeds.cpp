@@ -15,6 +15,7 @@
 // Listening (--listen 1: prints a JSON "listening" line, serves one connection): what a remote
 // dialer sends: its multistream proposals, Noise messages 1 and 3 and the payload of 3, its
 // Yamux frames and its first Kademlia request of each type (answered with empty answers).
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>

@@ -56,6 +56,15 @@ class LoadCommand : public KeelProcessTest {
         ASSERT_TRUE(report.is_object()) << *text;
     }
 
+    // A bootstrap, then `keel load --target ITS_ADDRESS ARGS...` against it.
+    void load_a_bootstrap(std::vector<std::string> args, Child*& boot, int& exit_code,
+                          json& report) {
+        std::string addr;
+        ASSERT_NO_FATAL_FAILURE(start_bootstrap(boot, addr));
+        args.insert(args.begin(), {"--target", addr});
+        ASSERT_NO_FATAL_FAILURE(run_load(std::move(args), exit_code, report));
+    }
+
     // count == n and 0 < p50 <= p90 <= p99 <= max.
     static void expect_latencies(const json& l, std::size_t n, const std::string& what) {
         SCOPED_TRACE(what + ": " + l.dump());
@@ -69,14 +78,11 @@ class LoadCommand : public KeelProcessTest {
 
 TEST_F(LoadCommand, FiftyConnectionsToABootstrapAllSucceed) {
     Child* boot = nullptr;
-    std::string addr;
-    ASSERT_NO_FATAL_FAILURE(start_bootstrap(boot, addr));
-
     int code = -1;
     json r;
-    ASSERT_NO_FATAL_FAILURE(run_load({"--target", addr, "--connections", "50", "--rate", "100",
-                                      "--duration", "1s", "--find-node"},
-                                     code, r));
+    ASSERT_NO_FATAL_FAILURE(load_a_bootstrap(
+        {"--connections", "50", "--rate", "100", "--duration", "1s", "--find-node"}, boot, code,
+        r));
     SCOPED_TRACE(r.dump());
     EXPECT_EQ(code, 0);
     EXPECT_EQ(r.value("ok", false), true);
@@ -107,15 +113,12 @@ TEST_F(LoadCommand, FiftyConnectionsToABootstrapAllSucceed) {
 // (127.1.0.1 to 127.1.0.5, bound before connect): still every connection succeeds.
 TEST_F(LoadCommand, ThreadsAndSourceAddressesAllSucceed) {
     Child* boot = nullptr;
-    std::string addr;
-    ASSERT_NO_FATAL_FAILURE(start_bootstrap(boot, addr));
-
     int code = -1;
     json r;
     ASSERT_NO_FATAL_FAILURE(
-        run_load({"--target", addr, "--connections", "50", "--rate", "200", "--duration", "500ms",
-                  "--threads", "2", "--source-addrs", "5", "--one-identity"},
-                 code, r));
+        load_a_bootstrap({"--connections", "50", "--rate", "200", "--duration", "500ms",
+                          "--threads", "2", "--source-addrs", "5", "--one-identity"},
+                         boot, code, r));
     SCOPED_TRACE(r.dump());
     EXPECT_EQ(code, 0);
     EXPECT_EQ(r.value("held", 0), 50);
@@ -131,14 +134,11 @@ TEST_F(LoadCommand, ThreadsAndSourceAddressesAllSucceed) {
 // the report counts them (more than one per connection, none failed) and their rate.
 TEST_F(LoadCommand, FindNodeLoopKeepsAskingDuringTheHold) {
     Child* boot = nullptr;
-    std::string addr;
-    ASSERT_NO_FATAL_FAILURE(start_bootstrap(boot, addr));
-
     int code = -1;
     json r;
-    ASSERT_NO_FATAL_FAILURE(run_load({"--target", addr, "--connections", "10", "--rate", "100",
-                                      "--duration", "1s", "--find-node-loop"},
-                                     code, r));
+    ASSERT_NO_FATAL_FAILURE(load_a_bootstrap(
+        {"--connections", "10", "--rate", "100", "--duration", "1s", "--find-node-loop"}, boot,
+        code, r));
     SCOPED_TRACE(r.dump());
     EXPECT_EQ(code, 0);
     EXPECT_EQ(r.value("held", 0), 10);
