@@ -32,6 +32,7 @@
 #include "keel/crypto/peer_id.hpp"
 #include "keel/kad/kad_message.hpp"
 #include "keel/multiaddr/multiaddr.hpp"
+#include "keel/net/condition.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/net/framing.hpp"
 #include "keel/net/multistream.hpp"
@@ -539,9 +540,12 @@ awaitable<int> capture(Options opt) {
 
 // The inbound side: what a remote dialer proposes and requests on the streams it opens.
 struct Inbound {
+    explicit Inbound(asio::any_io_executor ex) : changed(std::move(ex)) {}
     protocols::IdentifyInfo ours;
     std::set<std::string> seen;  // seeds already written
     bool kad_request = false;    // a Kademlia request arrived and was answered
+    bool closed = false;         // the session ended
+    Condition changed;           // kad_request or closed became true
 };
 
 awaitable<void> serve_dialer_stream(std::shared_ptr<YamuxStream> s, std::shared_ptr<Inbound> in) {
@@ -601,6 +605,7 @@ awaitable<void> serve_dialer_stream(std::shared_ptr<YamuxStream> s, std::shared_
             if (ec) break;
         }
         in->kad_request = true;
+        in->changed.notify();
     }
     stream.reset();
 }
@@ -684,7 +689,7 @@ awaitable<int> capture_inbound() {
     }
     std::cout << "muxer: " << (inlined ? "inlined in Noise" : "multistream-select") << "\n";
 
-    auto in = std::make_shared<Inbound>();
+    auto in = std::make_shared<Inbound>(ex);
     in->ours.protocol_version = "ipfs/0.1.0";
     in->ours.agent_version = "keel-capture-seeds";
     in->ours.public_key = identity.public_key();
@@ -696,16 +701,17 @@ awaitable<int> capture_inbound() {
         [ex, in](std::shared_ptr<YamuxStream> s) {
             asio::co_spawn(ex, serve_dialer_stream(std::move(s), in), asio::detached);
         },
-        [](error_code) {});
+        [in](error_code) {
+            in->closed = true;
+            in->changed.notify();
+        });
     // Until the dialer's first Kademlia request was answered (it bootstraps off this node), 30 s
-    // at most, then a little longer for what follows it.
-    asio::steady_timer timer(ex);
-    for (int i = 0; i < 300 && !in->kad_request && !session->is_closed(); ++i) {
-        timer.expires_after(100ms);
-        co_await timer.async_wait(use_result);
-    }
-    timer.expires_after(500ms);
-    co_await timer.async_wait(use_result);
+    // at most. Then a fixed half second of capture for the frames that follow it (what the
+    // dialer sends next has no end to wait for: this is the recording window, not a wait).
+    auto answered = [in] { return in->kad_request || in->closed; };
+    co_await in->changed.until(answered, Clock::now() + std::chrono::seconds(30));
+    asio::steady_timer window(ex, 500ms);
+    co_await window.async_wait(use_result);
     if (!in->kad_request) std::cerr << "capture: no Kademlia request from the dialer\n";
     yamux_seeds(*plain_log, false, 0, "yamux-dialer-", false);
     session->close();
