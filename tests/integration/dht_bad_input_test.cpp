@@ -345,6 +345,44 @@ TEST_F(DhtBadInput, AddProviderForAnotherPeerIsRejected) {
     expect_still_serving();
 }
 
+// A peer whose identify listed our Kademlia protocol gets its requests negotiated lazily (the
+// proposal travels with the request), so a refusal only shows in the first read. For
+// ADD_PROVIDER that read is the PING after it, whose silence otherwise counts as "stored but not
+// acknowledged": a refusal must not.
+TEST_F(DhtBadInput, AddProviderToAPeerThatRefusesKademliaFails) {
+    auto& client = nodes_[1];
+    Host& refuser = make_host();  // no Kademlia handler
+    auto bound = refuser.listen(loopback_any_port());
+    ASSERT_TRUE(bound);
+    auto conn = run_task(io_, client.host->connect(with_peer(*bound, refuser.peer_id())), 10s);
+    ASSERT_TRUE(conn && *conn);
+    auto identified = run_task(io_, client.host->wait_identified(**conn), 10s);
+    ASSERT_TRUE(identified && *identified);
+    // What a peer that announced the protocol and then refused it looks like from here.
+    protocols::IdentifyInfo claimed;
+    claimed.public_key = refuser.config().identity.public_key();
+    claimed.protocols = {kad_protocol()};
+    client.host->peer_store().apply_identify(refuser.peer_id(), claimed);
+    ASSERT_TRUE(client.host->peer_store().supports(refuser.peer_id(), kad_protocol()));
+
+    auto ask_refuser = [&](kad::MessageType type) {
+        auto m = message(type, to_bytes("refused-key"));
+        if (type == kad::MessageType::add_provider)
+            m.provider_peers.push_back(kad::KadPeer{client.id(), {}, false});
+        return run_task(io_, client.dht->request(**conn, std::move(m)), 10s);
+    };
+    auto provided = ask_refuser(kad::MessageType::add_provider);
+    ASSERT_TRUE(provided.has_value()) << "ADD_PROVIDER did not finish";
+    ASSERT_FALSE(*provided) << "a refused ADD_PROVIDER counted as sent";
+    EXPECT_EQ(provided->error(), net::net_errc::protocol_not_supported);
+    // Requests with an answer fail the same way, in their first read.
+    auto found = ask_refuser(kad::MessageType::find_node);
+    ASSERT_TRUE(found.has_value());
+    ASSERT_FALSE(*found);
+    EXPECT_EQ(found->error(), net::net_errc::protocol_not_supported);
+    EXPECT_TRUE((**conn)->is_open()) << "a refused stream costs the stream, not the connection";
+}
+
 TEST_F(DhtBadInput, InvalidRecordIsNotStored) {
     auto& client = nodes_[1];
     const auto my_key = client.host->config().identity.public_key().marshal();

@@ -9,6 +9,7 @@
 #include "keel/net/deadline.hpp"
 #include "keel/net/framing.hpp"
 #include "keel/net/log.hpp"
+#include "keel/net/net_errc.hpp"
 #include "keel/net/task_group.hpp"
 
 namespace keel::kad {
@@ -79,6 +80,10 @@ awaitable<net::result<KadMessage>> Dht::exchange(std::shared_ptr<Connection> con
         auto bytes = co_await net::with_deadline(
             net::read_length_prefixed(**stream, max_message_size), config_.rpc_timeout / 2);
         co_await (*stream)->close_write();
+        // The stream was negotiated lazily (the peer's identify listed the protocol), so a
+        // refusal arrives here, in the first read: the record went nowhere.
+        if (!bytes && bytes.error() == net::net_errc::protocol_not_supported)
+            co_return bytes.error();
         if (!bytes) co_return sent;
         auto answer = decode_message(*bytes);
         if (answer && answer->type == MessageType::ping) co_return std::move(*answer);
