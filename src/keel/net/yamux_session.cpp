@@ -320,7 +320,7 @@ awaitable<error_code> YamuxSession::handle_frame(const FrameHeader& h) {
         stream = std::make_shared<YamuxStream>(shared_from_this(), h.stream_id, true);
         streams_.emplace(h.stream_id, stream);
         ++inbound_count_;
-        send_frame(FrameType::window_update, flag::ack, h.stream_id, 0);
+        stream->ack_owed_ = true;  // with our first frame on it (YamuxStream::send)
         if (on_inbound_) on_inbound_(stream);
     }
 

@@ -73,7 +73,7 @@ awaitable<result<std::size_t>> YamuxStream::read_some(std::span<std::uint8_t> bu
             consumed_ += static_cast<std::uint32_t>(n);
             if (consumed_ >= session_->config().initial_window / 2 && !remote_closed_ &&
                 !reset_reason_ && !read_closed_) {
-                session_->send_frame(FrameType::window_update, 0, id_, consumed_);
+                send(FrameType::window_update, 0, consumed_);
                 receive_window_ += consumed_;
                 consumed_ = 0;
             }
@@ -109,8 +109,7 @@ awaitable<error_code> YamuxStream::write_all(BytesView data) {
             std::min({data.size(), std::size_t{send_window_}, config.max_data_frame});
         bool room = session_->queued_bytes_ + chunk <= config.write_high_watermark;
         if (chunk > 0 && room) {
-            session_->send_frame(FrameType::data, 0, id_, static_cast<std::uint32_t>(chunk),
-                                 data.first(chunk));
+            send(FrameType::data, 0, static_cast<std::uint32_t>(chunk), data.first(chunk));
             send_window_ -= static_cast<std::uint32_t>(chunk);
             data = data.subspan(chunk);
             continue;
@@ -136,7 +135,7 @@ awaitable<error_code> YamuxStream::close_write() {
     }
     if (!local_closed_) {
         local_closed_ = true;
-        session_->send_frame(FrameType::window_update, flag::fin, id_, 0);
+        send(FrameType::window_update, flag::fin, 0);
         maybe_forget();
     }
     co_return error_code{};
@@ -144,9 +143,15 @@ awaitable<error_code> YamuxStream::close_write() {
 
 void YamuxStream::reset() {
     if (reset_reason_) return;
-    session_->send_frame(FrameType::window_update, flag::rst, id_, 0);
+    send(FrameType::window_update, flag::rst, 0);
     on_reset(make_error_code(asio::error::operation_aborted));
     drop_buffer();  // we reset it: nobody will read what it holds
+}
+
+void YamuxStream::send(FrameType type, std::uint16_t flags, std::uint32_t length,
+                       BytesView payload) {
+    if (std::exchange(ack_owed_, false)) flags |= flag::ack;
+    session_->send_frame(type, flags, id_, length, payload);
 }
 
 void YamuxStream::on_window_update(std::uint32_t delta) {

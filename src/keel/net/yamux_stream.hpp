@@ -5,6 +5,7 @@
 
 #include "keel/net/byte_stream.hpp"
 #include "keel/net/condition.hpp"
+#include "keel/net/yamux_frame.hpp"
 
 namespace keel::net {
 
@@ -48,11 +49,18 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     void drop_buffer();
     void wake_reader() { readable_.notify(); }
     void wake_writer() { writable_.notify(); }
+    // Every frame of this stream goes out here: the first one we send on a stream the remote
+    // opened carries its ACK.
+    void send(yamux::FrameType type, std::uint16_t flags, std::uint32_t length,
+              BytesView payload = {});
 
     std::shared_ptr<YamuxSession> session_;
     std::uint32_t id_;
     bool inbound_;
     bool acknowledged_ = false;  // outbound: a frame came back on it (see the ACK backlog)
+    // Inbound: the ACK is not sent yet. It goes with our first frame (the multistream answer,
+    // as a rule) instead of alone, as rust-yamux does: one segment less per stream.
+    bool ack_owed_ = false;
     std::string protocol_;
     Bytes buffer_;
     std::size_t buffer_pos_ = 0;

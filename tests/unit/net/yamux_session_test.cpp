@@ -494,5 +494,52 @@ TEST(YamuxSession, OpeningWaitsWhileTheAckBacklogIsFull) {
     });
 }
 
+// The ACK of a stream the remote opened goes with our first frame on it (as rust-yamux sends
+// it), not alone: the multistream answer and the ACK share a frame and a segment.
+TEST(YamuxSession, TheAckTravelsWithTheFirstAnswer) {
+    run([]() -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto pair = make_memory_stream_pair(ex);
+        YamuxConfig config;
+        config.close_linger = Duration(50);
+        Peer server;
+        server.session = std::make_shared<YamuxSession>(std::move(pair.first), false, config);
+        server.start();
+        auto& remote = *pair.second;
+
+        yamux::FrameHeader syn{yamux::FrameType::window_update, yamux::flag::syn, 1, 0};
+        auto syn_bytes = syn.encode();
+        KEEL_CO_ASSERT_NO_ERROR(
+            co_await remote.write_all(Bytes(syn_bytes.begin(), syn_bytes.end())));
+        auto in = co_await server.accept();
+        KEEL_CO_ASSERT(in != nullptr);
+        const Bytes answer = to_bytes("answer");
+        KEEL_CO_ASSERT_NO_ERROR(co_await in->write_all(answer));
+        KEEL_CO_ASSERT_NO_ERROR(co_await in->write_all(answer));
+
+        // Had the ACK gone out on its own, it would be the first frame here.
+        for (std::uint16_t expected_flags : {yamux::flag::ack, std::uint16_t{0}}) {
+            auto head = co_await read_n(remote, yamux::header_size);
+            KEEL_CO_ASSERT_OK(head);
+            std::array<std::uint8_t, yamux::header_size> raw{};
+            std::copy(head->begin(), head->end(), raw.begin());
+            auto header = yamux::FrameHeader::decode(raw);
+            KEEL_CO_ASSERT(header.has_value());
+            EXPECT_EQ(header->type, yamux::FrameType::data);
+            EXPECT_EQ(header->flags, expected_flags);
+            EXPECT_EQ(header->stream_id, 1u);
+            KEEL_CO_ASSERT(header->length == answer.size());
+            auto payload = co_await read_n(remote, answer.size());
+            KEEL_CO_ASSERT_OK(payload);
+            EXPECT_EQ(*payload, answer);
+        }
+        server.session->close();
+        pair.second.reset();
+        auto session = server.session;
+        std::function<bool()> closed = [session] { return session->is_closed(); };
+        EXPECT_TRUE(co_await wait_until(closed, io_limit));
+    });
+}
+
 }  // namespace
 }  // namespace keel::net
