@@ -219,9 +219,13 @@ awaitable<HostResult<std::shared_ptr<net::YamuxStream>>> Host::new_stream(
 
 awaitable<void> Host::handle_stream(std::shared_ptr<net::YamuxStream> stream,
                                     std::weak_ptr<Connection> weak) {
+    // The answer waits for the handler's first write (identify's record, a DHT response) and
+    // goes in its frame; a handler that reads first sends it before it waits (YamuxStream).
+    net::Preamble held;
     auto chosen = co_await net::with_deadline(
-        net::multistream_handle(*stream,
-                                [this](std::string_view p) { return handlers_.contains(p); }),
+        net::multistream_handle(
+            *stream, [this](std::string_view p) { return handlers_.contains(p); }, &held.send,
+            net::HoldAnswer::always),
         config_.negotiate_timeout);
     auto conn = weak.lock();
     if (!chosen || !conn) {
@@ -234,6 +238,7 @@ awaitable<void> Host::handle_stream(std::shared_ptr<net::YamuxStream> stream,
         co_return;
     }
     stream->set_protocol(*chosen);
+    stream->set_preamble(std::move(held));
     if (*chosen != protocols::identify_protocol_id &&
         *chosen != protocols::identify_push_protocol_id) {
         conn->last_remote_protocol = *chosen;

@@ -75,15 +75,16 @@ awaitable<result<std::string>> multistream_select(ByteStream& stream,
 }
 
 awaitable<result<std::string>> multistream_handle(
-    ByteStream& stream, const std::function<bool(std::string_view)>& supported,
-    Bytes* held_answer) {
+    ByteStream& stream, const std::function<bool(std::string_view)>& supported, Bytes* held_answer,
+    HoldAnswer hold) {
     // Our header goes after the dialer's (every dialer sends its header first, without waiting
     // for ours), together with the answer to its proposal when that came in the same read:
     // one write instead of two (rust-libp2p's listener also reads the header first).
     if (auto ec = co_await read_header(stream)) co_return ec;
     Bytes out;
     append_message(out, multistream_header);
-    if (stream.ready_to_read() == 0) {  // a dialer that waits for our header to propose
+    // A dialer that waits for our header to propose (held or not, it must have it now).
+    if (stream.ready_to_read() == 0) {
         if (auto ec = co_await stream.write_all(out)) co_return ec;
         out.clear();
     }
@@ -93,7 +94,7 @@ awaitable<result<std::string>> multistream_handle(
         if (!proposal) co_return proposal.error();
         if (!proposal->empty() && supported(*proposal)) {
             append_message(out, *proposal);
-            if (held_answer && stream.ready_to_read() > 0) {
+            if (held_answer && (hold == HoldAnswer::always || stream.ready_to_read() > 0)) {
                 *held_answer = std::move(out);
                 co_return std::move(*proposal);
             }

@@ -30,11 +30,22 @@ awaitable<result<std::string>> multistream_select(ByteStream& stream,
 // header and echo off ("na": protocol_not_supported).
 Preamble multistream_lazy(std::string protocol);
 
+// When the listener may hold its answer to the accepted proposal back (in `held_answer`), for
+// the protocol's first write to take along: one frame and one segment instead of two.
+enum class HoldAnswer {
+    // Only when the dialer already sent more (a lazy dialer's first message): for a transport
+    // that cannot send the answer by itself before the protocol waits to read (TCP before Noise:
+    // a dialer that waits for the answer would wait for ever).
+    if_pipelined,
+    // Always: for a stream that sends what is held before it waits to read (a YamuxStream's
+    // preamble), so a dialer that waits for the answer gets it in time.
+    always,
+};
+
 // Listener side: answers proposals until one is supported; returns it. With `held_answer`, the
-// answer to the accepted proposal is left there instead of written when the dialer already sent
-// more (a lazy dialer's first message), for the protocol's first write to take along.
+// answer to the accepted proposal is left there (as `hold` says) instead of written.
 awaitable<result<std::string>> multistream_handle(
     ByteStream& stream, const std::function<bool(std::string_view)>& supported,
-    Bytes* held_answer = nullptr);
+    Bytes* held_answer = nullptr, HoldAnswer hold = HoldAnswer::if_pipelined);
 
 }  // namespace keel::net

@@ -81,6 +81,11 @@ awaitable<result<std::size_t>> YamuxStream::read_some(std::span<std::uint8_t> bu
         }
         if (reset_reason_) co_return reset_reason_;
         if (remote_closed_ || read_closed_) co_return make_error_code(asio::error::eof);
+        if (!preamble_.send.empty()) {  // a held answer: the peer may be waiting for it
+            Bytes held = std::exchange(preamble_.send, Bytes{});
+            if (auto ec = co_await write_all(held)) co_return ec;
+            continue;
+        }
         auto readable = [this] {
             return buffer_pos_ < buffer_.size() || reset_reason_ || remote_closed_ || read_closed_;
         };

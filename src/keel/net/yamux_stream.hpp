@@ -26,9 +26,11 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     void close_read();
     asio::any_io_executor get_executor() override;
     std::size_t ready_to_read() const override { return buffer_.size() - buffer_pos_; }
-    // A protocol negotiated lazily (multistream_lazy): its proposal goes out with the first write
-    // (or before the first read, or with close_write, whichever comes first) and the answer is
-    // taken off before the first read hands out data. A refusal fails that read and resets.
+    // What goes before the protocol's first bytes. Its `send` goes out with the first write (or
+    // with close_write, or before a read waits for the peer, whichever comes first): a lazy
+    // dialer's proposal (multistream_lazy), or a listener's held answer. Its `receive`, a lazy
+    // dialer's, takes the answer off before the first read hands out data; a refusal fails that
+    // read and resets.
     void set_preamble(Preamble preamble) { preamble_ = std::move(preamble); }
 
     std::uint32_t id() const { return id_; }

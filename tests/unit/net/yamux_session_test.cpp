@@ -494,24 +494,77 @@ TEST(YamuxSession, OpeningWaitsWhileTheAckBacklogIsFull) {
     });
 }
 
+// A server session whose remote is raw bytes: the test writes the remote's frames by hand and
+// reads ours one by one.
+struct RawRemote {
+    std::unique_ptr<ByteStream> remote;
+    Peer server;
+
+    explicit RawRemote(asio::any_io_executor ex) {
+        auto pair = make_memory_stream_pair(ex);
+        YamuxConfig config;
+        config.close_linger = Duration(50);
+        server.session = std::make_shared<YamuxSession>(std::move(pair.first), false, config);
+        server.start();
+        remote = std::move(pair.second);
+    }
+
+    awaitable<error_code> send(yamux::FrameType type, std::uint16_t flags, BytesView payload) {
+        auto length = static_cast<std::uint32_t>(payload.size());
+        auto head = yamux::FrameHeader{type, flags, 1, length}.encode();
+        Bytes frame(head.begin(), head.end());
+        frame.insert(frame.end(), payload.begin(), payload.end());
+        co_return co_await remote->write_all(frame);
+    }
+
+    struct Frame {
+        yamux::FrameHeader header;
+        Bytes payload;
+    };
+    awaitable<result<Frame>> next_frame() {
+        auto head = co_await read_n(*remote, yamux::header_size);
+        if (!head) co_return head.error();
+        std::array<std::uint8_t, yamux::header_size> raw{};
+        std::copy(head->begin(), head->end(), raw.begin());
+        auto header = yamux::FrameHeader::decode(raw);
+        if (!header) co_return make_error_code(net_errc::protocol_error);
+        Frame frame{*header, {}};
+        if (header->type == yamux::FrameType::data) {
+            auto payload = co_await read_n(*remote, header->length);
+            if (!payload) co_return payload.error();
+            frame.payload = std::move(*payload);
+        }
+        co_return frame;
+    }
+
+    awaitable<bool> shutdown() {
+        server.session->close();
+        remote.reset();
+        auto session = server.session;
+        std::function<bool()> closed = [session] { return session->is_closed(); };
+        co_return co_await wait_until(closed, io_limit);
+    }
+};
+
+Bytes multistream_bytes(std::initializer_list<std::string_view> messages) {
+    Bytes out;
+    for (auto m : messages) {
+        out.push_back(static_cast<std::uint8_t>(m.size() + 1));
+        out.insert(out.end(), m.begin(), m.end());
+        out.push_back('\n');
+    }
+    return out;
+}
+
 // The ACK of a stream the remote opened goes with our first frame on it (as rust-yamux sends
 // it), not alone: the multistream answer and the ACK share a frame and a segment.
 TEST(YamuxSession, TheAckTravelsWithTheFirstAnswer) {
     run([]() -> awaitable<void> {
-        auto ex = co_await asio::this_coro::executor;
-        auto pair = make_memory_stream_pair(ex);
-        YamuxConfig config;
-        config.close_linger = Duration(50);
-        Peer server;
-        server.session = std::make_shared<YamuxSession>(std::move(pair.first), false, config);
-        server.start();
-        auto& remote = *pair.second;
-
-        yamux::FrameHeader syn{yamux::FrameType::window_update, yamux::flag::syn, 1, 0};
-        auto syn_bytes = syn.encode();
+        RawRemote r(co_await asio::this_coro::executor);
+        const Bytes nothing;
         KEEL_CO_ASSERT_NO_ERROR(
-            co_await remote.write_all(Bytes(syn_bytes.begin(), syn_bytes.end())));
-        auto in = co_await server.accept();
+            co_await r.send(yamux::FrameType::window_update, yamux::flag::syn, nothing));
+        auto in = co_await r.server.accept();
         KEEL_CO_ASSERT(in != nullptr);
         const Bytes answer = to_bytes("answer");
         KEEL_CO_ASSERT_NO_ERROR(co_await in->write_all(answer));
@@ -519,25 +572,63 @@ TEST(YamuxSession, TheAckTravelsWithTheFirstAnswer) {
 
         // Had the ACK gone out on its own, it would be the first frame here.
         for (std::uint16_t expected_flags : {yamux::flag::ack, std::uint16_t{0}}) {
-            auto head = co_await read_n(remote, yamux::header_size);
-            KEEL_CO_ASSERT_OK(head);
-            std::array<std::uint8_t, yamux::header_size> raw{};
-            std::copy(head->begin(), head->end(), raw.begin());
-            auto header = yamux::FrameHeader::decode(raw);
-            KEEL_CO_ASSERT(header.has_value());
-            EXPECT_EQ(header->type, yamux::FrameType::data);
-            EXPECT_EQ(header->flags, expected_flags);
-            EXPECT_EQ(header->stream_id, 1u);
-            KEEL_CO_ASSERT(header->length == answer.size());
-            auto payload = co_await read_n(remote, answer.size());
-            KEEL_CO_ASSERT_OK(payload);
-            EXPECT_EQ(*payload, answer);
+            auto frame = co_await r.next_frame();
+            KEEL_CO_ASSERT_OK(frame);
+            EXPECT_EQ(frame->header.type, yamux::FrameType::data);
+            EXPECT_EQ(frame->header.flags, expected_flags);
+            EXPECT_EQ(frame->header.stream_id, 1u);
+            EXPECT_EQ(frame->payload, answer);
         }
-        server.session->close();
-        pair.second.reset();
-        auto session = server.session;
-        std::function<bool()> closed = [session] { return session->is_closed(); };
-        EXPECT_TRUE(co_await wait_until(closed, io_limit));
+        EXPECT_TRUE(co_await r.shutdown());
+    });
+}
+
+// A listener holding its multistream answer (HoldAnswer::always, as the Host negotiates inbound
+// streams): a handler that writes first sends answer and record in one frame (identify); one that
+// reads first sends the answer before it waits, so a dialer waiting for it is not stuck.
+TEST(YamuxSession, AHeldAnswerGoesWithTheFirstWriteOrBeforeTheFirstWait) {
+    run([]() -> awaitable<void> {
+        const Bytes proposal = multistream_bytes({"/multistream/1.0.0", "/echo/1.0.0"});
+        const Bytes expected_answer = proposal;  // header and echo
+        auto echo = [](std::string_view p) { return p == "/echo/1.0.0"; };
+        const Bytes record = to_bytes("record");
+        for (bool writes_first : {true, false}) {
+            SCOPED_TRACE(writes_first ? "handler writes first" : "handler reads first");
+            RawRemote r(co_await asio::this_coro::executor);
+            // A dialer that waits for the answer: the proposal alone.
+            KEEL_CO_ASSERT_NO_ERROR(
+                co_await r.send(yamux::FrameType::data, yamux::flag::syn, proposal));
+            auto in = co_await r.server.accept();
+            KEEL_CO_ASSERT(in != nullptr);
+            Preamble held;
+            auto chosen = co_await multistream_handle(*in, echo, &held.send, HoldAnswer::always);
+            KEEL_CO_ASSERT_OK(chosen);
+            EXPECT_EQ(held.send, expected_answer);
+            in->set_preamble(std::move(held));
+            if (writes_first) {
+                KEEL_CO_ASSERT_NO_ERROR(co_await in->write_all(record));
+                auto frame = co_await r.next_frame();
+                KEEL_CO_ASSERT_OK(frame);
+                EXPECT_EQ(frame->header.flags, yamux::flag::ack);
+                Bytes both = expected_answer;
+                both.insert(both.end(), record.begin(), record.end());
+                EXPECT_EQ(frame->payload, both) << "answer and record in one frame";
+            } else {
+                // The read waits for the request, which the dialer sends only once answered.
+                auto dialer = [&]() -> awaitable<error_code> {
+                    auto frame = co_await r.next_frame();
+                    if (!frame) co_return frame.error();
+                    EXPECT_EQ(frame->header.flags, yamux::flag::ack);
+                    EXPECT_EQ(frame->payload, expected_answer);
+                    co_return co_await r.send(yamux::FrameType::data, 0, record);
+                };
+                auto both = co_await (read_n(*in, record.size()) && dialer());
+                KEEL_CO_ASSERT_OK(std::get<0>(both));
+                EXPECT_EQ(*std::get<0>(both), record);
+                EXPECT_FALSE(std::get<1>(both));
+            }
+            EXPECT_TRUE(co_await r.shutdown());
+        }
     });
 }
 
