@@ -199,8 +199,9 @@ class Host {
     net::Clock::time_point join_deadline() const;
 
     net::awaitable<void> accept_loop(std::shared_ptr<net::asio::ip::tcp::acceptor> acceptor);
+    // `peer`: the remote endpoint accept_loop already asked the kernel for (one getpeername).
     net::awaitable<void> handle_inbound(net::asio::ip::tcp::socket socket,
-                                        net::asio::ip::address from);
+                                        net::asio::ip::tcp::endpoint peer);
     // `admitted_from`: an inbound connection's address, released in admission_ once it closes.
     // The connection manager's trim (see HostConfig::trim_high_water).
     void trim_idle_connections();

@@ -49,7 +49,8 @@ awaitable<void> Host::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
             continue;
         }
         error_code peer_ec;
-        auto from = socket.remote_endpoint(peer_ec).address();
+        auto peer = socket.remote_endpoint(peer_ec);
+        auto from = peer.address();
         error_code ignored;
         if (peer_ec) {  // reset by the peer before we got to it: nothing to admit
             log().debug("event=inbound_gone error=\"{}\"", peer_ec.message());
@@ -70,12 +71,13 @@ awaitable<void> Host::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
             continue;
         }
         ++stats_.inbound_accepted;
-        asio::co_spawn(executor_, handle_inbound(std::move(socket), from), asio::detached);
+        asio::co_spawn(executor_, handle_inbound(std::move(socket), peer), asio::detached);
     }
 }
 
-awaitable<void> Host::handle_inbound(tcp::socket socket, asio::ip::address from) {
-    auto remote = remote_multiaddr(socket);
+awaitable<void> Host::handle_inbound(tcp::socket socket, tcp::endpoint peer) {
+    auto from = peer.address();
+    auto remote = tcp_multiaddr(peer);
     auto local = local_multiaddr(socket);
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
