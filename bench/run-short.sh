@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A quick run of the benchmarks: the Noise handshake table, then one line
 #   handshake: full X us, crypto-only Y us, ratio Z
-# and the DHT lookup table of a 50-node in-process network (latency p50/p99, hops).
+# the DHT lookup table of a 50-node in-process network (latency p50/p99, hops), and the floor
+# under a bootstrap's CPU per connection (bench/connection_floor, 200 connections).
 # (CPU time per handshake, both sides; computed inside the benchmark binary, so nothing beyond
 # the packages of scripts/setup is needed). Extra arguments go to the benchmark binary.
 # Usage: bench/run-short.sh BUILD_DIR [--benchmark_filter=...]
@@ -27,3 +28,8 @@ fi
 lookup="$build/bench/dht_lookup_bench"
 [ -x "$lookup" ] || cmake --build "$build" --target dht_lookup_bench >&2
 "$lookup" --lookups=300
+
+# The floor of this machine (docs/performance.md): small, so that a broken exchange shows here.
+floor="$build/bench/connection_floor"
+[ -x "$floor" ] || cmake --build "$build" --target connection_floor >&2
+"$floor" --connections 200 --rate 200
