@@ -165,8 +165,14 @@ class P2pdControl : public ::testing::Test {
         auto response = ask(connect_request(b_.host->peer_id(), b_.addr));
         ASSERT_TRUE(response);
         ASSERT_EQ(response->type(), Response::OK) << response->error().msg();
+        // Each side identifies the other on its own: both tables, not only the dialer's (B may
+        // still be reading A's record when A has B's).
         ASSERT_TRUE(run_until(
-            io_, [&] { return a_.dht->routing_table().size() > 0; }, 5s));
+            io_,
+            [&] {
+                return a_.dht->routing_table().size() > 0 && b_.dht->routing_table().size() > 0;
+            },
+            5s));
     }
 
     asio::io_context io_;

@@ -66,8 +66,9 @@ void Host::register_builtin_handlers() {
     handlers_[std::string(protocols::identify_protocol_id)] =
         [this](std::shared_ptr<net::YamuxStream> stream,
                std::shared_ptr<Connection> conn) -> awaitable<void> {
-        co_await net::with_deadline(protocols::send_identify(*stream, identify_info(*conn)),
-                                    config_.identify_timeout);
+        co_await net::with_deadline(
+            protocols::send_identify_record(*stream, identify_record(*conn)),
+            config_.identify_timeout);
     };
     handlers_[std::string(protocols::identify_push_protocol_id)] =
         [this](std::shared_ptr<net::YamuxStream> stream,

@@ -212,7 +212,10 @@ class Host {
     net::awaitable<void> identify_remote(std::shared_ptr<Connection> connection);
     net::awaitable<void> handle_stream(std::shared_ptr<net::YamuxStream> stream,
                                        std::weak_ptr<Connection> connection);
-    protocols::IdentifyInfo identify_info(const Connection& connection) const;
+    // Our identify record for `connection`: the shared part (identify_info, encoded once and
+    // kept until push_identify() or the interface addresses' few seconds) and its observed address.
+    Bytes identify_record(const Connection& connection) const;
+    protocols::IdentifyInfo identify_info() const;
     void push_identify();
     void register_builtin_handlers();
 
@@ -227,6 +230,8 @@ class Host {
     // asks for it on every connection, so the answer is kept for a few seconds.
     mutable std::vector<Multiaddr> public_addrs_;
     mutable net::Clock::time_point public_addrs_until_{};
+    mutable Bytes identify_record_;  // empty: to be encoded again
+    mutable net::Clock::time_point identify_record_until_{};
     std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
     // The same connections by peer (most peers have one).
     std::unordered_map<PeerId, std::vector<std::shared_ptr<Connection>>> connections_by_peer_;

@@ -65,15 +65,25 @@ awaitable<HostResult<void>> Host::wait_identified(std::shared_ptr<Connection> co
     co_return Failure{Phase::identify, make_error_code(net::net_errc::timeout), {}};
 }
 
-protocols::IdentifyInfo Host::identify_info(const Connection& conn) const {
+protocols::IdentifyInfo Host::identify_info() const {
     protocols::IdentifyInfo info;
     info.protocol_version = config_.protocol_version;
     info.agent_version = config_.agent_version;
     info.public_key = config_.identity.public_key();
     info.listen_addrs = advertised_addrs();
-    info.observed_addr = conn.remote_addr;
     info.protocols = protocols();
     return info;
+}
+
+Bytes Host::identify_record(const Connection& conn) const {
+    const auto now = net::Clock::now();
+    // The listen addresses of a wildcard listener come from the interfaces, read again after
+    // public_addrs()'s few seconds: the record is not kept longer than they are.
+    if (identify_record_.empty() || now >= identify_record_until_) {
+        identify_record_ = protocols::encode_identify(identify_info());
+        identify_record_until_ = now + std::chrono::seconds(5);
+    }
+    return protocols::with_observed_addr(identify_record_, conn.remote_addr);
 }
 
 std::vector<Multiaddr> Host::advertised_addrs() const {
@@ -90,6 +100,7 @@ void Host::set_relayed_addrs(std::vector<Multiaddr> addrs) {
 }
 
 void Host::push_identify() {
+    identify_record_.clear();  // something in it changed
     for (const auto& [id, conn] : connections_) {
         asio::co_spawn(
             executor_,
@@ -98,7 +109,7 @@ void Host::push_identify() {
                 auto stream = co_await new_stream(conn, std::move(wanted));
                 if (!stream) co_return;
                 co_await net::with_deadline(
-                    protocols::send_identify(**stream, identify_info(*conn)),
+                    protocols::send_identify_record(**stream, identify_record(*conn)),
                     config_.identify_timeout);
             },
             asio::detached);

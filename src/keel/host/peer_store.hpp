@@ -53,6 +53,7 @@ class PeerStore {
     // Forgets every unpinned peer last seen before `cutoff`; returns how many.
     std::size_t forget_unseen_since(net::Clock::time_point cutoff);
     std::optional<PeerInfo> get(const PeerId& peer) const;
+    bool contains(const PeerId& peer) const { return peers_.contains(peer); }
     // Whether the peer's identify listed `protocol`.
     bool supports(const PeerId& peer, std::string_view protocol) const;
     std::vector<PeerInfo> all() const;

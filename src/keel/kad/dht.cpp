@@ -75,13 +75,13 @@ void Dht::stop() {
 // ---- routing table membership ------------------------------------------------------------
 
 void Dht::consider_for_table(const std::shared_ptr<Connection>& conn) {
-    auto info = host_.peer_store().get(conn->peer);
-    if (!info) return;
-    const auto& protocols = info->protocols;
+    // Asked of the store in place: a copy of the peer's record costs a dozen allocations, for
+    // every peer that connects.
+    const auto& peers = host_.peer_store();
+    if (!peers.contains(conn->peer)) return;
     // Only DHT servers of our own network: a client, or a server of another DHT, stays out; a
     // member whose identify push no longer lists our protocol (server turned client) leaves.
-    if (std::find(protocols.begin(), protocols.end(), config_.profile.kad_protocol) ==
-        protocols.end()) {
+    if (!peers.supports(conn->peer, config_.profile.kad_protocol)) {
         if (table_.evict(conn->peer)) {
             log().debug("event=routing_table_remove peer={} reason=no_longer_a_server", conn->peer);
             if (persistence_.routing_changed) persistence_.routing_changed(conn->peer, false);

@@ -24,6 +24,14 @@ class ByteStream {
     // Bytes a read_some would return without waiting (already received and buffered here), or 0
     // when that is not known. Lets a reply wait for what is already there, to go in one write.
     virtual std::size_t ready_to_read() const { return 0; }
+    // Takes up to buffer.size() of those bytes now, without waiting, and returns how many (0 for
+    // a stream that keeps no buffer). The same bytes, in the same order, as read_some would
+    // return first. Why: most messages arrive whole in one segment, and taking them here costs
+    // no suspension and no coroutine frame per layer (read_exact and the framing use it first).
+    virtual std::size_t read_ready(std::span<std::uint8_t> buffer) {
+        (void)buffer;
+        return 0;
+    }
 };
 
 // What a protocol negotiated lazily (multistream.hpp) adds to a stream: `send` goes out in the

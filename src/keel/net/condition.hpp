@@ -26,8 +26,11 @@ class Condition {
     explicit Condition(asio::any_io_executor executor)
         : timer_(std::move(executor), Clock::time_point::max()) {}
 
-    // Every coroutine waiting now looks at its predicate again.
-    void notify() { timer_.cancel(); }
+    // Every coroutine waiting now looks at its predicate again. With nobody waiting, nothing to
+    // do: most notifications find no waiter, and cancelling a timer takes the reactor's lock.
+    void notify() {
+        if (waiting_ > 0) timer_.cancel();
+    }
 
     // Returns true once ready() holds (at once if it does), false if the calling coroutine is
     // cancelled first (its deadline fired, its owner stopped it).
@@ -35,7 +38,9 @@ class Condition {
     awaitable<bool> until(const Ready& ready) {
         bool ok = ready();
         while (!ok) {
+            ++waiting_;
             co_await timer_.async_wait(use_result);
+            --waiting_;
             const bool stop = co_await cancelled();
             ok = ready();
             if (stop) break;
@@ -50,7 +55,9 @@ class Condition {
         bool ok = ready();
         while (!ok && Clock::now() < deadline) {
             asio::steady_timer limit(timer_.get_executor(), deadline);
+            ++waiting_;
             co_await (timer_.async_wait(use_result) || limit.async_wait(use_result));
+            --waiting_;
             const bool stop = co_await cancelled();
             ok = ready();
             if (stop) break;
@@ -63,16 +70,22 @@ class Condition {
     // run between looks (e.g. to ask again to be notified).
     awaitable<void> wait(Clock::time_point deadline = Clock::time_point::max()) {
         using namespace asio::experimental::awaitable_operators;
+        ++waiting_;
         if (deadline == Clock::time_point::max()) {
             co_await timer_.async_wait(use_result);
-            co_return;
+        } else {
+            asio::steady_timer limit(timer_.get_executor(), deadline);
+            co_await (timer_.async_wait(use_result) || limit.async_wait(use_result));
         }
-        asio::steady_timer limit(timer_.get_executor(), deadline);
-        co_await (timer_.async_wait(use_result) || limit.async_wait(use_result));
+        --waiting_;
     }
 
   private:
     asio::steady_timer timer_;  // never expires: only cancel() completes its waits
+    // Coroutines in a wait on timer_. Counted down when the wait returns, not by a destructor: a
+    // frame destroyed mid-wait (at shutdown) may outlive this object, and a count left high only
+    // costs a needless cancel.
+    std::size_t waiting_ = 0;
 };
 
 }  // namespace keel::net

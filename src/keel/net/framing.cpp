@@ -5,25 +5,65 @@
 
 namespace keel::net {
 
-awaitable<result<std::uint64_t>> read_uvarint(ByteStream& stream) {
-    std::array<std::uint8_t, max_uvarint_size> bytes{};
-    for (std::size_t i = 0; i < bytes.size(); ++i) {
-        if (auto ec = co_await read_exact(stream, std::span(bytes).subspan(i, 1))) co_return ec;
-        if ((bytes[i] & 0x80) == 0) {
-            auto decoded = decode_uvarint(BytesView(bytes.data(), i + 1));
-            if (!decoded) co_return make_error_code(net_errc::malformed_message);
-            co_return decoded->value;
-        }
+namespace {
+
+using UvarintBytes = std::array<std::uint8_t, max_uvarint_size>;
+
+bool uvarint_complete(const UvarintBytes& bytes, std::size_t have) {
+    return have > 0 && (bytes[have - 1] & 0x80) == 0;
+}
+
+// Takes the uvarint's bytes that are already here, after the first `have`, up to its last one;
+// returns how many it has then.
+std::size_t take_ready_uvarint(ByteStream& stream, UvarintBytes& bytes, std::size_t have) {
+    while (!uvarint_complete(bytes, have) && have < bytes.size() &&
+           stream.read_ready(std::span(bytes).subspan(have, 1)) == 1)
+        ++have;
+    return have;
+}
+
+result<std::uint64_t> decode_taken(const UvarintBytes& bytes, std::size_t have) {
+    auto decoded = decode_uvarint(BytesView(bytes.data(), have));
+    if (!decoded) return make_error_code(net_errc::malformed_message);
+    return decoded->value;
+}
+
+// The rest of a uvarint whose first `have` bytes are taken, byte by byte.
+awaitable<result<std::uint64_t>> finish_uvarint(ByteStream& stream, UvarintBytes bytes,
+                                                std::size_t have) {
+    while (!uvarint_complete(bytes, have)) {
+        if (have == bytes.size()) co_return make_error_code(net_errc::malformed_message);
+        if (auto ec = co_await read_exact(stream, std::span(bytes).subspan(have, 1))) co_return ec;
+        have = take_ready_uvarint(stream, bytes, have + 1);
     }
-    co_return make_error_code(net_errc::malformed_message);
+    co_return decode_taken(bytes, have);
+}
+
+}  // namespace
+
+awaitable<result<std::uint64_t>> read_uvarint(ByteStream& stream) {
+    UvarintBytes bytes{};
+    std::size_t have = take_ready_uvarint(stream, bytes, 0);
+    if (uvarint_complete(bytes, have)) co_return decode_taken(bytes, have);
+    co_return co_await finish_uvarint(stream, bytes, have);
 }
 
 awaitable<result<Bytes>> read_length_prefixed(ByteStream& stream, std::size_t max_size) {
-    auto length = co_await read_uvarint(stream);
+    // A message that came whole costs this coroutine alone.
+    UvarintBytes bytes{};
+    std::size_t have = take_ready_uvarint(stream, bytes, 0);
+    result<std::uint64_t> length = make_error_code(net_errc::malformed_message);
+    if (uvarint_complete(bytes, have))
+        length = decode_taken(bytes, have);
+    else
+        length = co_await finish_uvarint(stream, bytes, have);
     if (!length) co_return length.error();
     if (*length > max_size) co_return make_error_code(net_errc::message_too_large);
     Bytes message(static_cast<std::size_t>(*length));
-    if (auto ec = co_await read_exact(stream, message)) co_return ec;
+    std::size_t got = stream.read_ready(message);
+    if (got < message.size()) {
+        if (auto ec = co_await read_exact(stream, std::span(message).subspan(got))) co_return ec;
+    }
     co_return message;
 }
 

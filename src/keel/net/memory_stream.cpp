@@ -35,14 +35,20 @@ class MemoryStream final : public ByteStream {
             if (in->reset) co_return make_error_code(asio::error::connection_reset);
             co_return make_error_code(asio::error::eof);
         }
-        std::size_t n = std::min(buffer.size(), in->data.size() - in->pos);
-        std::memcpy(buffer.data(), in->data.data() + in->pos, n);
-        in->pos += n;
-        if (in->pos == in->data.size()) {
-            in->data.clear();
-            in->pos = 0;
+        co_return read_ready(buffer);
+    }
+
+    std::size_t read_ready(std::span<std::uint8_t> buffer) override {
+        auto& in = *in_;
+        std::size_t n = std::min(buffer.size(), in.data.size() - in.pos);
+        if (n == 0) return 0;
+        std::memcpy(buffer.data(), in.data.data() + in.pos, n);
+        in.pos += n;
+        if (in.pos == in.data.size()) {
+            in.data.clear();
+            in.pos = 0;
         }
-        co_return n;
+        return n;
     }
 
     awaitable<error_code> write_all(BytesView data) override {

@@ -136,23 +136,74 @@ NoiseStream::NoiseStream(std::unique_ptr<ByteStream> inner, noise::CipherState s
 
 awaitable<result<std::size_t>> NoiseStream::read_some(std::span<std::uint8_t> buffer) {
     while (plaintext_pos_ == plaintext_.size()) {
-        std::array<std::uint8_t, 2> prefix{};
-        if (auto ec = co_await read_exact(*inner_, prefix)) co_return ec;
-        std::size_t length = std::size_t{prefix[0]} << 8 | prefix[1];
-        if (length < noise::tag_size) co_return make_error_code(net_errc::malformed_message);
-        frame_.resize(length);
-        if (auto ec = co_await read_exact(*inner_, frame_)) co_return ec;
-        plaintext_.resize(length - noise::tag_size);
-        auto n = receive_.decrypt(frame_, plaintext_);
-        if (!n) co_return n.error();
-        plaintext_.resize(*n);
-        plaintext_pos_ = 0;
+        if (auto ec = decrypt_ready()) co_return ec;
+        if (plaintext_pos_ < plaintext_.size()) break;
+        // Not a whole frame here yet: wait for the rest of it.
+        if (!in_frame_) {
+            auto rest = std::span(prefix_).subspan(prefix_got_);
+            if (auto ec = co_await read_exact(*inner_, rest)) co_return ec;
+            prefix_got_ = prefix_.size();
+            if (auto ec = start_frame()) co_return ec;
+        }
+        auto rest = std::span(frame_).subspan(frame_got_);
+        if (auto ec = co_await read_exact(*inner_, rest)) co_return ec;
+        frame_got_ = frame_.size();
+        if (auto ec = decrypt_frame()) co_return ec;
     }
+    co_return hand_out(buffer);
+}
+
+std::size_t NoiseStream::read_ready(std::span<std::uint8_t> buffer) {
+    if (plaintext_pos_ == plaintext_.size() && decrypt_ready()) return 0;  // read_some reports it
+    return hand_out(buffer);
+}
+
+error_code NoiseStream::decrypt_ready() {
+    while (!failed_ && plaintext_pos_ == plaintext_.size()) {
+        if (!in_frame_) {
+            prefix_got_ += inner_->read_ready(std::span(prefix_).subspan(prefix_got_));
+            if (prefix_got_ < prefix_.size()) break;
+            if (start_frame()) break;
+        }
+        frame_got_ += inner_->read_ready(std::span(frame_).subspan(frame_got_));
+        if (frame_got_ < frame_.size()) break;
+        decrypt_frame();
+    }
+    return failed_;
+}
+
+error_code NoiseStream::start_frame() {
+    std::size_t length = std::size_t{prefix_[0]} << 8 | prefix_[1];
+    prefix_got_ = 0;
+    if (length < noise::tag_size) {
+        failed_ = make_error_code(net_errc::malformed_message);
+        return failed_;
+    }
+    in_frame_ = true;
+    frame_.resize(length);
+    frame_got_ = 0;
+    return {};
+}
+
+error_code NoiseStream::decrypt_frame() {
+    in_frame_ = false;
+    plaintext_.resize(frame_.size() - noise::tag_size);
+    auto n = receive_.decrypt(frame_, plaintext_);
+    if (!n) {
+        failed_ = n.error();
+        return failed_;
+    }
+    plaintext_.resize(*n);
+    plaintext_pos_ = 0;
+    return {};
+}
+
+std::size_t NoiseStream::hand_out(std::span<std::uint8_t> buffer) {
     std::size_t n = std::min(buffer.size(), plaintext_.size() - plaintext_pos_);
     std::copy_n(plaintext_.begin() + static_cast<std::ptrdiff_t>(plaintext_pos_), n,
                 buffer.begin());
     plaintext_pos_ += n;
-    co_return n;
+    return n;
 }
 
 awaitable<error_code> NoiseStream::write_all(BytesView data) {

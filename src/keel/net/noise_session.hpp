@@ -4,6 +4,7 @@
 // over its Noise static key, binding the two. The stream_muxers extension inlines the muxer choice
 // (connections/inlined-muxer-negotiation.md): the first of the initiator's muxers that the
 // responder offered wins; when either side offers none, multistream-select picks the muxer later.
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,13 +61,27 @@ class NoiseStream final : public ByteStream {
     void reset() override { inner_->reset(); }
     asio::any_io_executor get_executor() override { return inner_->get_executor(); }
     std::size_t ready_to_read() const override { return plaintext_.size() - plaintext_pos_; }
+    // Decrypts the frames already whole in the transport's buffer first.
+    std::size_t read_ready(std::span<std::uint8_t> buffer) override;
 
   private:
+    // Takes what the transport holds without waiting and decrypts each frame it completes,
+    // until there is plaintext; a frame's beginning stays here for read_some to complete.
+    error_code decrypt_ready();
+    error_code start_frame();    // the length prefix is in: frame_ gets its size
+    error_code decrypt_frame();  // frame_ is whole: into plaintext_
+    std::size_t hand_out(std::span<std::uint8_t> buffer);
+
     std::unique_ptr<ByteStream> inner_;
     noise::CipherState send_;
     noise::CipherState receive_;
-    Bytes frame_;      // ciphertext being read
-    Bytes plaintext_;  // decrypted, not yet handed out
+    std::array<std::uint8_t, 2> prefix_{};  // the next frame's length, as far as it came
+    std::size_t prefix_got_ = 0;
+    bool in_frame_ = false;  // the prefix is whole; frame_ is being filled
+    Bytes frame_;            // ciphertext being read
+    std::size_t frame_got_ = 0;
+    error_code failed_;  // a bad frame: every later read fails with it
+    Bytes plaintext_;    // decrypted, not yet handed out
     std::size_t plaintext_pos_ = 0;
     Bytes out_;  // frames being written
 };

@@ -8,6 +8,12 @@
 namespace keel::net {
 
 template <typename Protocol>
+SocketStream<Protocol>::SocketStream(socket_type socket) : socket_(std::move(socket)) {
+    error_code ignored;  // if it fails, every write just takes the asynchronous way
+    socket_.non_blocking(true, ignored);
+}
+
+template <typename Protocol>
 awaitable<result<std::size_t>> SocketStream<Protocol>::read_some(std::span<std::uint8_t> buffer) {
     if (buffer.empty()) co_return std::size_t{0};
     if (ahead_begin_ == ahead_end_) {
@@ -22,14 +28,26 @@ awaitable<result<std::size_t>> SocketStream<Protocol>::read_some(std::span<std::
         ahead_begin_ = 0;
         ahead_end_ = n;
     }
+    co_return read_ready(buffer);
+}
+
+template <typename Protocol>
+std::size_t SocketStream<Protocol>::read_ready(std::span<std::uint8_t> buffer) {
     std::size_t n = std::min(buffer.size(), ahead_end_ - ahead_begin_);
-    std::memcpy(buffer.data(), read_ahead_.data() + ahead_begin_, n);
+    if (n > 0) std::memcpy(buffer.data(), read_ahead_.data() + ahead_begin_, n);
     ahead_begin_ += n;
-    co_return n;
+    return n;
 }
 
 template <typename Protocol>
 awaitable<error_code> SocketStream<Protocol>::write_all(BytesView data) {
+    if (socket_.non_blocking()) {
+        error_code ec;
+        std::size_t sent = socket_.write_some(asio::buffer(data.data(), data.size()), ec);
+        if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return ec;
+        data = data.subspan(ec ? 0 : sent);
+        if (data.empty()) co_return error_code{};
+    }
     auto [ec, n] =
         co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()), use_result);
     (void)n;

@@ -246,10 +246,14 @@ awaitable<void> YamuxSession::read_loop() {
     auto self = shared_from_this();
     std::array<std::uint8_t, yamux::header_size> head{};
     while (!closed_) {
-        if (auto ec = co_await read_exact(*transport_, head)) {
-            fail(ec == asio::error::eof ? make_error_code(net_errc::connection_closed) : ec,
-                 std::nullopt);
-            co_return;
+        // Frames that came whole in one read are handled without a suspension.
+        std::size_t got = transport_->read_ready(head);
+        if (got < head.size()) {
+            if (auto ec = co_await read_exact(*transport_, std::span(head).subspan(got))) {
+                fail(ec == asio::error::eof ? make_error_code(net_errc::connection_closed) : ec,
+                     std::nullopt);
+                co_return;
+            }
         }
         last_received_ = Clock::now();
         auto header = FrameHeader::decode(head);
@@ -261,7 +265,17 @@ awaitable<void> YamuxSession::read_loop() {
             fail(make_error_code(net_errc::protocol_error), yamux::GoAwayCode::protocol_error);
             co_return;
         }
-        if (auto ec = co_await handle_frame(*header)) {
+        error_code ec;
+        auto payload = on_frame(*header);
+        if (!payload) {
+            ec = payload.error();
+        } else if (payload->discard > 0) {
+            ec = co_await discard(payload->discard);
+        } else if (payload->into) {
+            auto part = take_ready_data(*payload->into, *header);
+            if (part) ec = co_await read_data(std::move(payload->into), *header, std::move(*part));
+        }
+        if (ec) {
             bool protocol = ec == net_errc::protocol_error;
             fail(ec, protocol ? std::optional(yamux::GoAwayCode::protocol_error) : std::nullopt);
             co_return;
@@ -279,9 +293,9 @@ awaitable<error_code> YamuxSession::discard(std::uint32_t length) {
     co_return error_code{};
 }
 
-awaitable<error_code> YamuxSession::handle_frame(const FrameHeader& h) {
+result<YamuxSession::Payload> YamuxSession::on_frame(const FrameHeader& h) {
     if (h.type == FrameType::ping) {
-        if (h.stream_id != 0) co_return make_error_code(net_errc::protocol_error);
+        if (h.stream_id != 0) return make_error_code(net_errc::protocol_error);
         if (h.flags & flag::syn) {
             send_frame(FrameType::ping, flag::ack, 0, h.length);
         } else if (h.flags & flag::ack) {
@@ -290,21 +304,22 @@ awaitable<error_code> YamuxSession::handle_frame(const FrameHeader& h) {
                 it->second->timer.cancel();
             }
         }
-        co_return error_code{};
+        return Payload{};
     }
     if (h.type == FrameType::go_away) {
         remote_gone_away_ = true;
-        co_return error_code{};
+        return Payload{};
     }
-    if (h.stream_id == 0) co_return make_error_code(net_errc::protocol_error);
+    if (h.stream_id == 0) return make_error_code(net_errc::protocol_error);
 
     std::shared_ptr<YamuxStream> stream;
     if (auto it = streams_.find(h.stream_id); it != streams_.end()) stream = it->second;
+    const std::uint32_t data = h.type == FrameType::data ? h.length : 0;
 
     if (h.flags & flag::syn) {
         // The remote opens streams with its own parity: odd from a client, even from a server.
         bool remote_parity_ok = (h.stream_id % 2 == 1) != is_client_;
-        if (stream || !remote_parity_ok) co_return make_error_code(net_errc::protocol_error);
+        if (stream || !remote_parity_ok) return make_error_code(net_errc::protocol_error);
         bool budget_full = over_budget(0);
         if (inbound_count_ >= config_.max_inbound_streams || closing_ || budget_full) {
             if (budget_full) ++budget_resets_;
@@ -314,8 +329,7 @@ awaitable<error_code> YamuxSession::handle_frame(const FrameHeader& h) {
                 h.stream_id, inbound_count_, config_.max_inbound_streams, closing_, buffered_,
                 budget_full);
             send_frame(FrameType::window_update, flag::rst, h.stream_id, 0);
-            if (h.type == FrameType::data) co_return co_await discard(h.length);
-            co_return error_code{};
+            return Payload{nullptr, data};
         }
         stream = std::make_shared<YamuxStream>(shared_from_this(), h.stream_id, true);
         streams_.emplace(h.stream_id, stream);
@@ -328,11 +342,11 @@ awaitable<error_code> YamuxSession::handle_frame(const FrameHeader& h) {
     if (stream && !(h.flags & flag::syn)) note_acknowledged(*stream);
 
     if (h.type == FrameType::data) {
-        if (!stream) co_return co_await discard(h.length);  // a stream we already forgot
+        if (!stream) return Payload{nullptr, data};  // a stream we already forgot
         if (h.length > stream->receive_window_) {
             keel::log().debug("event=yamux_window_exceeded stream={} length={} window={}",
                               h.stream_id, h.length, stream->receive_window_);
-            co_return make_error_code(net_errc::protocol_error);
+            return make_error_code(net_errc::protocol_error);
         }
         if (h.length > 0) {
             bool take = !stream->read_closed_ && !stream->reset_reason_;
@@ -348,35 +362,69 @@ awaitable<error_code> YamuxSession::handle_frame(const FrameHeader& h) {
             }
             if (!take) {
                 stream->receive_window_ -= h.length;  // not credited back: the peer stalls
-                co_return co_await discard(h.length);
+                return Payload{nullptr, data};
             }
-            // Read the payload aside and only then append it: while read_exact is suspended, the
-            // stream's reader may run and must not see (or clear) a half-filled buffer.
-            Bytes payload(h.length);
-            if (auto ec = co_await read_exact(*transport_, payload)) {
-                release_buffered(h.length);
-                co_return ec;
-            }
-            Bytes& buf = stream->buffer_;
-            if (stream->buffer_pos_ == buf.size()) {
-                buf.clear();
-                stream->buffer_pos_ = 0;
-            }
-            buf.insert(buf.end(), payload.begin(), payload.end());
-            stream->receive_window_ -= h.length;
-            stream->wake_reader();
-            // Dropped while we read it (reset, close_read): give the bytes back now.
-            if (stream->read_closed_ || stream->reset_reason_) stream->drop_buffer();
+            return Payload{std::move(stream), 0};  // its flags once the payload is in
         }
     } else if (stream) {  // window update
         if (std::uint64_t{stream->send_window_} + h.length > 0xffffffffu)
-            co_return make_error_code(net_errc::protocol_error);
+            return make_error_code(net_errc::protocol_error);
         stream->on_window_update(h.length);
     }
+    if (stream) apply_flags(*stream, h.flags);
+    return Payload{};
+}
 
-    if (stream && (h.flags & flag::fin)) stream->on_remote_close();
-    if (stream && (h.flags & flag::rst)) stream->on_reset(make_error_code(net_errc::stream_reset));
+std::optional<Bytes> YamuxSession::take_ready_data(YamuxStream& stream, const FrameHeader& h) {
+    Bytes& buf = stream.buffer_;
+    if (stream.buffer_pos_ == buf.size()) {
+        buf.clear();
+        stream.buffer_pos_ = 0;
+    }
+    std::size_t at = buf.size();
+    buf.resize(at + h.length);
+    std::size_t got = transport_->read_ready(std::span(buf).subspan(at));
+    if (got == h.length) {
+        data_arrived(stream, h);
+        return std::nullopt;
+    }
+    Bytes part(buf.begin() + static_cast<std::ptrdiff_t>(at),
+               buf.begin() + static_cast<std::ptrdiff_t>(at + got));
+    buf.resize(at);
+    return part;
+}
+
+awaitable<error_code> YamuxSession::read_data(std::shared_ptr<YamuxStream> stream, FrameHeader h,
+                                              Bytes payload) {
+    // Read the rest aside and only then append it: while read_exact is suspended, the stream's
+    // reader may run and must not see (or clear) a half-filled buffer.
+    std::size_t got = payload.size();
+    payload.resize(h.length);
+    if (auto ec = co_await read_exact(*transport_, std::span(payload).subspan(got))) {
+        release_buffered(h.length);
+        co_return ec;
+    }
+    Bytes& buf = stream->buffer_;
+    if (stream->buffer_pos_ == buf.size()) {
+        buf.clear();
+        stream->buffer_pos_ = 0;
+    }
+    buf.insert(buf.end(), payload.begin(), payload.end());
+    data_arrived(*stream, h);
     co_return error_code{};
+}
+
+void YamuxSession::data_arrived(YamuxStream& stream, const FrameHeader& h) {
+    stream.receive_window_ -= h.length;
+    stream.wake_reader();
+    // Dropped while we read it (reset, close_read): give the bytes back now.
+    if (stream.read_closed_ || stream.reset_reason_) stream.drop_buffer();
+    apply_flags(stream, h.flags);
+}
+
+void YamuxSession::apply_flags(YamuxStream& stream, std::uint16_t flags) {
+    if (flags & flag::fin) stream.on_remote_close();
+    if (flags & flag::rst) stream.on_reset(make_error_code(net_errc::stream_reset));
 }
 
 }  // namespace keel::net

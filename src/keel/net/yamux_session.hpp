@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "keel/net/byte_stream.hpp"
@@ -116,7 +117,20 @@ class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
     void arm_linger();
     awaitable<void> read_loop();
     awaitable<void> write_loop();
-    awaitable<error_code> handle_frame(const yamux::FrameHeader& header);
+    // What the reader does with a frame's payload once on_frame has taken its header.
+    struct Payload {
+        std::shared_ptr<YamuxStream> into;  // read it into this stream, then apply the flags
+        std::uint32_t discard = 0;          // or read this many bytes and drop them
+    };
+    // A frame's header, without waiting: every frame but a data frame's payload is done here.
+    result<Payload> on_frame(const yamux::FrameHeader& header);
+    // A data frame's payload into its stream, if the transport holds it whole already; if not,
+    // the part it holds, for read_data to complete.
+    std::optional<Bytes> take_ready_data(YamuxStream& stream, const yamux::FrameHeader& header);
+    awaitable<error_code> read_data(std::shared_ptr<YamuxStream> stream, yamux::FrameHeader header,
+                                    Bytes payload);
+    void data_arrived(YamuxStream& stream, const yamux::FrameHeader& header);
+    void apply_flags(YamuxStream& stream, std::uint16_t flags);
     awaitable<error_code> discard(std::uint32_t length);
 
     std::unique_ptr<ByteStream> transport_;

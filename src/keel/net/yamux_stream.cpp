@@ -59,26 +59,7 @@ awaitable<result<std::size_t>> YamuxStream::read_some(std::span<std::uint8_t> bu
         }
     }
     while (true) {
-        if (buffer_pos_ < buffer_.size()) {
-            std::size_t n = std::min(buffer.size(), buffer_.size() - buffer_pos_);
-            std::memcpy(buffer.data(), buffer_.data() + buffer_pos_, n);
-            buffer_pos_ += n;
-            session_->release_buffered(n);
-            if (buffer_pos_ == buffer_.size()) {
-                buffer_.clear();
-                buffer_pos_ = 0;
-            }
-            // Grant the peer more room once half the window has been consumed, as go-yamux does:
-            // fewer updates than one per read, and the peer never stalls on a full window.
-            consumed_ += static_cast<std::uint32_t>(n);
-            if (consumed_ >= session_->config().initial_window / 2 && !remote_closed_ &&
-                !reset_reason_ && !read_closed_) {
-                send(FrameType::window_update, 0, consumed_);
-                receive_window_ += consumed_;
-                consumed_ = 0;
-            }
-            co_return n;
-        }
+        if (buffer_pos_ < buffer_.size()) co_return take(buffer);
         if (reset_reason_) co_return reset_reason_;
         if (remote_closed_ || read_closed_) co_return make_error_code(asio::error::eof);
         if (!preamble_.send.empty()) {  // a held answer: the peer may be waiting for it
@@ -92,6 +73,34 @@ awaitable<result<std::size_t>> YamuxStream::read_some(std::span<std::uint8_t> bu
         bool ready = co_await readable_.until(readable);
         if (!ready) co_return make_error_code(asio::error::operation_aborted);
     }
+}
+
+std::size_t YamuxStream::read_ready(std::span<std::uint8_t> buffer) {
+    // A lazy dialer's answer comes off first (read_some does that); a held answer may stay held.
+    if (preamble_.receive) return 0;
+    return take(buffer);
+}
+
+std::size_t YamuxStream::take(std::span<std::uint8_t> buffer) {
+    std::size_t n = std::min(buffer.size(), buffer_.size() - buffer_pos_);
+    if (n == 0) return 0;
+    std::memcpy(buffer.data(), buffer_.data() + buffer_pos_, n);
+    buffer_pos_ += n;
+    session_->release_buffered(n);
+    if (buffer_pos_ == buffer_.size()) {
+        buffer_.clear();
+        buffer_pos_ = 0;
+    }
+    // Grant the peer more room once half the window has been consumed, as go-yamux does:
+    // fewer updates than one per read, and the peer never stalls on a full window.
+    consumed_ += static_cast<std::uint32_t>(n);
+    if (consumed_ >= session_->config().initial_window / 2 && !remote_closed_ && !reset_reason_ &&
+        !read_closed_) {
+        send(FrameType::window_update, 0, consumed_);
+        receive_window_ += consumed_;
+        consumed_ = 0;
+    }
+    return n;
 }
 
 awaitable<error_code> YamuxStream::write_all(BytesView data) {

@@ -26,6 +26,7 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     void close_read();
     asio::any_io_executor get_executor() override;
     std::size_t ready_to_read() const override { return buffer_.size() - buffer_pos_; }
+    std::size_t read_ready(std::span<std::uint8_t> buffer) override;
     // What goes before the protocol's first bytes. Its `send` goes out with the first write (or
     // with close_write, or before a read waits for the peer, whichever comes first): a lazy
     // dialer's proposal (multistream_lazy), or a listener's held answer. Its `receive`, a lazy
@@ -47,6 +48,8 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     void on_remote_close();
     void on_reset(error_code reason);
     void maybe_forget();
+    // Hands out buffered bytes (and grants the window back once half of it is read).
+    std::size_t take(std::span<std::uint8_t> buffer);
     // Drops the unread buffer and returns its bytes to the session's accounting.
     void drop_buffer();
     void wake_reader() { readable_.notify(); }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "keel/base/varint.hpp"
 #include "keel/net/framing.hpp"
 #include "keel/net/net_errc.hpp"
 
@@ -27,6 +28,18 @@ Bytes encode_identify(const IdentifyInfo& info) {
     }
     for (const auto& p : info.protocols) msg.add_protocols(p);
     return to_bytes(msg.SerializeAsString());
+}
+
+Bytes with_observed_addr(BytesView shared, const Multiaddr& observed) {
+    constexpr std::uint8_t observed_addr_key = 4 << 3 | 2;  // field 4, length-delimited
+    auto addr = observed.to_bytes();
+    Bytes out;
+    out.reserve(shared.size() + 1 + max_uvarint_size + addr.size());
+    out.assign(shared.begin(), shared.end());
+    out.push_back(observed_addr_key);
+    append_uvarint(out, addr.size());
+    out.insert(out.end(), addr.begin(), addr.end());
+    return out;
 }
 
 namespace {
@@ -67,6 +80,11 @@ boost::system::result<IdentifyInfo> decode_identify(BytesView message) {
 
 net::awaitable<net::error_code> send_identify(net::ByteStream& stream, const IdentifyInfo& ours) {
     if (auto ec = co_await net::write_length_prefixed(stream, encode_identify(ours))) co_return ec;
+    co_return co_await stream.close_write();
+}
+
+net::awaitable<net::error_code> send_identify_record(net::ByteStream& stream, Bytes record) {
+    if (auto ec = co_await net::write_length_prefixed(stream, record)) co_return ec;
     co_return co_await stream.close_write();
 }
 

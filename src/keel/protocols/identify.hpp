@@ -30,12 +30,18 @@ struct IdentifyInfo {
 };
 
 Bytes encode_identify(const IdentifyInfo& info);
+// `shared`, a record encoded without its observed address (the part a host says to every
+// connection, kept encoded), with `observed` appended as that field: protobuf fields may come in
+// any order. Saves encoding the whole record for each connection.
+Bytes with_observed_addr(BytesView shared, const Multiaddr& observed);
 // Unparseable addresses are skipped (a peer may list transports we do not know), and addresses
 // and protocols past the limits above are dropped.
 boost::system::result<IdentifyInfo> decode_identify(BytesView message);
 
 // Handler side of /ipfs/id/1.0.0: send our record and close.
 net::awaitable<net::error_code> send_identify(net::ByteStream& stream, const IdentifyInfo& ours);
+// The same with our record already encoded.
+net::awaitable<net::error_code> send_identify_record(net::ByteStream& stream, Bytes record);
 // Dialer side of /ipfs/id/1.0.0, and handler side of push: read the record, which may come in
 // several messages (merged), until the writer closes.
 net::awaitable<net::result<IdentifyInfo>> receive_identify(net::ByteStream& stream);

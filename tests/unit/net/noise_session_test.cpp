@@ -219,5 +219,59 @@ TEST(NoiseSession, DataRoundTripThroughNoiseStream) {
     });
 }
 
+// A NoiseStream decrypts the frames its transport holds whole without waiting (read_ready) and
+// completes a frame cut anywhere (read_some): the plaintext is the same for every cut, and a
+// frame too short for its tag fails the stream.
+TEST(NoiseSession, FramesCutAnywhereDecryptTheSame) {
+    noise::Key key{};
+    key.fill(7);
+    const std::vector<Bytes> messages{to_bytes("first"), Bytes{}, test::pattern(1000, 3)};
+    Bytes wire;
+    Bytes plaintext;
+    noise::CipherState sender(key);
+    for (const auto& m : messages) {
+        Bytes frame(m.size() + noise::tag_size);
+        auto n = sender.encrypt(m, frame);
+        ASSERT_TRUE(n.has_value());
+        wire.push_back(static_cast<std::uint8_t>(*n >> 8));
+        wire.push_back(static_cast<std::uint8_t>(*n & 0xff));
+        wire.insert(wire.end(), frame.begin(), frame.end());
+        plaintext.insert(plaintext.end(), m.begin(), m.end());
+    }
+    for (std::size_t cut : {std::size_t{1}, std::size_t{2}, std::size_t{9}, wire.size()}) {
+        SCOPED_TRACE(cut);
+        run([&]() -> awaitable<void> {
+            auto pair = make_memory_stream_pair(co_await asio::this_coro::executor);
+            auto& to_reader = *pair.first;
+            NoiseStream reader(std::move(pair.second), noise::CipherState{},
+                               noise::CipherState(key));
+            Bytes got(plaintext.size());
+            std::size_t have = 0;
+            for (std::size_t at = 0; at < wire.size(); at += cut) {
+                std::size_t n = std::min(cut, wire.size() - at);
+                KEEL_CO_ASSERT_NO_ERROR(
+                    co_await to_reader.write_all(BytesView(wire).subspan(at, n)));
+                while (std::size_t n = reader.read_ready(std::span(got).subspan(have))) have += n;
+            }
+            // Everything was written: all of it can be taken without waiting.
+            EXPECT_EQ(have, plaintext.size());
+            KEEL_CO_ASSERT_NO_ERROR(
+                co_await with_deadline(read_exact(reader, std::span(got).subspan(have)), io_limit));
+            EXPECT_TRUE(got == plaintext);
+        });
+    }
+    run([&]() -> awaitable<void> {
+        auto pair = make_memory_stream_pair(co_await asio::this_coro::executor);
+        NoiseStream reader(std::move(pair.second), noise::CipherState{}, noise::CipherState(key));
+        const Bytes short_frame{0, 5, 1, 2, 3, 4, 5};
+        KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->write_all(short_frame));
+        std::array<std::uint8_t, 8> buf{};
+        EXPECT_EQ(reader.read_ready(buf), 0u);
+        auto n = co_await with_deadline(reader.read_some(buf), io_limit);
+        KEEL_CO_ASSERT(!n);
+        EXPECT_EQ(n.error(), net_errc::malformed_message);
+    });
+}
+
 }  // namespace
 }  // namespace keel::net

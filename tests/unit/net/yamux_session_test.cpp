@@ -573,6 +573,46 @@ TEST(YamuxSession, TheAckTravelsWithTheFirstAnswer) {
     });
 }
 
+// The reader takes frames that came whole without waiting and completes the others, however the
+// bytes are cut: a data frame split inside its header or its payload, two frames in one write,
+// and the FIN of a data frame applied only after its payload is in.
+TEST(YamuxSession, FramesCutAnywhereArriveWholeAndInOrder) {
+    for (std::size_t cut : {std::size_t{1}, std::size_t{5}, std::size_t{13}, std::size_t{4096}}) {
+        SCOPED_TRACE(cut);
+        run([cut]() -> awaitable<void> {
+            RawRemote r(co_await asio::this_coro::executor);
+            const Bytes first = test::pattern(300, 1);
+            const Bytes last = test::pattern(40, 2);
+            Bytes wire;
+            auto add = [&wire](std::uint16_t flags, const Bytes& payload) {
+                auto length = static_cast<std::uint32_t>(payload.size());
+                auto head = yamux::FrameHeader{yamux::FrameType::data, flags, 1, length}.encode();
+                wire.insert(wire.end(), head.begin(), head.end());
+                wire.insert(wire.end(), payload.begin(), payload.end());
+            };
+            add(yamux::flag::syn, first);
+            add(yamux::flag::fin, last);
+            for (std::size_t at = 0; at < wire.size(); at += cut) {
+                std::size_t n = std::min(cut, wire.size() - at);
+                KEEL_CO_ASSERT_NO_ERROR(
+                    co_await r.remote->write_all(BytesView(wire).subspan(at, n)));
+            }
+            auto in = co_await r.server.accept();
+            KEEL_CO_ASSERT(in != nullptr);
+            auto got = co_await read_n(*in, first.size() + last.size());
+            KEEL_CO_ASSERT_OK(got);
+            Bytes expected = first;
+            expected.insert(expected.end(), last.begin(), last.end());
+            EXPECT_TRUE(*got == expected);
+            std::array<std::uint8_t, 8> more{};
+            auto eof = co_await with_deadline(in->read_some(more), io_limit);
+            KEEL_CO_ASSERT(!eof);
+            EXPECT_EQ(eof.error(), asio::error::eof);
+            EXPECT_TRUE(co_await r.shutdown());
+        });
+    }
+}
+
 // A listener holding its multistream answer (HoldAnswer::always, as the Host negotiates inbound
 // streams): a handler that writes first sends answer and record in one frame (identify); one that
 // reads first sends the answer before it waits, so a dialer waiting for it is not stuck.

@@ -59,6 +59,22 @@ TEST(Identify, EncodeDecodeRoundTrip) {
     expect_same(*decoded, info);
 }
 
+// A host encodes the shared part of its record once and appends each connection's observed
+// address: the result decodes as the whole record encoded at once, and protobuf (go, rust, js
+// parse it with their generated code) reads fields in any order.
+TEST(Identify, ObservedAddressAppendedToASharedRecord) {
+    auto info = sample_info();
+    auto shared = info;
+    shared.observed_addr.reset();
+    auto record = with_observed_addr(encode_identify(shared), *info.observed_addr);
+    auto decoded = decode_identify(record);
+    ASSERT_TRUE(decoded.has_value());
+    expect_same(*decoded, info);
+    pb::Identify msg;
+    ASSERT_TRUE(msg.ParseFromArray(record.data(), static_cast<int>(record.size())));
+    EXPECT_EQ(to_bytes(msg.observedaddr()), info.observed_addr->to_bytes());
+}
+
 TEST(Identify, EmptyRecordRoundTrips) {
     auto decoded = decode_identify(encode_identify(IdentifyInfo{}));
     ASSERT_TRUE(decoded) << decoded.error().message();
