@@ -66,15 +66,15 @@ void Host::register_builtin_handlers() {
     handlers_[std::string(protocols::identify_protocol_id)] =
         [this](std::shared_ptr<net::YamuxStream> stream,
                std::shared_ptr<Connection> conn) -> awaitable<void> {
-        co_await net::with_deadline(
-            protocols::send_identify_record(*stream, identify_record(*conn)),
-            config_.identify_timeout);
+        stream->set_deadline(net::Clock::now() + config_.identify_timeout);
+        auto record = identify_record(*conn);
+        co_await protocols::send_identify_record(*stream, std::move(record));
     };
     handlers_[std::string(protocols::identify_push_protocol_id)] =
         [this](std::shared_ptr<net::YamuxStream> stream,
                std::shared_ptr<Connection> conn) -> awaitable<void> {
-        auto info = co_await net::with_deadline(protocols::receive_identify(*stream),
-                                                config_.identify_timeout);
+        stream->set_deadline(net::Clock::now() + config_.identify_timeout);
+        auto info = co_await protocols::receive_identify(*stream);
         if (info) {
             info->listen_addrs =
                 addresses_worth_keeping(std::move(info->listen_addrs), conn->remote_addr);
@@ -208,8 +208,9 @@ awaitable<HostResult<std::shared_ptr<net::YamuxStream>>> Host::new_stream(
         (*stream)->set_protocol(protocols[0]);
         co_return *stream;
     }
-    auto chosen = co_await net::with_deadline(net::multistream_select(**stream, protocols),
-                                              config_.negotiate_timeout);
+    (*stream)->set_deadline(net::Clock::now() + config_.negotiate_timeout);
+    auto chosen = co_await net::multistream_select(**stream, protocols);
+    (*stream)->set_deadline(net::Clock::time_point::max());  // the caller bounds its own waits
     if (!chosen) {
         (*stream)->reset();
         co_return Failure{Phase::protocol, chosen.error(), protocols.empty() ? "" : protocols[0]};
@@ -223,11 +224,13 @@ awaitable<void> Host::handle_stream(std::shared_ptr<net::YamuxStream> stream,
     // The answer waits for the handler's first write (identify's record, a DHT response) and
     // goes in its frame; a handler that reads first sends it before it waits (YamuxStream).
     net::Preamble held;
-    auto chosen = co_await net::with_deadline(
-        net::multistream_handle(
-            *stream, [this](std::string_view p) { return handlers_.contains(p); }, &held.send,
-            net::HoldAnswer::always),
-        config_.negotiate_timeout);
+    std::function<bool(std::string_view)> known = [this](std::string_view p) {
+        return handlers_.contains(p);
+    };
+    stream->set_deadline(net::Clock::now() + config_.negotiate_timeout);
+    auto chosen =
+        co_await net::multistream_handle(*stream, known, &held.send, net::HoldAnswer::always);
+    stream->set_deadline(net::Clock::time_point::max());  // each handler bounds its own waits
     auto conn = weak.lock();
     if (!chosen || !conn) {
         ++stats_.streams_refused;

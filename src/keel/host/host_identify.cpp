@@ -2,7 +2,6 @@
 // sends), waiting for that answer, and what we say about ourselves, pushed when it changes.
 #include "keel/host/host.hpp"
 #include "keel/host/tcp_address.hpp"
-#include "keel/net/deadline.hpp"
 #include "keel/net/log.hpp"
 #include "keel/net/net_errc.hpp"
 #include "keel/protocols/identify.hpp"
@@ -38,8 +37,8 @@ awaitable<void> Host::identify_remote(std::shared_ptr<Connection> conn) {
         finish(stream.error().error);
         co_return;
     }
-    auto info = co_await net::with_deadline(protocols::receive_identify(**stream),
-                                            config_.identify_timeout);
+    (*stream)->set_deadline(net::Clock::now() + config_.identify_timeout);
+    auto info = co_await protocols::receive_identify(**stream);
     co_await (*stream)->close_write();
     if (!info) {
         finish(info.error());
@@ -108,9 +107,9 @@ void Host::push_identify() {
                 std::vector<std::string> wanted{std::string(protocols::identify_push_protocol_id)};
                 auto stream = co_await new_stream(conn, std::move(wanted));
                 if (!stream) co_return;
-                co_await net::with_deadline(
-                    protocols::send_identify_record(**stream, identify_record(*conn)),
-                    config_.identify_timeout);
+                (*stream)->set_deadline(net::Clock::now() + config_.identify_timeout);
+                auto record = identify_record(*conn);
+                co_await protocols::send_identify_record(**stream, std::move(record));
             },
             asio::detached);
     }

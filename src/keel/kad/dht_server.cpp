@@ -8,7 +8,6 @@
 #include "keel/host/tcp_address.hpp"
 #include "keel/kad/dht.hpp"
 #include "keel/net/condition.hpp"
-#include "keel/net/deadline.hpp"
 #include "keel/net/framing.hpp"
 #include "keel/net/log.hpp"
 
@@ -45,8 +44,10 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
                            std::shared_ptr<Connection> conn) {
     ++stats_.inbound_streams;
     for (std::size_t i = 0; i < config_.max_rpcs_per_stream; ++i) {
-        auto bytes = co_await net::with_deadline(
-            net::read_length_prefixed(*stream, max_message_size), config_.stream_idle_timeout);
+        stream->set_deadline(net::Clock::now() + config_.stream_idle_timeout);
+        auto bytes = co_await net::read_length_prefixed(*stream, max_message_size);
+        // The answer's write has the session's write_timeout, as before; the durable wait its own.
+        stream->set_deadline(net::Clock::time_point::max());
         if (!bytes) {
             if (bytes.error() != asio::error::eof) {
                 log().info("event=kad_bad_request peer={} error=\"{}\"", conn->peer,

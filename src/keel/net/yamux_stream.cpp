@@ -70,8 +70,10 @@ awaitable<result<std::size_t>> YamuxStream::read_some(std::span<std::uint8_t> bu
         auto readable = [this] {
             return buffer_pos_ < buffer_.size() || reset_reason_ || remote_closed_ || read_closed_;
         };
-        bool ready = co_await readable_.until(readable);
-        if (!ready) co_return make_error_code(asio::error::operation_aborted);
+        bool ready = co_await readable_.until(readable, deadline_);
+        if (ready) continue;
+        if (Clock::now() >= deadline_) co_return make_error_code(net_errc::timeout);
+        co_return make_error_code(asio::error::operation_aborted);
     }
 }
 
@@ -114,7 +116,7 @@ awaitable<error_code> YamuxStream::write_all(BytesView data) {
     const auto& config = session_->config();
     // One deadline for the whole write: a peer that reads a byte now and then must not keep the
     // answer (and this task) alive for ever.
-    const auto deadline = Clock::now() + config.write_timeout;
+    const auto deadline = std::min(Clock::now() + config.write_timeout, deadline_);
     while (!data.empty()) {
         if (reset_reason_) co_return reset_reason_;
         if (local_closed_) co_return make_error_code(asio::error::broken_pipe);

@@ -33,6 +33,13 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     // dialer's, takes the answer off before the first read hands out data; a refusal fails that
     // read and resets.
     void set_preamble(Preamble preamble) { preamble_ = std::move(preamble); }
+    // Every read and write that has to wait gives up at this time with net_errc::timeout, as
+    // go's SetDeadline; max() for none (the default; a write still has the session's
+    // write_timeout). Bounds a whole exchange (a negotiation, an identify, a request) without
+    // with_deadline's parallel group, which costs two spawned coroutines and their cancellation
+    // slots even when nothing waits; here a wait costs one timer, and most reads find their
+    // bytes already here and do not wait. The one reading or writing sets it.
+    void set_deadline(Clock::time_point deadline) { deadline_ = deadline; }
 
     std::uint32_t id() const { return id_; }
     bool inbound() const { return inbound_; }
@@ -77,6 +84,7 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     bool remote_closed_ = false;
     error_code reset_reason_;  // set once reset, by either side or by the session ending
     Preamble preamble_;
+    Clock::time_point deadline_ = Clock::time_point::max();
     bool forgotten_ = false;
     Condition readable_;  // data, a close or a reset arrived
     Condition writable_;  // the send window grew, the session's queue drained, or a reset

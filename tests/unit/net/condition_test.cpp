@@ -1,5 +1,8 @@
 #include "keel/net/condition.hpp"
 
+#include <functional>
+#include <memory>
+
 #include <gtest/gtest.h>
 
 #include "keel/net/deadline.hpp"
@@ -108,6 +111,59 @@ TEST(Condition, WaitReturnsAfterOneNotifyOrTheDeadline) {
         auto start = Clock::now();
         co_await wake.wait(start + Duration{30});
         EXPECT_GE(Clock::now() - start, Duration{30});
+    });
+}
+
+// Waiters with deadlines wait on timers of their own: a notify wakes every one of them, each
+// ends at its own deadline, and waiters without one are woken beside them.
+TEST(Condition, NotifyWakesWaitersWithAndWithoutDeadlines) {
+    run([]() -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        Condition changed(ex);
+        bool value = false;
+        int woken = 0;
+        int timed_out = 0;
+        auto start = Clock::now();
+        for (auto limit : {Duration{5000}, Duration{5000}, Duration{0}, Duration{40}}) {
+            asio::co_spawn(
+                ex,
+                [&, limit]() -> awaitable<void> {
+                    auto ready = [&] { return value; };
+                    auto deadline = limit == Duration{0} ? Clock::time_point::max() : start + limit;
+                    const bool ok = co_await changed.until(ready, deadline);
+                    ++(ok ? woken : timed_out);
+                },
+                asio::detached);
+        }
+        co_await pause(Duration{100});
+        EXPECT_EQ(timed_out, 1);  // the 40 ms one, alone
+        EXPECT_EQ(woken, 0);
+        value = true;
+        changed.notify();
+        co_await pause(Duration{20});
+        EXPECT_EQ(woken, 3);
+        EXPECT_LT(Clock::now() - start, Duration{2000});
+    });
+}
+
+// A Condition destroyed while a waiter with a deadline is linked to it detaches the waiter: the
+// waiter's frame ends later (at its deadline) without touching the Condition.
+TEST(Condition, ATimedWaiterOutlivesItsCondition) {
+    run([]() -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto changed = std::make_unique<Condition>(ex);
+        bool ended = false;
+        asio::co_spawn(
+            ex,
+            [&, c = changed.get()]() -> awaitable<void> {
+                co_await c->wait(Clock::now() + Duration{50});
+                ended = true;
+            },
+            asio::detached);
+        co_await pause(Duration{10});
+        changed.reset();
+        std::function<bool()> finished = [&] { return ended; };
+        EXPECT_TRUE(co_await test::wait_until(finished, Duration{2000}));
     });
 }
 

@@ -403,6 +403,46 @@ TEST(YamuxSession, WriteToAPeerThatNeverReadsTimesOut) {
     });
 }
 
+// The stream's own deadline bounds a read that waits (no with_deadline around it): data that
+// comes in time is read, then the wait for more ends with a timeout at the deadline, and a
+// deadline set back to none waits again.
+TEST(YamuxSession, TheStreamsDeadlineEndsAReadThatWaitsTooLong) {
+    run([]() -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        Connection c(ex);
+        auto opened = c.client.session->open_stream();
+        KEEL_CO_ASSERT_OK(opened);
+        auto out = *opened;
+        auto in = co_await c.server.accept();
+        KEEL_CO_ASSERT(in != nullptr);
+        in->set_deadline(Clock::now() + Duration{300});
+        asio::co_spawn(
+            ex,
+            [out]() -> awaitable<void> {
+                co_await pause(Duration{50});
+                co_await out->write_all(to_bytes("in time"));
+            },
+            asio::detached);
+        Bytes got(7);
+        KEEL_CO_ASSERT_NO_ERROR(co_await read_exact(*in, got));
+        EXPECT_EQ(got, to_bytes("in time"));
+        auto start = Clock::now();
+        Bytes more(1);
+        auto late = co_await in->read_some(more);
+        auto took = Clock::now() - start;
+        KEEL_CO_ASSERT(!late);
+        EXPECT_EQ(late.error(), make_error_code(net_errc::timeout));
+        EXPECT_LT(took, Duration{2000});
+        in->set_deadline(Clock::time_point::max());
+        KEEL_CO_ASSERT_NO_ERROR(co_await out->write_all(to_bytes("!")));
+        auto again = co_await read_n(*in, 1);
+        KEEL_CO_ASSERT_OK(again);
+        EXPECT_EQ(*again, to_bytes("!"));
+        bool closed_cleanly = co_await c.shutdown();
+        EXPECT_TRUE(closed_cleanly);
+    });
+}
+
 // After close_read() nothing more is buffered: later data is dropped, its window not credited.
 TEST(YamuxSession, ClosedForReadingHoldsNothing) {
     run([]() -> awaitable<void> {
