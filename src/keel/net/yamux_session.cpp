@@ -1,5 +1,7 @@
 #include "keel/net/yamux_session.hpp"
 
+#include <algorithm>
+
 #include "keel/net/log.hpp"
 #include "keel/net/net_errc.hpp"
 #include "keel/net/yamux_stream.hpp"
@@ -376,21 +378,14 @@ result<YamuxSession::Payload> YamuxSession::on_frame(const FrameHeader& h) {
 }
 
 std::optional<Bytes> YamuxSession::take_ready_data(YamuxStream& stream, const FrameHeader& h) {
-    Bytes& buf = stream.buffer_;
-    if (stream.buffer_pos_ == buf.size()) {
-        buf.clear();
-        stream.buffer_pos_ = 0;
-    }
-    std::size_t at = buf.size();
-    buf.resize(at + h.length);
-    std::size_t got = transport_->read_ready(std::span(buf).subspan(at));
+    auto room = stream.extend_buffer(h.length);
+    std::size_t got = transport_->read_ready(room);
     if (got == h.length) {
         data_arrived(stream, h);
         return std::nullopt;
     }
-    Bytes part(buf.begin() + static_cast<std::ptrdiff_t>(at),
-               buf.begin() + static_cast<std::ptrdiff_t>(at + got));
-    buf.resize(at);
+    Bytes part(room.begin(), room.begin() + static_cast<std::ptrdiff_t>(got));
+    stream.unextend_buffer(h.length);
     return part;
 }
 
@@ -404,12 +399,8 @@ awaitable<error_code> YamuxSession::read_data(std::shared_ptr<YamuxStream> strea
         release_buffered(h.length);
         co_return ec;
     }
-    Bytes& buf = stream->buffer_;
-    if (stream->buffer_pos_ == buf.size()) {
-        buf.clear();
-        stream->buffer_pos_ = 0;
-    }
-    buf.insert(buf.end(), payload.begin(), payload.end());
+    auto room = stream->extend_buffer(payload.size());
+    std::copy(payload.begin(), payload.end(), room.begin());
     data_arrived(*stream, h);
     co_return error_code{};
 }

@@ -32,6 +32,16 @@ void YamuxStream::drop_buffer() {
     if (unread > 0) session_->release_buffered(unread);
 }
 
+std::span<std::uint8_t> YamuxStream::extend_buffer(std::size_t n) {
+    if (buffer_pos_ == buffer_.size()) {
+        buffer_.clear();
+        buffer_pos_ = 0;
+    }
+    std::size_t at = buffer_.size();
+    buffer_.resize(at + n);
+    return std::span(buffer_).subspan(at);
+}
+
 void YamuxStream::close_read() {
     read_closed_ = true;
     drop_buffer();

@@ -59,6 +59,11 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     std::size_t take(std::span<std::uint8_t> buffer);
     // Drops the unread buffer and returns its bytes to the session's accounting.
     void drop_buffer();
+    // Room for `n` received bytes after the unread ones (from the start again once everything
+    // was read), for the session to fill; it gives back what it did not fill with
+    // unextend_buffer(n - filled).
+    std::span<std::uint8_t> extend_buffer(std::size_t n);
+    void unextend_buffer(std::size_t n) { buffer_.resize(buffer_.size() - n); }
     void wake_reader() { readable_.notify(); }
     void wake_writer() { writable_.notify(); }
     // Every frame of this stream goes out here: the first one we send on a stream the remote
