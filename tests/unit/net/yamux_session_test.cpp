@@ -75,6 +75,15 @@ struct Connection {
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
+    // A stream the client opens and the server accepts: {outbound, inbound}, nullptrs if either
+    // failed.
+    awaitable<std::pair<std::shared_ptr<YamuxStream>, std::shared_ptr<YamuxStream>>> open_both() {
+        auto opened = client.session->open_stream();
+        if (!opened) co_return std::pair{nullptr, nullptr};
+        auto in = co_await server.accept();
+        co_return std::pair{*opened, in};
+    }
+
     awaitable<bool> shutdown() {
         client.session->close();
         server.session->close();
@@ -410,11 +419,10 @@ TEST(YamuxSession, TheStreamsDeadlineEndsAReadThatWaitsTooLong) {
     run([]() -> awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         Connection c(ex);
-        auto opened = c.client.session->open_stream();
-        KEEL_CO_ASSERT_OK(opened);
-        auto out = *opened;
-        auto in = co_await c.server.accept();
-        KEEL_CO_ASSERT(in != nullptr);
+        auto both = co_await c.open_both();
+        auto out = both.first;  // not a structured binding: the lambda below captures it
+        auto in = both.second;
+        KEEL_CO_ASSERT(out != nullptr && in != nullptr);
         in->set_deadline(Clock::now() + Duration{300});
         asio::co_spawn(
             ex,
