@@ -153,15 +153,18 @@ TEST(Condition, ATimedWaiterOutlivesItsCondition) {
     run([]() -> awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         auto changed = std::make_unique<Condition>(ex);
+        bool started = false;
         bool ended = false;
         asio::co_spawn(
             ex,
             [&, c = changed.get()]() -> awaitable<void> {
+                started = true;  // and linked before anything else runs: no suspension between
                 co_await c->wait(Clock::now() + Duration{50});
                 ended = true;
             },
             asio::detached);
-        co_await pause(Duration{10});
+        std::function<bool()> waiting = [&] { return started; };
+        KEEL_CO_ASSERT(co_await test::wait_until(waiting, Duration{2000}));
         changed.reset();
         std::function<bool()> finished = [&] { return ended; };
         EXPECT_TRUE(co_await test::wait_until(finished, Duration{2000}));
