@@ -1,5 +1,11 @@
 #include "keel/crypto/peer_id.hpp"
 
+#include <sodium.h>
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+
 #include "keel/base/cid.hpp"
 #include "keel/base/codec_errc.hpp"
 #include "keel/base/multibase.hpp"
@@ -79,6 +85,20 @@ bool PeerId::matches(const PublicKey& key) const {
 
 }  // namespace keel
 
+// Keyed (SipHash-2-4, a key drawn once per process): a remote chooses its peer ID, and with an
+// unkeyed hash it could grind keys until thousands of them share one bucket of a bootstrap's maps.
 std::size_t std::hash<keel::PeerId>::operator()(const keel::PeerId& id) const noexcept {
-    return std::hash<std::string_view>{}(keel::as_chars(id.bytes()));
+    static const auto key = [] {
+        std::array<unsigned char, crypto_shorthash_KEYBYTES> k{};
+        // sodium_init() is idempotent; randombytes_buf works (from the system RNG) even if it
+        // failed, which it does only when that RNG is unusable.
+        [[maybe_unused]] const int initialised = sodium_init();
+        randombytes_buf(k.data(), k.size());
+        return k;
+    }();
+    std::array<unsigned char, crypto_shorthash_BYTES> out{};
+    crypto_shorthash(out.data(), id.bytes().data(), id.bytes().size(), key.data());
+    std::uint64_t h = 0;
+    std::memcpy(&h, out.data(), sizeof h);
+    return static_cast<std::size_t>(h);
 }

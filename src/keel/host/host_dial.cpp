@@ -312,8 +312,7 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect_peer(
     }
     auto open = connections_to(peer);
     if (!open.empty()) co_return open.front();
-    if (addrs.empty())
-        if (auto info = peer_store_.get(peer)) addrs = info->addrs;
+    if (addrs.empty()) addrs = peer_store_.addrs(peer);
     if (addrs.empty())
         co_return Failure{Phase::dial, make_error_code(net::net_errc::no_addresses),
                           peer.short_string()};

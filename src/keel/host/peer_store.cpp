@@ -116,10 +116,18 @@ std::optional<PeerInfo> PeerStore::get(const PeerId& peer) const {
     return it->second;
 }
 
+std::vector<Multiaddr> PeerStore::addrs(const PeerId& peer) const {
+    auto it = peers_.find(peer);
+    if (it == peers_.end()) return {};
+    return it->second.addrs;
+}
+
 std::vector<PeerInfo> PeerStore::all() const {
     std::vector<PeerInfo> out;
     out.reserve(peers_.size());
     for (const auto& [id, info] : peers_) out.push_back(info);
+    std::sort(out.begin(), out.end(),
+              [](const PeerInfo& a, const PeerInfo& b) { return a.id < b.id; });
     return out;
 }
 

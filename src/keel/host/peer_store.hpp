@@ -1,9 +1,9 @@
 #pragma once
 // What we know about peers: keys, addresses, protocols and agent, from identify and from dials.
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "keel/crypto/peer_id.hpp"
@@ -53,9 +53,13 @@ class PeerStore {
     // Forgets every unpinned peer last seen before `cutoff`; returns how many.
     std::size_t forget_unseen_since(net::Clock::time_point cutoff);
     std::optional<PeerInfo> get(const PeerId& peer) const;
+    // Only the addresses (empty for an unknown peer): what a DHT answer or a dial needs, without
+    // copying the rest of the record (up to 128 protocol strings) per peer named.
+    std::vector<Multiaddr> addrs(const PeerId& peer) const;
     bool contains(const PeerId& peer) const { return peers_.contains(peer); }
     // Whether the peer's identify listed `protocol`.
     bool supports(const PeerId& peer, std::string_view protocol) const;
+    // In peer ID order, so that pages of it (the HTTP API's) are stable.
     std::vector<PeerInfo> all() const;
     std::size_t size() const { return peers_.size(); }
     // What the entries are accounted for (cost()): bounded by max_bytes.
@@ -69,7 +73,9 @@ class PeerStore {
     void forget_oldest();
     bool pinned(const PeerId& peer) const;
     void add_address_to(PeerInfo& info, const Multiaddr& addr);
-    std::map<PeerId, PeerInfo> peers_;
+    // Hashed (std::hash<PeerId> is keyed): a bootstrap looks a peer up several times per
+    // connection among tens of thousands, and a tree's dozen compares each miss the cache.
+    std::unordered_map<PeerId, PeerInfo> peers_;
     std::size_t max_peers_;
     std::size_t max_bytes_;
     std::size_t bytes_ = 0;

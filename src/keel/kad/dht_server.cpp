@@ -124,9 +124,7 @@ std::vector<KadPeer> Dht::closer_peers(BytesView key, const PeerId& exclude) con
     std::vector<KadPeer> out;
     for (const auto& id : table_.closest(kad_key(key), config_.k + 1)) {
         if (id == exclude || out.size() >= config_.k) continue;
-        auto info = host_.peer_store().get(id);
-        if (!info) continue;
-        KadPeer peer{id, shareable(info->addrs), host_.is_connected(id)};
+        KadPeer peer{id, shareable(host_.peer_store().addrs(id)), host_.is_connected(id)};
         if (peer.addrs.empty()) continue;
         if (peer.addrs.size() > max_addrs_per_peer) peer.addrs.resize(max_addrs_per_peer);
         out.push_back(std::move(peer));
@@ -162,8 +160,7 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
                     continue;
                 }
                 auto addrs = worth_keeping(p.addrs, from);
-                if (addrs.empty())
-                    if (auto info = host_.peer_store().get(from)) addrs = info->addrs;
+                if (addrs.empty()) addrs = host_.peer_store().addrs(from);
                 for (const auto& a : addrs) host_.peer_store().add_address(from, a);
                 // A record keeps a few addresses (the peer store keeps the rest while the peer is
                 // known): each one is paid for once per key, for 48 hours.

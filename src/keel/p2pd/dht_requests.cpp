@@ -132,9 +132,7 @@ net::awaitable<DhtAnswer> answer_dht_request(kad::Dht& dht, const DHTRequest& re
             std::vector<DHTResponse> values;
             for (const auto& id : result->closest) {
                 auto r = value_response(id.bytes());
-                std::vector<Multiaddr> addrs;
-                if (auto info = dht.host().peer_store().get(id)) addrs = info->addrs;
-                *r.mutable_peer() = peer_info(id, addrs);
+                *r.mutable_peer() = peer_info(id, dht.host().peer_store().addrs(id));
                 values.push_back(std::move(r));
             }
             co_await out.stream(values);
