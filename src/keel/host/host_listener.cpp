@@ -4,7 +4,6 @@
 
 #include "keel/host/host.hpp"
 #include "keel/host/tcp_address.hpp"
-#include "keel/net/deadline.hpp"
 #include "keel/net/log.hpp"
 #include "keel/net/net_errc.hpp"
 #include "keel/net/tcp_stream.hpp"
@@ -82,10 +81,13 @@ awaitable<void> Host::handle_inbound(tcp::socket socket, tcp::endpoint peer) {
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     Phase phase = Phase::security;
-    auto upgraded = co_await net::with_deadline(
-        upgrade_connection(std::make_unique<net::TcpStream>(std::move(socket)), false,
-                           upgrade_config_, std::nullopt, phase),
-        config_.handshake_timeout);
+    // The handshake's deadline rides on the socket (one timer) rather than with_deadline's
+    // parallel group: this is the bootstrap's hot path, once per connection.
+    auto tcp = std::make_unique<net::TcpStream>(std::move(socket));
+    auto* transport = tcp.get();
+    transport->set_deadline(net::Clock::now() + config_.handshake_timeout);
+    auto upgraded =
+        co_await upgrade_connection(std::move(tcp), false, upgrade_config_, std::nullopt, phase);
     if (!upgraded) {
         admission_.upgrade_failed(from);
         ++stats_.upgrade_failures;
@@ -93,6 +95,9 @@ awaitable<void> Host::handle_inbound(tcp::socket socket, tcp::endpoint peer) {
                    phase_name(phase), upgraded.error().message());
         co_return;
     }
+    // Up: the transport now lives in the session, which keeps it as long as the connection,
+    // whose streams carry deadlines of their own.
+    transport->set_deadline(net::Clock::time_point::max());
     if (stopped_) {
         admission_.upgrade_failed(from);
         upgraded->session->close();
