@@ -121,15 +121,17 @@ void Host::observe_identified(std::function<void(const std::shared_ptr<Connectio
 std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction direction, Multiaddr remote,
                                                  Multiaddr local,
                                                  std::optional<asio::ip::address> admitted_from) {
-    auto conn = std::make_shared<Connection>(next_connection_id_++, up.peer, up.key, direction,
-                                             remote, local, up.muxer, up.muxer_inlined, up.session);
+    // Moved, not copied: the peer ID, key and addresses are a connection's largest records.
+    auto conn = std::make_shared<Connection>(
+        next_connection_id_++, std::move(up.peer), std::move(up.key), direction, std::move(remote),
+        std::move(local), std::move(up.muxer), up.muxer_inlined, std::move(up.session));
     conn->limited = is_circuit(conn->remote_addr);
     connections_.emplace(conn->id, conn);
     connections_by_peer_[conn->peer].push_back(conn);
-    if (direction == Direction::outbound) peer_store_.add_address(conn->peer, remote);
+    if (direction == Direction::outbound) peer_store_.add_address(conn->peer, conn->remote_addr);
     dial_backoff_.connected(conn->peer);
     log().debug("event=connection_opened peer={} dir={} addr={} muxer={} inlined={}", conn->peer,
-                direction_name(direction), remote, conn->muxer, conn->muxer_inlined);
+                direction_name(direction), conn->remote_addr, conn->muxer, conn->muxer_inlined);
     std::weak_ptr<Connection> weak = conn;
     conn->session->start(
         [this, weak](std::shared_ptr<net::YamuxStream> stream) {

@@ -265,7 +265,8 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& a
         co_return fail(phase, upgraded.error());
     }
     ++stats_.upgrades_ok;
-    co_return add_connection(std::move(*upgraded), Direction::outbound, remote, local);
+    co_return add_connection(std::move(*upgraded), Direction::outbound, std::move(remote),
+                             std::move(local));
 }
 
 awaitable<HostResult<std::shared_ptr<Connection>>> Host::adopt_connection(

@@ -105,7 +105,8 @@ awaitable<void> Host::handle_inbound(tcp::socket socket, tcp::endpoint peer) {
     }
     admission_.upgraded(from);
     ++stats_.upgrades_ok;
-    add_connection(std::move(*upgraded), Direction::inbound, remote, local, from);
+    add_connection(std::move(*upgraded), Direction::inbound, std::move(remote), std::move(local),
+                   from);
 }
 
 }  // namespace keel

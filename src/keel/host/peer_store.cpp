@@ -13,9 +13,9 @@ bool PeerStore::pinned(const PeerId& peer) const {
 std::size_t PeerStore::cost(const PeerInfo& info) {
     // The map node, the PeerId and key, the strings and vectors: close to the heap they take.
     std::size_t n = 256 + info.agent_version.size() + info.protocol_version.size();
-    for (const auto& a : info.addrs) n += sizeof(Multiaddr) + a.to_bytes().size();
+    for (const auto& a : info.addrs) n += sizeof(Multiaddr) + a.byte_size();
     for (const auto& p : info.protocols) n += sizeof(std::string) + p.size();
-    if (info.observed_addr) n += info.observed_addr->to_bytes().size();
+    if (info.observed_addr) n += info.observed_addr->byte_size();
     return n;
 }
 
@@ -53,7 +53,7 @@ void PeerStore::add_address_to(PeerInfo& info, const Multiaddr& addr) {
     // A /p2p-circuit address that does not parse as one (no relay ID) cannot be dialled.
     if (is_circuit(addr) && !parse_circuit(addr)) return;
     auto plain = without_own_peer_id(addr);
-    if (plain.to_bytes().size() > max_addr_bytes) return;
+    if (plain.byte_size() > max_addr_bytes) return;
     if (std::find(info.addrs.begin(), info.addrs.end(), plain) != info.addrs.end()) return;
     if (info.addrs.size() >= max_addrs_per_peer) info.addrs.erase(info.addrs.begin());
     info.addrs.push_back(std::move(plain));
@@ -79,7 +79,7 @@ void PeerStore::apply_identify(const PeerId& peer, const protocols::IdentifyInfo
             if (p.size() <= max_protocol_bytes && info.protocols.size() < max_protocols_per_peer)
                 info.protocols.push_back(p);
     }
-    if (id.observed_addr && id.observed_addr->to_bytes().size() <= max_addr_bytes)
+    if (id.observed_addr && id.observed_addr->byte_size() <= max_addr_bytes)
         info.observed_addr = id.observed_addr;
     for (const auto& addr : id.listen_addrs) add_address_to(info, addr);
     account(info, before);

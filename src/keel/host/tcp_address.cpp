@@ -67,14 +67,15 @@ Multiaddr tcp_multiaddr(const tcp::endpoint& endpoint) {
     Multiaddr out;
     if (address.is_v4()) {
         auto b = address.to_v4().to_bytes();
-        out = out.with_component(proto_code::ip4, Bytes(b.begin(), b.end()));
+        out = std::move(out).with_component(proto_code::ip4, Bytes(b.begin(), b.end()));
     } else {
         auto b = address.to_v6().to_bytes();
-        out = out.with_component(proto_code::ip6, Bytes(b.begin(), b.end()));
+        out = std::move(out).with_component(proto_code::ip6, Bytes(b.begin(), b.end()));
     }
     std::uint16_t port = endpoint.port();
-    return out.with_component(proto_code::tcp, Bytes{static_cast<std::uint8_t>(port >> 8),
-                                                     static_cast<std::uint8_t>(port & 0xff)});
+    return std::move(out).with_component(
+        proto_code::tcp,
+        Bytes{static_cast<std::uint8_t>(port >> 8), static_cast<std::uint8_t>(port & 0xff)});
 }
 
 Multiaddr remote_multiaddr(const tcp::socket& socket) {

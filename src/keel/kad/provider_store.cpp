@@ -18,7 +18,7 @@ std::size_t ProviderStore::record_cost(const Bytes& key) {
 std::size_t ProviderStore::provider_cost(const PeerId& provider,
                                          const std::vector<Multiaddr>& addrs) {
     std::size_t n = overhead_per_provider + provider.bytes().size();
-    for (const auto& a : addrs) n += sizeof(Multiaddr) + a.to_bytes().size();
+    for (const auto& a : addrs) n += sizeof(Multiaddr) + a.byte_size();
     return n;
 }
 

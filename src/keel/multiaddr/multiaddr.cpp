@@ -295,6 +295,16 @@ Bytes Multiaddr::to_bytes() const {
     return out;
 }
 
+std::size_t Multiaddr::byte_size() const {
+    std::size_t n = 0;
+    for (const auto& c : components_) {
+        n += uvarint_size(c.code) + c.value.size();
+        const ProtocolInfo* p = protocol_by_code(c.code);
+        if (p && p->size_kind == Size::variable) n += uvarint_size(c.value.size());
+    }
+    return n;
+}
+
 const Multiaddr::Component* Multiaddr::find(std::uint32_t code) const {
     for (const auto& c : components_)
         if (c.code == code) return &c;
@@ -308,10 +318,15 @@ Multiaddr Multiaddr::encapsulate(const Multiaddr& other) const {
     return out;
 }
 
-Multiaddr Multiaddr::with_component(std::uint32_t code, Bytes value) const {
+Multiaddr Multiaddr::with_component(std::uint32_t code, Bytes value) const& {
     Multiaddr out = *this;
     out.components_.push_back({code, std::move(value)});
     return out;
+}
+
+Multiaddr Multiaddr::with_component(std::uint32_t code, Bytes value) && {
+    components_.push_back({code, std::move(value)});
+    return std::move(*this);
 }
 
 Multiaddr Multiaddr::without(std::uint32_t code) const {

@@ -37,6 +37,8 @@ class Multiaddr {
 
     std::string to_string() const;
     Bytes to_bytes() const;
+    // to_bytes().size(), without building the bytes (the peer store's accounting asks often).
+    std::size_t byte_size() const;
 
     const std::vector<Component>& components() const { return components_; }
     bool empty() const { return components_.empty(); }
@@ -46,7 +48,9 @@ class Multiaddr {
     Multiaddr encapsulate(const Multiaddr& other) const;
     // Appends a component; `value` must be valid binary for `code` (callers build it from
     // trusted data such as a PeerId's bytes).
-    Multiaddr with_component(std::uint32_t code, Bytes value) const;
+    Multiaddr with_component(std::uint32_t code, Bytes value) const&;
+    // The same on a temporary, without copying its components: `std::move(a).with_component(…)`.
+    Multiaddr with_component(std::uint32_t code, Bytes value) &&;
     // All components with `code` removed.
     Multiaddr without(std::uint32_t code) const;
     // Text form of one component's value ("127.0.0.1", "4001", "12D3Koo..."); empty if none.

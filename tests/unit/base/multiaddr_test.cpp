@@ -54,6 +54,7 @@ TEST(Multiaddr, TextBinaryPairs) {
         auto m = Multiaddr::parse(p.text, &why);
         ASSERT_TRUE(m) << p.text << ": " << why;
         EXPECT_EQ(to_hex(m->to_bytes()), p.hex) << p.text;
+        EXPECT_EQ(m->byte_size(), p.hex.size() / 2) << p.text;
         EXPECT_EQ(m->to_string(), p.text);
         auto b = Multiaddr::from_bytes(hex(p.hex), &why);
         ASSERT_TRUE(b) << p.hex << ": " << why;
@@ -170,6 +171,8 @@ TEST(Multiaddr, ComponentOperations) {
     EXPECT_EQ(full.to_string(), "/ip4/10.0.0.1/tcp/4001/p2p/" + std::string(peer_b58));
     EXPECT_EQ(full.without(proto_code::p2p), base);
     EXPECT_EQ(base.with_component(proto_code::p2p, p2p.components()[0].value), full);
+    auto moved = base;
+    EXPECT_EQ(std::move(moved).with_component(proto_code::p2p, p2p.components()[0].value), full);
 
     const auto* tcp = full.find(proto_code::tcp);
     ASSERT_NE(tcp, nullptr);
