@@ -221,7 +221,13 @@ TEST_F(WireAttacks, FinishedStreamsHoldNothing) {
         ASSERT_TRUE(stream);
         streams.push_back(stream);
     }
-    // Let every identify handler finish, then pour 200 KiB into each finished stream.
+    // Let every identify handler finish (its record read to the end here: the server has seen
+    // the stream, answered and closed its side; the proposals may not even have left when the
+    // last open() returns), then pour 200 KiB into each finished stream.
+    for (auto& s : streams) {
+        auto record = run_task(io, protocols::receive_identify(*s), 5s);
+        ASSERT_TRUE(record && *record) << "no identify record on a stream";
+    }
     ASSERT_TRUE(run_until(
         io, [&] { return open_streams(*server_host) == 0; }, 5s))
         << "identify streams still open on the server";

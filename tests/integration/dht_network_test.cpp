@@ -1,12 +1,17 @@
 // The Kademlia DHT end to end, over 127.0.0.1: a 50-node Keel network in one process on one
 // io_context: every node finds every other node and every provider record. (Bad input against a
 // Keel DHT server: dht_bad_input_test.cpp; persistence across kill -9: dht_persistence_test.cpp.)
+// Also what a request's stream carries.
 #include <algorithm>
+#include <array>
 #include <cstdio>
+#include <optional>
 
 #include "keel/kad/dht.hpp"
+#include "keel/net/framing.hpp"
 #include "support/deadlines.hpp"
 #include "support/dht_nodes.hpp"
+#include "support/kad_wire.hpp"
 
 namespace keel::test {
 namespace {
@@ -220,6 +225,50 @@ TEST_F(DhtNetwork, EveryNodeFindsEveryNodeAndEveryProvider) {
     std::size_t connections = 0;
     for (auto& n : nodes_) connections += n.host->connections().size();
     std::printf("[ network  ] %zu connection ends open (one socket each)\n", connections);
+}
+
+// ---- a request's stream ---------------------------------------------------------------------
+
+// Nothing but the request goes on a request's stream, so its FIN goes with it: the server reads
+// the end of the stream before it answers and answers and closes in one write, where a FIN sent
+// after the answer would wake it once more per request (docs/performance.md).
+TEST(DhtRequest, TheStreamIsHalfClosedWithTheRequest) {
+    asio::io_context io;
+    std::vector<DhtNode> nodes;
+    std::vector<std::unique_ptr<Host>> hosts;
+    nodes.push_back(make_node(io, dht_config(false, 5s)));
+    hosts.push_back(std::make_unique<Host>(io.get_executor(), test_config()));
+    Host& server = *hosts.back();
+    auto bound = server.listen(loopback_any_port());
+    ASSERT_TRUE(bound);
+    auto eof_before_answer = std::make_shared<std::optional<bool>>();
+    server.set_handler(
+        kad_protocol(),
+        [eof_before_answer](std::shared_ptr<net::YamuxStream> stream,
+                            std::shared_ptr<Connection>) -> net::awaitable<void> {
+            auto request = co_await net::read_length_prefixed(*stream, kad::max_message_size);
+            if (!request) co_return;
+            // Bounded: without the FIN this read waits for the client, which waits for us.
+            stream->set_deadline(net::Clock::now() + 2s);
+            std::array<std::uint8_t, 1> more{};
+            auto next = co_await stream->read_some(more);
+            *eof_before_answer = !next && next.error() == asio::error::eof;
+            stream->set_deadline(net::Clock::time_point::max());
+            auto decoded = kad::decode_message(*request);
+            if (!decoded) co_return;
+            kad::KadMessage answer;
+            answer.type = decoded->type;
+            answer.key = decoded->key;
+            co_await net::write_length_prefixed(*stream, kad::encode_message(answer));
+        });
+    std::vector<Multiaddr> addrs{with_peer(*bound, server.peer_id())};
+    auto asked = message(kad::MessageType::find_node, random_bytes(32, 5));
+    auto r = run_task(io, nodes[0].dht->request(server.peer_id(), asked, addrs), 10s);
+    ASSERT_TRUE(r.has_value()) << "the request did not finish";
+    EXPECT_TRUE(*r) << r->error().message();
+    ASSERT_TRUE(eof_before_answer->has_value()) << "the server never read a request";
+    EXPECT_TRUE(**eof_before_answer) << "no end of stream before the answer";
+    shut_down_nodes(io, nodes, hosts);
 }
 
 }  // namespace

@@ -89,8 +89,10 @@ awaitable<net::result<KadMessage>> Dht::exchange(std::shared_ptr<Connection> con
         if (answer && answer->type == MessageType::ping) co_return std::move(*answer);
         co_return sent;
     }
-    auto bytes = co_await net::read_length_prefixed(**stream, max_message_size);
+    // Nothing more goes on this stream: its FIN leaves with the request, so the server answers
+    // and closes in one write instead of waking again for a FIN sent after its answer.
     co_await (*stream)->close_write();
+    auto bytes = co_await net::read_length_prefixed(**stream, max_message_size);
     if (!bytes) co_return bytes.error();
     auto response = decode_message(*bytes);
     if (!response) co_return response.error();

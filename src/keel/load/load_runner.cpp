@@ -64,8 +64,8 @@ net::awaitable<net::result<std::size_t>> find_node_once(Host& host,
     request.key = std::move(key);
     auto bytes = kad::encode_message(request);
     if (auto ec = co_await net::write_length_prefixed(**stream, bytes)) co_return ec;
+    co_await (*stream)->close_write();  // with the request, as Dht::exchange does
     auto answer = co_await net::read_length_prefixed(**stream, kad::max_message_size);
-    co_await (*stream)->close_write();
     if (!answer) co_return answer.error();
     auto decoded = kad::decode_message(*answer);
     if (!decoded) co_return decoded.error();

@@ -218,6 +218,10 @@ awaitable<void> YamuxSession::write_loop() {
             if (closing_ || closed_) break;
             auto has_work = [this] { return !write_queue_.empty() || closing_ || closed_; };
             co_await queued_.until(has_work);
+            // Woken by the first frame: let the tasks already queued behind us add theirs (a
+            // stream's answer, another stream's FIN), so they leave in one write and one Noise
+            // message instead of one each.
+            co_await asio::post(get_executor(), asio::use_awaitable);
             continue;
         }
         batch.clear();

@@ -544,15 +544,43 @@ TEST(YamuxSession, OpeningWaitsWhileTheAckBacklogIsFull) {
 
 // A server session whose remote is raw bytes: the test writes the remote's frames by hand and
 // reads ours one by one.
+// A transport that counts the writes that reach it.
+class CountedWrites : public ByteStream {
+  public:
+    CountedWrites(std::unique_ptr<ByteStream> inner, std::shared_ptr<std::size_t> writes)
+        : inner_(std::move(inner)), writes_(std::move(writes)) {}
+    awaitable<result<std::size_t>> read_some(std::span<std::uint8_t> buffer) override {
+        return inner_->read_some(buffer);
+    }
+    awaitable<error_code> write_all(BytesView data) override {
+        ++*writes_;
+        return inner_->write_all(data);
+    }
+    awaitable<error_code> close_write() override { return inner_->close_write(); }
+    void reset() override { inner_->reset(); }
+    asio::any_io_executor get_executor() override { return inner_->get_executor(); }
+    std::size_t ready_to_read() const override { return inner_->ready_to_read(); }
+    std::size_t read_ready(std::span<std::uint8_t> buffer) override {
+        return inner_->read_ready(buffer);
+    }
+
+  private:
+    std::unique_ptr<ByteStream> inner_;
+    std::shared_ptr<std::size_t> writes_;
+};
+
 struct RawRemote {
     std::unique_ptr<ByteStream> remote;
     Peer server;
 
-    explicit RawRemote(asio::any_io_executor ex) {
+    // `writes`, if given, counts the session's writes to its transport.
+    explicit RawRemote(asio::any_io_executor ex, std::shared_ptr<std::size_t> writes = nullptr) {
         auto pair = make_memory_stream_pair(ex);
+        std::unique_ptr<ByteStream> transport = std::move(pair.first);
+        if (writes) transport = std::make_unique<CountedWrites>(std::move(transport), writes);
         YamuxConfig config;
         config.close_linger = Duration(50);
-        server.session = std::make_shared<YamuxSession>(std::move(pair.first), false, config);
+        server.session = std::make_shared<YamuxSession>(std::move(transport), false, config);
         server.start();
         remote = std::move(pair.second);
     }
@@ -708,6 +736,42 @@ TEST(YamuxSession, AHeldAnswerGoesWithTheFirstWriteOrBeforeTheFirstWait) {
             }
             EXPECT_TRUE(co_await r.shutdown());
         }
+    });
+}
+
+// Frames queued by a task that became ready after the writer was woken still leave with the
+// frames that woke it: the writer lets the ready tasks run first (as on a new connection, where
+// the answer to the remote's identify and our own identify request meet).
+TEST(YamuxSession, FramesQueuedInTheSameTurnLeaveInOneWrite) {
+    run([]() -> awaitable<void> {
+        auto writes = std::make_shared<std::size_t>(0);
+        RawRemote r(co_await asio::this_coro::executor, writes);
+        Bytes opens;
+        for (std::uint32_t id : {1u, 3u}) {
+            auto head = yamux::FrameHeader{yamux::FrameType::window_update, yamux::flag::syn, id, 0}
+                            .encode();
+            opens.insert(opens.end(), head.begin(), head.end());
+        }
+        KEEL_CO_ASSERT_NO_ERROR(co_await r.remote->write_all(opens));
+        auto first = co_await r.server.accept();
+        auto second = co_await r.server.accept();
+        KEEL_CO_ASSERT(first != nullptr && second != nullptr);
+        const std::size_t before = *writes;
+        const Bytes answer = to_bytes("answer");
+        KEEL_CO_ASSERT_NO_ERROR(co_await first->write_all(answer));  // the writer is woken
+        // Posted: it runs after the writer's wake-up, which is already queued.
+        auto ex = co_await asio::this_coro::executor;
+        asio::post(ex, [ex, second] {
+            asio::co_spawn(
+                ex, [second]() -> awaitable<void> { co_await second->close_write(); },
+                asio::detached);
+        });
+        for (int i = 0; i < 2; ++i) {
+            auto frame = co_await r.next_frame();
+            KEEL_CO_ASSERT_OK(frame);
+        }
+        EXPECT_EQ(*writes - before, 1u) << "the answer and the FIN went in separate writes";
+        EXPECT_TRUE(co_await r.shutdown());
     });
 }
 
