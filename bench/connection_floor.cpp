@@ -3,11 +3,11 @@
 //
 // A server process does, per connection, only the work the protocol requires of a responder: the
 // same TCP segments as `keel bootstrap`, in the same order and of the same sizes (taken from
-// strace of the two, 2026-12-05, and again after `e66170d`), and the responder's real cryptography: Noise XX with a static
-// key made once, the libp2p handshake payload parsed and its Ed25519 signature verified, the peer
-// ID derived, ChaCha20-Poly1305 on every transport message. It runs a plain epoll loop in one
-// thread and parses none of multistream, Yamux, identify or Kademlia: the plaintexts are zeros of
-// the right length. A client process (this one) makes the
+// strace of the two, 2026-12-05, and again after `e66170d`), and the responder's real
+// cryptography: Noise XX with a static key made once, the libp2p handshake payload parsed and its
+// Ed25519 signature verified, the peer ID derived, ChaCha20-Poly1305 on every transport message.
+// It runs a plain epoll loop in one thread and parses none of multistream, Yamux, identify or
+// Kademlia: the plaintexts are zeros of the right length. A client process (this one) makes the
 // connections at a fixed rate with the initiator's real cryptography and a fresh identity per
 // connection, as `keel load` does, holds them all, and reads the server's CPU time from /proc
 // before the first connection and after the last one's final message.

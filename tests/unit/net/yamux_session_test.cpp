@@ -542,8 +542,6 @@ TEST(YamuxSession, OpeningWaitsWhileTheAckBacklogIsFull) {
     });
 }
 
-// A server session whose remote is raw bytes: the test writes the remote's frames by hand and
-// reads ours one by one.
 // A transport that counts the writes that reach it.
 class CountedWrites : public ByteStream {
   public:
@@ -569,6 +567,8 @@ class CountedWrites : public ByteStream {
     std::shared_ptr<std::size_t> writes_;
 };
 
+// A server session whose remote is raw bytes: the test writes the remote's frames by hand and
+// reads ours one by one.
 struct RawRemote {
     std::unique_ptr<ByteStream> remote;
     Peer server;
