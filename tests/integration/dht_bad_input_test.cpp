@@ -227,7 +227,7 @@ TEST_F(DhtBadInput, OversizedMessageResetsTheStreamAndIsLogged) {
     LogCapture log;
     Host& attacker = make_host();
     Bytes raw;
-    append_uvarint(raw, kad::max_message_size + 1);  // 1 MiB + 1: over the limit
+    append_uvarint(raw, kad::max_request_size + 1);  // 80 KiB + 1: over the limit
     raw.resize(raw.size() + 64, 0xab);
     auto ex = exchange(attacker, raw, 1);
     EXPECT_TRUE(ex.error) << "the server answered an oversized message";

@@ -45,7 +45,7 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
     ++stats_.inbound_streams;
     for (std::size_t i = 0; i < config_.max_rpcs_per_stream; ++i) {
         stream->set_deadline(net::Clock::now() + config_.stream_idle_timeout);
-        auto bytes = co_await net::read_length_prefixed(*stream, max_message_size);
+        auto bytes = co_await net::read_length_prefixed(*stream, max_request_size);
         // The answer's write has the session's write_timeout, as before; the durable wait its own.
         stream->set_deadline(net::Clock::time_point::max());
         if (!bytes) {

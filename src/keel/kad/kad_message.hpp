@@ -20,6 +20,10 @@ inline constexpr std::size_t max_peers_per_message = 64;  // closer + provider p
 inline constexpr std::size_t max_addrs_per_peer = 16;
 inline constexpr std::size_t max_key_size = 1024;
 inline constexpr std::size_t max_record_value_size = 64 * 1024;
+// What a server reads as one request: the largest PUT_VALUE it can accept (a 64 KiB value and its
+// keys) with room to spare. Answers we read may be larger (closer peers' addresses, a record),
+// up to max_message_size.
+inline constexpr std::size_t max_request_size = max_record_value_size + 16 * 1024;
 
 enum class MessageType {
     put_value = 0,

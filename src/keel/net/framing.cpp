@@ -1,5 +1,7 @@
 #include "keel/net/framing.hpp"
 
+#include <algorithm>
+
 #include "keel/base/varint.hpp"
 #include "keel/net/net_errc.hpp"
 
@@ -59,12 +61,22 @@ awaitable<result<Bytes>> read_length_prefixed(ByteStream& stream, std::size_t ma
         length = co_await finish_uvarint(stream, bytes, have);
     if (!length) co_return length.error();
     if (*length > max_size) co_return make_error_code(net_errc::message_too_large);
-    Bytes message(static_cast<std::size_t>(*length));
-    std::size_t got = stream.read_ready(message);
-    if (got < message.size()) {
-        if (auto ec = co_await read_exact(stream, std::span(message).subspan(got))) co_return ec;
+    // The buffer grows with the bytes that arrive, not with the length announced: a peer that
+    // names 1 MiB on each of 512 streams and sends nothing more must not make us hold 512 MiB.
+    // Held at most: twice what arrived, plus the first chunk.
+    const auto total = static_cast<std::size_t>(*length);
+    Bytes message(std::min(total, first_read_chunk));
+    std::size_t filled = 0;
+    while (true) {
+        filled += stream.read_ready(std::span(message).subspan(filled));
+        if (filled < message.size()) {
+            if (auto ec = co_await read_exact(stream, std::span(message).subspan(filled)))
+                co_return ec;
+            filled = message.size();
+        }
+        if (filled == total) co_return message;
+        message.resize(std::min(total, 2 * message.size()));
     }
-    co_return message;
 }
 
 Bytes length_prefixed(BytesView message) {

@@ -132,6 +132,39 @@ TEST(Framing, ReadLengthPrefixedRejectsOverLimitBeforeReadingOrAllocating) {
     });
 }
 
+TEST(Framing, ReadLengthPrefixedHoldsWhatArrivesNotWhatIsAnnounced) {
+    run([]() -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        {
+            // 1 MiB announced, 100 bytes sent, then the end: the reader never offered a buffer
+            // larger than its first chunk, so it never held the megabyte the prefix named.
+            auto pair = make_memory_stream_pair(ex);
+            ProbeStream reader(std::move(pair.second));
+            Bytes wire;
+            append_uvarint(wire, 1024 * 1024);
+            Bytes some = test::pattern(100);
+            wire.insert(wire.end(), some.begin(), some.end());
+            KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->write_all(wire));
+            KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->close_write());
+            auto m = co_await read_length_prefixed(reader, 1024 * 1024);
+            KEEL_CO_ASSERT(!m);
+            EXPECT_EQ(m.error(), asio::error::eof);
+            const auto& requests = reader.log()->read_requests;
+            KEEL_CO_ASSERT(!requests.empty());
+            EXPECT_LE(*std::max_element(requests.begin(), requests.end()), first_read_chunk);
+        }
+        {
+            // A message past the first chunk still comes whole, in order.
+            auto pair = make_memory_stream_pair(ex);
+            Bytes big = test::pattern(5 * first_read_chunk + 123, 3);
+            KEEL_CO_ASSERT_NO_ERROR(co_await write_length_prefixed(*pair.first, big));
+            auto m = co_await read_length_prefixed(*pair.second, big.size());
+            KEEL_CO_ASSERT_OK(m);
+            EXPECT_EQ(*m, big);
+        }
+    });
+}
+
 TEST(Framing, TruncatedInputIsAnError) {
     run([]() -> awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
