@@ -15,6 +15,10 @@ namespace flag = yamux::flag;
 namespace {
 // The writer coalesces queued frames into one transport write of at most this many bytes.
 constexpr std::size_t max_write_batch = 256 * 1024;
+// What a queued frame costs besides its bytes (its vector's block, the deque's slot). Counted, so
+// that max_write_queue bounds memory when the queue is all 12-byte control frames (a peer that
+// sends pings or window updates and reads nothing).
+constexpr std::size_t queued_frame_overhead = 64;
 }  // namespace
 
 YamuxSession::YamuxSession(std::unique_ptr<ByteStream> transport, bool is_client,
@@ -24,7 +28,8 @@ YamuxSession::YamuxSession(std::unique_ptr<ByteStream> transport, bool is_client
       config_(config),
       next_stream_id_(is_client ? 1 : 2),
       queued_(transport_->get_executor()),
-      linger_(transport_->get_executor()) {}
+      linger_(transport_->get_executor()),
+      write_watchdog_(transport_->get_executor()) {}
 
 YamuxSession::~YamuxSession() = default;
 
@@ -119,6 +124,24 @@ void YamuxSession::arm_linger() {
         asio::detached);
 }
 
+void YamuxSession::watch_write() {
+    if (watchdog_armed_ || closed_) return;
+    watchdog_armed_ = true;
+    write_watchdog_.expires_at(write_due_);
+    write_watchdog_.async_wait([weak = weak_from_this()](error_code ec) {
+        auto self = weak.lock();
+        if (!self) return;
+        self->watchdog_armed_ = false;
+        if (ec || self->closed_ || self->write_due_ == Clock::time_point::max()) return;
+        if (Clock::now() < self->write_due_) {
+            self->watch_write();  // a later batch is in flight: look again when it is due
+            return;
+        }
+        log().info("event=yamux_write_stalled timeout_ms={}", self->config_.write_timeout.count());
+        self->fail(make_error_code(net_errc::write_queue_full), std::nullopt);
+    });
+}
+
 void YamuxSession::send_frame(FrameType type, std::uint16_t flags, std::uint32_t stream_id,
                               std::uint32_t length, BytesView payload) {
     if (closed_) return;
@@ -126,7 +149,7 @@ void YamuxSession::send_frame(FrameType type, std::uint16_t flags, std::uint32_t
     auto head = header.encode();
     Bytes frame(head.begin(), head.end());
     frame.insert(frame.end(), payload.begin(), payload.end());
-    queued_bytes_ += frame.size();
+    queued_bytes_ += frame.size() + queued_frame_overhead;
     write_queue_.push_back(std::move(frame));
     queued_.notify();
     if (queued_bytes_ > config_.max_write_queue)
@@ -148,6 +171,7 @@ void YamuxSession::fail(error_code reason, std::optional<yamux::GoAwayCode> go_a
     for (auto& [id, stream] : streams)
         stream->on_reset(make_error_code(net_errc::connection_closed));
     for (auto& [id, ping] : pings_) ping->timer.cancel();
+    write_watchdog_.cancel();
     if (backlog_) backlog_->notify();
     wake_drain_waiters();
     queued_.notify();
@@ -195,8 +219,12 @@ void YamuxSession::release_buffered(std::size_t n) {
 void YamuxSession::wake_drain_waiters() {
     auto waiters = std::move(drain_waiters_);
     drain_waiters_.clear();
-    for (auto& w : waiters)
-        if (auto stream = w.lock()) stream->wake_writer();
+    for (auto& w : waiters) {
+        if (auto stream = w.lock()) {
+            stream->awaiting_drain_ = false;
+            stream->wake_writer();
+        }
+    }
 }
 
 void YamuxSession::forget(std::uint32_t stream_id) {
@@ -225,14 +253,19 @@ awaitable<void> YamuxSession::write_loop() {
             continue;
         }
         batch.clear();
+        std::size_t counted = 0;
         while (!write_queue_.empty() &&
                (batch.empty() || batch.size() + write_queue_.front().size() <= max_write_batch)) {
             auto& frame = write_queue_.front();
             batch.insert(batch.end(), frame.begin(), frame.end());
+            counted += frame.size() + queued_frame_overhead;
             write_queue_.pop_front();
         }
+        write_due_ = Clock::now() + config_.write_timeout;
+        watch_write();
         auto ec = co_await transport_->write_all(batch);
-        queued_bytes_ -= std::min(queued_bytes_, batch.size());
+        write_due_ = Clock::time_point::max();
+        queued_bytes_ -= std::min(queued_bytes_, counted);
         wake_drain_waiters();
         if (ec) {
             fail(ec, std::nullopt);
@@ -240,6 +273,7 @@ awaitable<void> YamuxSession::write_loop() {
         }
     }
     writer_done_ = true;
+    write_watchdog_.cancel();
     if (closed_) {
         transport_->reset();
         linger_.cancel();

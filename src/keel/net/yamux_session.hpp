@@ -55,6 +55,8 @@ struct YamuxConfig {
     Duration close_linger{2000};  // after our GoAway, how long we wait for the peer to hang up
     // A stream write that cannot finish within this (the peer does not read, so the window or
     // the session's queue stays full) resets the stream: a peer cannot pin an answer forever.
+    // A transport write (a batch of frames) that cannot finish within it ends the session: the
+    // peer stopped reading the connection (go-yamux's ConnectionWriteTimeout, also 10 s).
     Duration write_timeout{10'000};
     // Received bytes not yet read, per connection: while it is reached, new inbound streams are
     // refused (each stream may still fill its own 256 KiB window: that is the protocol).
@@ -115,6 +117,8 @@ class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
     void release_buffered(std::size_t n);
     void wake_drain_waiters();
     void arm_linger();
+    // Ends the session if the batch being written is not written by write_due_.
+    void watch_write();
     awaitable<void> read_loop();
     awaitable<void> write_loop();
     // What the reader does with a frame's payload once on_frame has taken its header.
@@ -161,6 +165,11 @@ class YamuxSession : public std::enable_shared_from_this<YamuxSession> {
     Clock::time_point last_received_ = Clock::now();
     std::uint64_t budget_resets_ = 0;
     asio::steady_timer linger_;  // bounds how long a closing session waits for the peer
+    // One timer for every transport write: armed by the first, it looks again when the batch in
+    // flight is due, so a busy session costs one wake-up per write_timeout, not one per write.
+    asio::steady_timer write_watchdog_;
+    Clock::time_point write_due_ = Clock::time_point::max();  // max: no write in flight
+    bool watchdog_armed_ = false;
     std::unordered_map<std::uint32_t, std::shared_ptr<PendingPing>> pings_;
     std::uint32_t next_ping_ = 1;
     bool closing_ = false;  // our GoAway is queued; hang up once it is written

@@ -146,7 +146,10 @@ awaitable<error_code> YamuxStream::write_all(BytesView data) {
         }
         // Wait for a window update (on_window_update) or for the session's queue to drain
         // (wake_drain_waiters), each of which wakes this stream's own signal, or the deadline.
-        if (!room) session_->drain_waiters_.push_back(weak_from_this());
+        if (!room && !awaiting_drain_) {
+            awaiting_drain_ = true;
+            session_->drain_waiters_.push_back(weak_from_this());
+        }
         co_await writable_.wait(deadline);
         if (co_await cancelled()) co_return make_error_code(asio::error::operation_aborted);
     }

@@ -74,7 +74,8 @@ class YamuxStream final : public ByteStream, public std::enable_shared_from_this
     std::shared_ptr<YamuxSession> session_;
     std::uint32_t id_;
     bool inbound_;
-    bool acknowledged_ = false;  // outbound: a frame came back on it (see the ACK backlog)
+    bool acknowledged_ = false;    // outbound: a frame came back on it (see the ACK backlog)
+    bool awaiting_drain_ = false;  // in the session's drain_waiters_ (once, however often woken)
     // Inbound: the ACK is not sent yet. It goes with our first frame (the multistream answer,
     // as a rule) instead of alone, as rust-yamux does: one segment less per stream.
     bool ack_owed_ = false;

@@ -567,19 +567,54 @@ class CountedWrites : public ByteStream {
     std::shared_ptr<std::size_t> writes_;
 };
 
+// A transport whose writes never finish until it is reset, as over a peer that stopped reading
+// the connection (its TCP window stays full) while it still sends.
+class StalledWrites : public ByteStream {
+  public:
+    explicit StalledWrites(std::unique_ptr<ByteStream> inner)
+        : inner_(std::move(inner)), stuck_(inner_->get_executor(), Clock::time_point::max()) {}
+    awaitable<result<std::size_t>> read_some(std::span<std::uint8_t> buffer) override {
+        return inner_->read_some(buffer);
+    }
+    awaitable<error_code> write_all(BytesView) override {
+        co_await stuck_.async_wait(use_result);
+        co_return make_error_code(asio::error::connection_reset);
+    }
+    awaitable<error_code> close_write() override { return inner_->close_write(); }
+    void reset() override {
+        stuck_.cancel();
+        inner_->reset();
+    }
+    asio::any_io_executor get_executor() override { return inner_->get_executor(); }
+    std::size_t ready_to_read() const override { return inner_->ready_to_read(); }
+    std::size_t read_ready(std::span<std::uint8_t> buffer) override {
+        return inner_->read_ready(buffer);
+    }
+
+  private:
+    std::unique_ptr<ByteStream> inner_;
+    asio::steady_timer stuck_;
+};
+
+YamuxConfig quick_close() {
+    YamuxConfig config;
+    config.close_linger = Duration(50);
+    return config;
+}
+
 // A server session whose remote is raw bytes: the test writes the remote's frames by hand and
 // reads ours one by one.
 struct RawRemote {
+    using Wrap = std::function<std::unique_ptr<ByteStream>(std::unique_ptr<ByteStream>)>;
     std::unique_ptr<ByteStream> remote;
     Peer server;
 
-    // `writes`, if given, counts the session's writes to its transport.
-    explicit RawRemote(asio::any_io_executor ex, std::shared_ptr<std::size_t> writes = nullptr) {
+    // `wrap`, if given, wraps the session's transport (to count or stall its writes).
+    explicit RawRemote(asio::any_io_executor ex, const Wrap& wrap = nullptr,
+                       YamuxConfig config = quick_close()) {
         auto pair = make_memory_stream_pair(ex);
         std::unique_ptr<ByteStream> transport = std::move(pair.first);
-        if (writes) transport = std::make_unique<CountedWrites>(std::move(transport), writes);
-        YamuxConfig config;
-        config.close_linger = Duration(50);
+        if (wrap) transport = wrap(std::move(transport));
         server.session = std::make_shared<YamuxSession>(std::move(transport), false, config);
         server.start();
         remote = std::move(pair.second);
@@ -745,7 +780,10 @@ TEST(YamuxSession, AHeldAnswerGoesWithTheFirstWriteOrBeforeTheFirstWait) {
 TEST(YamuxSession, FramesQueuedInTheSameTurnLeaveInOneWrite) {
     run([]() -> awaitable<void> {
         auto writes = std::make_shared<std::size_t>(0);
-        RawRemote r(co_await asio::this_coro::executor, writes);
+        RawRemote r(co_await asio::this_coro::executor,
+                    [writes](std::unique_ptr<ByteStream> transport) -> std::unique_ptr<ByteStream> {
+                        return std::make_unique<CountedWrites>(std::move(transport), writes);
+                    });
         Bytes opens;
         for (std::uint32_t id : {1u, 3u}) {
             auto head = yamux::FrameHeader{yamux::FrameType::window_update, yamux::flag::syn, id, 0}
@@ -772,6 +810,57 @@ TEST(YamuxSession, FramesQueuedInTheSameTurnLeaveInOneWrite) {
         }
         EXPECT_EQ(*writes - before, 1u) << "the answer and the FIN went in separate writes";
         EXPECT_TRUE(co_await r.shutdown());
+    });
+}
+
+Bytes ping_requests(std::uint32_t count) {
+    Bytes wire;
+    for (std::uint32_t opaque = 1; opaque <= count; ++opaque) {
+        auto head =
+            yamux::FrameHeader{yamux::FrameType::ping, yamux::flag::syn, 0, opaque}.encode();
+        wire.insert(wire.end(), head.begin(), head.end());
+    }
+    return wire;
+}
+
+RawRemote::Wrap stall_writes() {
+    return [](std::unique_ptr<ByteStream> transport) -> std::unique_ptr<ByteStream> {
+        return std::make_unique<StalledWrites>(std::move(transport));
+    };
+}
+
+// A peer that stops reading the connection but keeps it open: the write of our answer to its
+// ping never finishes, and after write_timeout the session ends instead of holding the
+// connection (and whatever queues behind that write) for as long as the peer likes.
+TEST(YamuxSession, ThePeerThatStopsReadingTheConnectionLosesItAfterTheWriteTimeout) {
+    run([]() -> awaitable<void> {
+        YamuxConfig config = quick_close();
+        config.write_timeout = Duration{200};
+        RawRemote r(co_await asio::this_coro::executor, stall_writes(), config);
+        const auto start = Clock::now();
+        KEEL_CO_ASSERT_NO_ERROR(co_await r.remote->write_all(ping_requests(1)));
+        auto inbox = r.server.inbox;
+        std::function<bool()> closed = [inbox] { return inbox->closed; };
+        KEEL_CO_ASSERT(co_await wait_until(closed, io_limit));
+        EXPECT_GE(Clock::now() - start, Duration{200});
+        EXPECT_EQ(inbox->close_reason, make_error_code(net_errc::write_queue_full));
+        EXPECT_TRUE(r.server.session->is_closed());
+    });
+}
+
+// Answers queued for a peer that does not read count what they hold, not only their 12 bytes:
+// 2,000 pings (24,000 bytes of answers, each its own queued frame) go over a 64 KiB queue.
+TEST(YamuxSession, QueuedControlFramesCountWhatTheyHold) {
+    run([]() -> awaitable<void> {
+        YamuxConfig config = quick_close();
+        config.write_timeout = Duration{60'000};  // not this bound: the queue's
+        config.max_write_queue = 64 * 1024;
+        RawRemote r(co_await asio::this_coro::executor, stall_writes(), config);
+        KEEL_CO_ASSERT_NO_ERROR(co_await r.remote->write_all(ping_requests(2000)));
+        auto inbox = r.server.inbox;
+        std::function<bool()> closed = [inbox] { return inbox->closed; };
+        KEEL_CO_ASSERT(co_await wait_until(closed, io_limit));
+        EXPECT_EQ(inbox->close_reason, make_error_code(net_errc::write_queue_full));
     });
 }
 
