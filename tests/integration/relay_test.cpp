@@ -21,7 +21,8 @@ namespace keel::test {
 namespace {
 
 struct Peer {
-    Peer(asio::io_context& io) : host(io.get_executor(), test_config()), client(host) {
+    explicit Peer(asio::io_context& io, relay::RelayClientConfig config = {})
+        : host(io.get_executor(), test_config()), client(host, config) {
         client.start();
         host.set_handler(std::string(protocols::echo_protocol_id),
                          [](std::shared_ptr<net::YamuxStream> stream,
@@ -45,8 +46,8 @@ class Relay : public ::testing::Test {
         relay->start();
     }
 
-    Peer& add_peer() {
-        peers.push_back(std::make_unique<Peer>(io));
+    Peer& add_peer(relay::RelayClientConfig config = {}) {
+        peers.push_back(std::make_unique<Peer>(io, config));
         return *peers.back();
     }
 
@@ -107,6 +108,34 @@ class Relay : public ::testing::Test {
             co_return answer.status();
         };
         return run_task(io, task(), 10s).value_or(-3);
+    }
+
+    // Opens `count` STOP streams from `host` on `conn`, each with a valid CONNECT from `source`,
+    // one after the other, and keeps them open (a circuit lives as long as its stream): the status
+    // each one was answered (negative if none).
+    std::vector<int> stop_statuses(Host& host, std::shared_ptr<Connection> conn,
+                                   const PeerId& source, std::size_t count,
+                                   std::vector<std::shared_ptr<net::YamuxStream>>& kept) {
+        pb::StopMessage connect;
+        connect.set_type(pb::StopMessage::CONNECT);
+        connect.mutable_peer()->set_id(std::string(as_chars(source.bytes())));
+        const Bytes message = to_bytes(connect.SerializeAsString());
+        std::vector<int> statuses;
+        for (std::size_t i = 0; i < count; ++i) {
+            auto task = [&]() -> net::awaitable<int> {
+                std::vector<std::string> protocols{std::string(relay::stop_protocol_id)};
+                auto stream = co_await host.new_stream(conn, protocols);
+                if (!stream) co_return -1;
+                kept.push_back(*stream);
+                co_await net::write_length_prefixed(**stream, message);
+                pb::StopMessage answer;
+                if (co_await relay::read_relay_message(**stream, answer, std::chrono::seconds(5)))
+                    co_return -2;
+                co_return answer.status();
+            };
+            statuses.push_back(run_task(io, task(), 10s).value_or(-3));
+        }
+        return statuses;
     }
 
     void TearDown() override {
@@ -298,6 +327,52 @@ TEST_F(Relay, MalformedStopMessagesCloseOnlyThatStream) {
                   pb::MALFORMED_MESSAGE);
     EXPECT_TRUE(to_a.front()->is_open());
     EXPECT_EQ(a.client.stats().circuit_failures, 4u);
+    auto conn = dial_through(b, a);
+    ASSERT_TRUE(conn) << conn.error().message();
+    EXPECT_EQ(echo(b.host, *conn, 1000), random_bytes(1000, 7));
+}
+
+// STOP from a peer we hold no reservation with (here a relay we are only connected to) is
+// refused: no relayed connection opens, whoever it claims to bring.
+TEST_F(Relay, StopFromAPeerThatIsNotOurRelayIsRefused) {
+    start_relay({});
+    auto& a = add_peer();
+    auto& b = add_peer();
+    auto connected = run_task(io, a.host.connect(relay_addr), 10s);
+    ASSERT_TRUE(connected && *connected);
+    ASSERT_TRUE(run_until(
+        io, [&] { return !relay_host->connections_to(a.host.peer_id()).empty(); }, 5s));
+    auto to_a = relay_host->connections_to(a.host.peer_id());
+    std::vector<std::shared_ptr<net::YamuxStream>> kept;
+    EXPECT_EQ(stop_statuses(*relay_host, to_a.front(), b.host.peer_id(), 1, kept),
+              std::vector<int>{pb::PERMISSION_DENIED});
+    EXPECT_EQ(a.client.stats().circuits_refused, 1u);
+    EXPECT_EQ(a.client.stats().circuits_accepted, 0u);
+    EXPECT_TRUE(a.host.connections_to(b.host.peer_id()).empty());
+    EXPECT_TRUE(to_a.front()->is_open());
+}
+
+// Through our own relay, circuits being set up or open count against the relay's limit: past
+// it, STOP is answered RESOURCE_LIMIT_EXCEEDED; a circuit that ends gives its place back.
+TEST_F(Relay, StopPastTheCircuitLimitPerRelayIsRefused) {
+    start_relay({});
+    relay::RelayClientConfig config;
+    config.max_circuits_per_relay = 2;
+    auto& a = add_peer(config);
+    auto& b = add_peer();
+    ASSERT_TRUE(reserve(a));
+    auto to_a = relay_host->connections_to(a.host.peer_id());
+    ASSERT_FALSE(to_a.empty());
+    // The accepted ones wait for a Noise handshake that never comes: they stay counted.
+    std::vector<std::shared_ptr<net::YamuxStream>> kept;
+    EXPECT_EQ(stop_statuses(*relay_host, to_a.front(), b.host.peer_id(), 3, kept),
+              (std::vector<int>{pb::OK, pb::OK, pb::RESOURCE_LIMIT_EXCEEDED}));
+    EXPECT_EQ(a.client.stats().circuits_refused, 1u);
+    for (auto& stream : kept) stream->reset();
+    kept.clear();
+    // Both places come back once their circuits have failed.
+    EXPECT_TRUE(run_until(
+        io, [&] { return a.client.stats().circuit_failures >= 2; }, 10s));
     auto conn = dial_through(b, a);
     ASSERT_TRUE(conn) << conn.error().message();
     EXPECT_EQ(echo(b.host, *conn, 1000), random_bytes(1000, 7));

@@ -245,6 +245,37 @@ net::awaitable<void> RelayClient::accept_stop(std::shared_ptr<net::YamuxStream> 
         stream->reset();
         co_return;
     }
+    // A relay connects only peers that hold a reservation with it, so STOP comes from our relays
+    // alone; from anyone else it would be a way to open connections to us that no limit counts.
+    const PeerId relay_peer = connection->peer;
+    auto& through = circuits_through_[relay_peer];
+    const bool ours = held_.contains(relay_peer);
+    if (!ours || through >= config_.max_circuits_per_relay ||
+        circuits_open_ >= config_.max_circuits) {
+        if (through == 0) circuits_through_.erase(relay_peer);
+        ++stats_.circuits_refused;
+        log().info("event=relay_stop_refused relay={} reason={}", relay_peer,
+                   ours ? "circuit_limit" : "no_reservation");
+        answer.set_status(ours ? pb::RESOURCE_LIMIT_EXCEEDED : pb::PERMISSION_DENIED);
+        co_await write_relay_message(*stream, answer);
+        stream->reset();
+        co_return;
+    }
+    // Counted from here until the circuit ends, whichever way.
+    ++through;
+    ++circuits_open_;
+    struct CircuitCount {
+        RelayClient* client;
+        std::shared_ptr<bool> alive;
+        PeerId relay;
+        ~CircuitCount() {
+            if (!*alive) return;
+            --client->circuits_open_;
+            auto it = client->circuits_through_.find(relay);
+            if (it != client->circuits_through_.end() && --it->second == 0)
+                client->circuits_through_.erase(it);
+        }
+    } count{this, alive, relay_peer};
     answer.set_status(pb::OK);
     if (co_await write_relay_message(*stream, answer)) co_return;
     auto relay = connection->remote_addr.without(proto_code::p2p)

@@ -28,6 +28,10 @@ struct RelayClientConfig {
     // client asks this to reconnect, at most once per retry, and reserves as soon as a
     // connection opens; it never dials.
     std::function<void(const PeerId& relay)> reconnect;
+    // Relayed connections accepted (STOP) and open at once, through one relay and in all. Only a
+    // relay we hold a reservation with may send STOP: anyone else is refused.
+    std::size_t max_circuits_per_relay = 16;
+    std::size_t max_circuits = 64;
 };
 
 struct HeldReservation {
@@ -45,6 +49,7 @@ struct RelayClientStats {
     std::uint64_t circuits_dialed = 0;
     std::uint64_t circuits_accepted = 0;
     std::uint64_t circuit_failures = 0;
+    std::uint64_t circuits_refused = 0;  // STOP from a peer that is not our relay, or over a limit
 };
 
 class RelayClient {
@@ -84,6 +89,8 @@ class RelayClient {
     RelayClientConfig config_;
     RelayClientStats stats_;
     std::map<PeerId, HeldReservation> held_;
+    std::map<PeerId, std::size_t> circuits_through_;  // accepted and open, per relay
+    std::size_t circuits_open_ = 0;
     std::vector<std::shared_ptr<Kept>> kept_;
     std::vector<std::function<void()>> observers_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
