@@ -455,5 +455,43 @@ TEST_F(NodeApi, EventStreamDeliversPeerEvents) {
     shut_down(io, {other.get()});
 }
 
+// An agent version that is not UTF-8 (identify does not promise it; the peer store's cut at
+// 256 bytes can split a character too) reaches the page replaced, as in the API's answers,
+// instead of throwing out of the identify observer: the peer is still an event.
+TEST_F(NodeApi, APeerWhoseAgentVersionIsNotUtf8IsStillAnEvent) {
+    auto seen = std::make_shared<Bytes>();
+    auto reader = [](tcp::endpoint ep, std::shared_ptr<Bytes> out) -> net::awaitable<void> {
+        auto stream = co_await connect_raw(ep);
+        if (!stream) co_return;
+        std::string req = "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+        if (co_await (*stream)->write_all(as_bytes(req))) co_return;
+        co_await read_until_closed(**stream, out);
+    };
+    asio::co_spawn(io, reader(api, seen), asio::detached);
+    auto text = [&] { return std::string(seen->begin(), seen->end()); };
+    ASSERT_TRUE(run_until(
+        io, [&] { return text().find(": connected") != std::string::npos; }, 5s));
+    auto config = test_config();
+    config.agent_version =
+        "odd/\xff\xfe"
+        "1.0";
+    auto other = std::make_unique<Host>(io.get_executor(), config);
+    auto addr = with_peer(host->listen_addrs().front(), host->peer_id());
+    auto conn = run_task(io, other->dial(addr), 10s);
+    ASSERT_TRUE(conn && *conn);
+    EXPECT_TRUE(run_until(
+        io,
+        [&] {
+            return text().find(
+                       "odd/\xef\xbf\xbd\xef\xbf\xbd"
+                       "1.0") != std::string::npos;
+        },
+        5s))
+        << text();
+    EXPECT_NE(text().find("event: peer_discovered"), std::string::npos);
+    server->stop();
+    shut_down(io, {other.get()});
+}
+
 }  // namespace
 }  // namespace keel::test

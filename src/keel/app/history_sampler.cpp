@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "keel/app/process_memory.hpp"
+#include "keel/http/message.hpp"
 
 namespace keel::app {
 
@@ -78,7 +79,7 @@ void sample_history_periodically(NodeContext& node, NodeHistory& history, asio::
         [&node, &history, &timer, alive]() -> net::awaitable<void> {
             while (*alive) {
                 auto point = sample_node(node, history);
-                node.events.publish("history", history.point_json(point).dump());
+                node.events.publish("history", http::json_text(history.point_json(point)));
                 history.record(std::move(point));
                 timer.expires_after(history.limits().step);
                 auto [ec] = co_await timer.async_wait(net::use_result);

@@ -4,6 +4,7 @@
 
 #include "keel/app/health_json.hpp"
 #include "keel/health/bootstrap_probe.hpp"
+#include "keel/http/message.hpp"
 
 namespace keel::app {
 
@@ -37,7 +38,7 @@ void probe_self_periodically(NodeContext& node, Host& observer, kad::Dht& observ
                 // operator's charts between probes.
                 for (const auto& c : observer.connections_to(node.host.peer_id()))
                     if (!before.contains(c->id)) c->session->close();
-                node.events.publish("self_probe", health_to_json(result).dump());
+                node.events.publish("self_probe", http::json_text(health_to_json(result)));
                 node.self_probe = std::move(result);
                 timer.expires_after(interval);
                 auto [ec] = co_await timer.async_wait(net::use_result);

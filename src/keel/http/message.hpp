@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace keel::http {
 
 struct HttpRequest {
@@ -21,8 +23,11 @@ struct HttpResponse {
     std::string body;
 };
 
-// {"error": message}. Bytes that are not UTF-8 (echoed from a request) are replaced, never an
-// exception.
+// JSON text for a page (an answer's body, an event). Text from the network (agent versions,
+// protocol IDs) or echoed from a request may hold bytes that are not UTF-8: they are replaced,
+// never turned into an exception.
+std::string json_text(const nlohmann::json& value);
+// {"error": message}, as json_text.
 HttpResponse json_error(unsigned status, std::string_view message);
 
 }  // namespace keel::http

@@ -23,7 +23,7 @@ std::int64_t epoch_ms(std::chrono::system_clock::time_point t) {
 }  // namespace
 
 http::HttpResponse ok(const json& body, unsigned status) {
-    return {status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace)};
+    return {status, "application/json", http::json_text(body)};
 }
 
 double elapsed_ms(net::Clock::time_point since) {

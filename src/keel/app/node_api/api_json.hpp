@@ -11,8 +11,8 @@ namespace keel::app::node_api {
 
 using nlohmann::json;
 
-// A 200 (or `status`) JSON answer. Text from the network (agent versions, keys) may hold bytes
-// that are not UTF-8: they are replaced in the answer, never turned into an exception.
+// A 200 (or `status`) JSON answer, its body as http::json_text (bytes that are not UTF-8
+// replaced).
 http::HttpResponse ok(const json& body, unsigned status = 200);
 
 json addrs_json(const std::vector<Multiaddr>& addrs);

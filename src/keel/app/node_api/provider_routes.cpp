@@ -33,7 +33,8 @@ net::awaitable<HttpResponse> provide(NodeContext* n, HttpRequest req) {
     if (!result)
         co_return ok(
             {{"ok", false}, {"cid", cid->to_string()}, {"error", result.error().message()}});
-    n->events.publish("provided", json{{"cid", cid->to_string()}, {"peers", result->sent}}.dump());
+    n->events.publish("provided",
+                      http::json_text(json{{"cid", cid->to_string()}, {"peers", result->sent}}));
     co_return ok({{"ok", true},
                   {"cid", cid->to_string()},
                   {"sent", result->sent},

@@ -62,7 +62,7 @@ net::awaitable<json> run_verification(NodeContext* n, std::shared_ptr<Verificati
         j["run_id"] = run_id;
         j["index"] = index;
         j["of"] = steps_wanted;
-        n->events.publish("verification", j.dump());
+        n->events.publish("verification", http::json_text(j));
     };
     auto steps = co_await verifier->run(progress, steps_wanted);
     json list = json::array();
@@ -84,7 +84,7 @@ net::awaitable<json> run_verification(NodeContext* n, std::shared_ptr<Verificati
                     {"statuses", statuses}});
     json summary{{"run_id", run_id},           {"ok", result == "passed"}, {"result", result},
                  {"finished_ms", finished_ms}, {"duration_ms", took_ms},   {"steps", list}};
-    n->events.publish("verification_done", summary.dump());
+    n->events.publish("verification_done", http::json_text(summary));
     co_return summary;
 }
 
