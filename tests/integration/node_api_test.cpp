@@ -78,6 +78,24 @@ class NodeApi : public ::testing::Test {
         return json::parse(a.body, nullptr, false);
     }
 
+    // GET /api/v1/events, read into the buffer returned until the server closes it; nullptr if
+    // the stream did not open.
+    std::shared_ptr<Bytes> follow_events() {
+        auto seen = std::make_shared<Bytes>();
+        auto reader = [](tcp::endpoint ep, std::shared_ptr<Bytes> out) -> net::awaitable<void> {
+            auto stream = co_await connect_raw(ep);
+            if (!stream) co_return;
+            std::string req = "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+            if (co_await (*stream)->write_all(as_bytes(req))) co_return;
+            co_await read_until_closed(**stream, out);
+        };
+        asio::co_spawn(io, reader(api, seen), asio::detached);
+        auto opened = [seen] {
+            return std::string(seen->begin(), seen->end()).find(": connected") != std::string::npos;
+        };
+        return run_until(io, opened, 5s) ? seen : nullptr;
+    }
+
     asio::io_context io;
     std::unique_ptr<Host> boot_host, host;
     std::unique_ptr<kad::Dht> boot_dht, dht;
@@ -430,18 +448,9 @@ TEST_F(NodeApi, DiscoveryTestPublishesAndFetchesBackRemotely) {
 }
 
 TEST_F(NodeApi, EventStreamDeliversPeerEvents) {
-    auto seen = std::make_shared<Bytes>();
-    auto reader = [](tcp::endpoint ep, std::shared_ptr<Bytes> out) -> net::awaitable<void> {
-        auto stream = co_await connect_raw(ep);
-        if (!stream) co_return;
-        std::string req = "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-        if (co_await (*stream)->write_all(as_bytes(req))) co_return;
-        co_await read_until_closed(**stream, out);
-    };
-    asio::co_spawn(io, reader(api, seen), asio::detached);
+    auto seen = follow_events();
+    ASSERT_TRUE(seen);
     auto text = [&] { return std::string(seen->begin(), seen->end()); };
-    ASSERT_TRUE(run_until(
-        io, [&] { return text().find(": connected") != std::string::npos; }, 5s));
     // A second client connecting to the node is a peer_connected event.
     auto other = std::make_unique<Host>(io.get_executor(), test_config());
     auto addr = with_peer(host->listen_addrs().front(), host->peer_id());
@@ -459,18 +468,9 @@ TEST_F(NodeApi, EventStreamDeliversPeerEvents) {
 // 256 bytes can split a character too) reaches the page replaced, as in the API's answers,
 // instead of throwing out of the identify observer: the peer is still an event.
 TEST_F(NodeApi, APeerWhoseAgentVersionIsNotUtf8IsStillAnEvent) {
-    auto seen = std::make_shared<Bytes>();
-    auto reader = [](tcp::endpoint ep, std::shared_ptr<Bytes> out) -> net::awaitable<void> {
-        auto stream = co_await connect_raw(ep);
-        if (!stream) co_return;
-        std::string req = "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-        if (co_await (*stream)->write_all(as_bytes(req))) co_return;
-        co_await read_until_closed(**stream, out);
-    };
-    asio::co_spawn(io, reader(api, seen), asio::detached);
+    auto seen = follow_events();
+    ASSERT_TRUE(seen);
     auto text = [&] { return std::string(seen->begin(), seen->end()); };
-    ASSERT_TRUE(run_until(
-        io, [&] { return text().find(": connected") != std::string::npos; }, 5s));
     auto config = test_config();
     config.agent_version =
         "odd/\xff\xfe"

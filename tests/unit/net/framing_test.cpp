@@ -105,6 +105,14 @@ TEST(Framing, LengthPrefixedRoundTrip) {
     EXPECT_EQ(length_prefixed(as_bytes("abc")), (Bytes{3, 'a', 'b', 'c'}));
 }
 
+// A length prefix announcing `length`, then `body` (which may be shorter than announced).
+Bytes announcing(std::uint64_t length, const Bytes& body = {}) {
+    Bytes wire;
+    append_uvarint(wire, length);
+    wire.insert(wire.end(), body.begin(), body.end());
+    return wire;
+}
+
 TEST(Framing, ReadLengthPrefixedRejectsOverLimitBeforeReadingOrAllocating) {
     run([]() -> awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
@@ -113,8 +121,7 @@ TEST(Framing, ReadLengthPrefixedRejectsOverLimitBeforeReadingOrAllocating) {
             // bad_alloc and reading would wait forever, so only an early check can answer.
             auto pair = make_memory_stream_pair(ex);
             ProbeStream reader(std::move(pair.second));
-            Bytes wire;
-            append_uvarint(wire, std::uint64_t{1} << 62);
+            const Bytes wire = announcing(std::uint64_t{1} << 62);
             KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->write_all(wire));
             auto m = co_await read_length_prefixed(reader, 1024);
             KEEL_CO_ASSERT(!m);
@@ -140,10 +147,7 @@ TEST(Framing, ReadLengthPrefixedHoldsWhatArrivesNotWhatIsAnnounced) {
             // larger than its first chunk, so it never held the megabyte the prefix named.
             auto pair = make_memory_stream_pair(ex);
             ProbeStream reader(std::move(pair.second));
-            Bytes wire;
-            append_uvarint(wire, 1024 * 1024);
-            Bytes some = test::pattern(100);
-            wire.insert(wire.end(), some.begin(), some.end());
+            const Bytes wire = announcing(1024 * 1024, test::pattern(100));
             KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->write_all(wire));
             KEEL_CO_ASSERT_NO_ERROR(co_await pair.first->close_write());
             auto m = co_await read_length_prefixed(reader, 1024 * 1024);

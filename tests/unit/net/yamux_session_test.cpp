@@ -542,18 +542,14 @@ TEST(YamuxSession, OpeningWaitsWhileTheAckBacklogIsFull) {
     });
 }
 
-// A transport that counts the writes that reach it.
-class CountedWrites : public ByteStream {
+// A transport that passes everything to the one it wraps: the tests below change one call.
+class WrappedTransport : public ByteStream {
   public:
-    CountedWrites(std::unique_ptr<ByteStream> inner, std::shared_ptr<std::size_t> writes)
-        : inner_(std::move(inner)), writes_(std::move(writes)) {}
+    explicit WrappedTransport(std::unique_ptr<ByteStream> inner) : inner_(std::move(inner)) {}
     awaitable<result<std::size_t>> read_some(std::span<std::uint8_t> buffer) override {
         return inner_->read_some(buffer);
     }
-    awaitable<error_code> write_all(BytesView data) override {
-        ++*writes_;
-        return inner_->write_all(data);
-    }
+    awaitable<error_code> write_all(BytesView data) override { return inner_->write_all(data); }
     awaitable<error_code> close_write() override { return inner_->close_write(); }
     void reset() override { inner_->reset(); }
     asio::any_io_executor get_executor() override { return inner_->get_executor(); }
@@ -564,35 +560,38 @@ class CountedWrites : public ByteStream {
 
   private:
     std::unique_ptr<ByteStream> inner_;
+};
+
+// A transport that counts the writes that reach it.
+class CountedWrites : public WrappedTransport {
+  public:
+    CountedWrites(std::unique_ptr<ByteStream> inner, std::shared_ptr<std::size_t> writes)
+        : WrappedTransport(std::move(inner)), writes_(std::move(writes)) {}
+    awaitable<error_code> write_all(BytesView data) override {
+        ++*writes_;
+        return WrappedTransport::write_all(data);
+    }
+
+  private:
     std::shared_ptr<std::size_t> writes_;
 };
 
 // A transport whose writes never finish until it is reset, as over a peer that stopped reading
 // the connection (its TCP window stays full) while it still sends.
-class StalledWrites : public ByteStream {
+class StalledWrites : public WrappedTransport {
   public:
     explicit StalledWrites(std::unique_ptr<ByteStream> inner)
-        : inner_(std::move(inner)), stuck_(inner_->get_executor(), Clock::time_point::max()) {}
-    awaitable<result<std::size_t>> read_some(std::span<std::uint8_t> buffer) override {
-        return inner_->read_some(buffer);
-    }
+        : WrappedTransport(std::move(inner)), stuck_(get_executor(), Clock::time_point::max()) {}
     awaitable<error_code> write_all(BytesView) override {
         co_await stuck_.async_wait(use_result);
         co_return make_error_code(asio::error::connection_reset);
     }
-    awaitable<error_code> close_write() override { return inner_->close_write(); }
     void reset() override {
         stuck_.cancel();
-        inner_->reset();
-    }
-    asio::any_io_executor get_executor() override { return inner_->get_executor(); }
-    std::size_t ready_to_read() const override { return inner_->ready_to_read(); }
-    std::size_t read_ready(std::span<std::uint8_t> buffer) override {
-        return inner_->read_ready(buffer);
+        WrappedTransport::reset();
     }
 
   private:
-    std::unique_ptr<ByteStream> inner_;
     asio::steady_timer stuck_;
 };
 
