@@ -8,7 +8,9 @@
 #include <optional>
 
 #include "keel/kad/dht.hpp"
+#include "keel/kad/kad_key.hpp"
 #include "keel/net/framing.hpp"
+#include "keel/protocols/ping.hpp"
 #include "support/deadlines.hpp"
 #include "support/dht_nodes.hpp"
 #include "support/kad_wire.hpp"
@@ -268,6 +270,72 @@ TEST(DhtRequest, TheStreamIsHalfClosedWithTheRequest) {
     EXPECT_TRUE(*r) << r->error().message();
     ASSERT_TRUE(eof_before_answer->has_value()) << "the server never read a request";
     EXPECT_TRUE(**eof_before_answer) << "no end of stream before the answer";
+    shut_down_nodes(io, nodes, hosts);
+}
+
+// A newcomer that finds its bucket full has the bucket's member pinged, once: its identify
+// pushes (here ten, as fast as it can) do not start a ping each. Each would be a stream to the
+// same member, and any failure among them would evict it.
+TEST(DhtRoutingTable, ANewcomerThatPushesIdentifyHasTheMemberCheckedOnce) {
+    asio::io_context io;
+    std::vector<DhtNode> nodes;
+    nodes.reserve(3);  // us, the member, the newcomer: references to them stay valid
+    std::vector<std::unique_ptr<Host>> hosts;
+    auto one_per_bucket = dht_config(true, 3s);
+    one_per_bucket.k = 1;
+    nodes.push_back(make_node(io, one_per_bucket));
+    auto& us = nodes[0];
+    // The member takes pings and never answers them, so the check lasts the whole rpc_timeout.
+    nodes.push_back(make_node(io, dht_config(true, 3s)));
+    auto pings = std::make_shared<int>(0);
+    nodes[1].host->set_handler(std::string(protocols::ping_protocol_id),
+                               [pings](std::shared_ptr<net::YamuxStream> stream,
+                                       std::shared_ptr<Connection>) -> net::awaitable<void> {
+                                   ++*pings;
+                                   std::array<std::uint8_t, 64> sink{};
+                                   while (co_await stream->read_some(sink)) {
+                                   }
+                               });
+    const PeerId member = nodes[1].id();
+    const int bucket = kad::common_prefix_length(kad::kad_key(us.id()), kad::kad_key(member));
+    // A newcomer for the same bucket (half of all IDs share the first, and so on).
+    std::vector<DhtNode> others;  // the candidates of other buckets, never connected
+    for (int tries = 0; tries < 64 && nodes.size() < 3; ++tries) {
+        auto candidate = make_node(io, dht_config(true, 3s));
+        const bool same_bucket = kad::common_prefix_length(kad::kad_key(us.id()),
+                                                           kad::kad_key(candidate.id())) == bucket;
+        (same_bucket ? nodes : others).push_back(std::move(candidate));
+    }
+    ASSERT_EQ(nodes.size(), 3u) << "no newcomer for bucket " << bucket;
+    auto& newcomer = nodes[2];
+
+    auto connected = run_task(io, nodes[1].host->connect(us.addr), 10s);
+    ASSERT_TRUE(connected && *connected);
+    ASSERT_TRUE(run_until(
+        io, [&] { return us.dht->routing_table().contains(member); }, 5s));
+    auto identified = std::make_shared<int>(0);
+    us.host->observe_identified([identified, id = newcomer.id()](const auto& c) {
+        if (c->peer == id) ++*identified;
+    });
+    connected = run_task(io, newcomer.host->connect(us.addr), 10s);
+    ASSERT_TRUE(connected && *connected);
+    for (int i = 0; i < 10; ++i)  // each new protocol is an identify push
+        newcomer.host->set_handler(
+            "/keel/test/" + std::to_string(i),
+            [](std::shared_ptr<net::YamuxStream>,
+               std::shared_ptr<Connection>) -> net::awaitable<void> { co_return; });
+    ASSERT_TRUE(run_until(
+        io, [&] { return *identified >= 11; }, 5s))
+        << *identified << " identify records and pushes seen";
+    EXPECT_EQ(us.dht->stats().stale_checks, 1u);
+    EXPECT_TRUE(run_until(
+        io, [&] { return *pings >= 1; }, 5s));
+    EXPECT_EQ(*pings, 1);
+    // The member never answered: once the check gives up, the newcomer has its place.
+    EXPECT_TRUE(run_until(
+        io, [&] { return us.dht->routing_table().contains(newcomer.id()); }, 10s));
+    EXPECT_FALSE(us.dht->routing_table().contains(member));
+    shut_down_nodes(io, others, hosts);
     shut_down_nodes(io, nodes, hosts);
 }
 

@@ -95,9 +95,13 @@ void Dht::consider_for_table(const std::shared_ptr<Connection>& conn) {
             if (persistence_.routing_changed) persistence_.routing_changed(conn->peer, true);
             break;
         case AddResult::bucket_full:
-            asio::co_spawn(host_.get_executor(),
-                           check_stale(*outcome.ping_candidate, conn->peer, conn->remote_addr),
-                           asio::detached);
+            // A peer that pushes identify in a loop must not start a ping per push: each one a
+            // stream to the same member, and any failure among them (our own stream limit
+            // included) would evict it.
+            if (stale_checks_.insert(*outcome.ping_candidate).second)
+                asio::co_spawn(host_.get_executor(),
+                               check_stale(*outcome.ping_candidate, conn->peer, conn->remote_addr),
+                               asio::detached);
             break;
         case AddResult::rejected_diversity:
             log().debug("event=routing_table_reject peer={} reason=ip_diversity", conn->peer);
@@ -109,6 +113,15 @@ void Dht::consider_for_table(const std::shared_ptr<Connection>& conn) {
 
 awaitable<void> Dht::check_stale(PeerId candidate, PeerId newcomer, std::optional<Multiaddr> addr) {
     auto alive = alive_;
+    ++stats_.stale_checks;
+    struct Checked {  // however this ends, the candidate may be checked again
+        Dht* dht;
+        std::shared_ptr<bool> alive;
+        PeerId candidate;
+        ~Checked() {
+            if (*alive) dht->stale_checks_.erase(candidate);
+        }
+    } checked{this, alive, candidate};
     bool answered = false;
     auto conn = co_await net::with_deadline(
         [&]() -> awaitable<net::result<std::shared_ptr<Connection>>> {

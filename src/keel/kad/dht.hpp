@@ -62,6 +62,8 @@ struct DhtStats {
     std::uint64_t lookups = 0;
     std::uint64_t lookup_failures = 0;
     std::uint64_t inbound_streams = 0;  // Kademlia streams peers opened to us (go reuses one)
+    // Pings of a full bucket's least recently seen member, to make room for a newcomer.
+    std::uint64_t stale_checks = 0;
 };
 
 // Stored events the persistence layer subscribes to. `ack` (when given) may be called on any
@@ -204,6 +206,9 @@ class Dht {
     std::vector<Multiaddr> bootstrap_peers_;
     std::map<Bytes, std::int64_t> provided_;  // keys we provide -> last announcement (unix ms)
     std::shared_ptr<bool> alive_;             // false once stopped; tasks check it
+    // Members being pinged by check_stale: one check each at a time, however many newcomers (or
+    // identify pushes from one) ask for their place meanwhile.
+    std::set<PeerId> stale_checks_;
     net::asio::steady_timer refresh_signal_;
     bool refresh_requested_ = false;
     bool bootstrap_redials_ = true;
