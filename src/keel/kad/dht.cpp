@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "keel/base/scope_exit.hpp"
 #include "keel/host/staggered_dial.hpp"
 #include "keel/host/tcp_address.hpp"
 #include "keel/net/deadline.hpp"
@@ -114,14 +115,10 @@ void Dht::consider_for_table(const std::shared_ptr<Connection>& conn) {
 awaitable<void> Dht::check_stale(PeerId candidate, PeerId newcomer, std::optional<Multiaddr> addr) {
     auto alive = alive_;
     ++stats_.stale_checks;
-    struct Checked {  // however this ends, the candidate may be checked again
-        Dht* dht;
-        std::shared_ptr<bool> alive;
-        PeerId candidate;
-        ~Checked() {
-            if (*alive) dht->stale_checks_.erase(candidate);
-        }
-    } checked{this, alive, candidate};
+    // However this ends, the candidate may be checked again.
+    ScopeExit checked([this, alive, candidate] {
+        if (*alive) stale_checks_.erase(candidate);
+    });
     bool answered = false;
     auto conn = co_await net::with_deadline(
         [&]() -> awaitable<net::result<std::shared_ptr<Connection>>> {

@@ -6,6 +6,7 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include "keel/base/scope_exit.hpp"
 #include "keel/kad/dht.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/net/log.hpp"
@@ -120,10 +121,7 @@ net::awaitable<void> ControlDaemon::accept_loop(
 net::awaitable<void> ControlDaemon::serve(std::unique_ptr<net::ByteStream> control) {
     auto lifetime = lifetime_;
     ++lifetime->open_connections;
-    struct Release {
-        Lifetime& lifetime;
-        ~Release() { --lifetime.open_connections; }
-    } release{*lifetime};
+    ScopeExit release([lifetime] { --lifetime->open_connections; });
     for (;;) {
         auto request = co_await net::with_deadline(read_request(*control, max_control_message),
                                                    config_.request_timeout);

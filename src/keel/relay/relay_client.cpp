@@ -2,6 +2,7 @@
 
 #include <keel/proto/relay.pb.h>
 
+#include "keel/base/scope_exit.hpp"
 #include "keel/host/circuit_address.hpp"
 #include "keel/net/condition.hpp"
 #include "keel/net/deadline.hpp"
@@ -254,8 +255,8 @@ net::awaitable<void> RelayClient::accept_stop(std::shared_ptr<net::YamuxStream> 
         circuits_open_ >= config_.max_circuits) {
         if (through == 0) circuits_through_.erase(relay_peer);
         ++stats_.circuits_refused;
-        log().info("event=relay_stop_refused relay={} reason={}", relay_peer,
-                   ours ? "circuit_limit" : "no_reservation");
+        log().debug("event=relay_stop_refused relay={} reason={}", relay_peer,
+                    ours ? "circuit_limit" : "no_reservation");
         answer.set_status(ours ? pb::RESOURCE_LIMIT_EXCEEDED : pb::PERMISSION_DENIED);
         co_await write_relay_message(*stream, answer);
         stream->reset();
@@ -264,18 +265,12 @@ net::awaitable<void> RelayClient::accept_stop(std::shared_ptr<net::YamuxStream> 
     // Counted from here until the circuit ends, whichever way.
     ++through;
     ++circuits_open_;
-    struct CircuitCount {
-        RelayClient* client;
-        std::shared_ptr<bool> alive;
-        PeerId relay;
-        ~CircuitCount() {
-            if (!*alive) return;
-            --client->circuits_open_;
-            auto it = client->circuits_through_.find(relay);
-            if (it != client->circuits_through_.end() && --it->second == 0)
-                client->circuits_through_.erase(it);
-        }
-    } count{this, alive, relay_peer};
+    ScopeExit count([this, alive, relay_peer] {
+        if (!*alive) return;
+        --circuits_open_;
+        auto it = circuits_through_.find(relay_peer);
+        if (it != circuits_through_.end() && --it->second == 0) circuits_through_.erase(it);
+    });
     answer.set_status(pb::OK);
     if (co_await write_relay_message(*stream, answer)) co_return;
     auto relay = connection->remote_addr.without(proto_code::p2p)

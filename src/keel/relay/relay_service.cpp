@@ -2,6 +2,7 @@
 
 #include <keel/proto/relay.pb.h>
 
+#include "keel/base/scope_exit.hpp"
 #include "keel/host/tcp_address.hpp"
 #include "keel/net/deadline.hpp"
 #include "keel/net/log.hpp"
@@ -174,14 +175,9 @@ net::awaitable<void> RelayService::connect(std::shared_ptr<net::YamuxStream> str
         co_return;
     }
     // From here the circuit is counted: every path below closes it.
-    struct CircuitSlot {
-        Reservations* table;
-        std::shared_ptr<bool> alive;
-        PeerId source, target;
-        ~CircuitSlot() {
-            if (*alive) table->close_circuit(source, target);
-        }
-    } slot{&table_, alive, source, *target};
+    ScopeExit slot([table = &table_, alive, source, target = *target] {
+        if (*alive) table->close_circuit(source, target);
+    });
 
     std::vector<std::string> stop_protocol{std::string(stop_protocol_id)};
     auto opened = co_await net::within_deadline(host_.new_stream(to_target, stop_protocol),
