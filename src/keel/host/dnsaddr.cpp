@@ -7,11 +7,11 @@
 
 #include <algorithm>
 #include <boost/asio/error.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <cstring>
+#include <functional>
 #include <mutex>
 
+#include "keel/net/blocking_calls.hpp"
 #include "keel/net/log.hpp"
 #include "keel/net/net_errc.hpp"
 
@@ -57,81 +57,22 @@ bool plausible_dns_name(std::string_view name) {
 std::mutex nameserver_mutex;
 std::optional<asio::ip::udp::endpoint> nameserver_override;
 
-// Lookups block in the resolver: they run here, never on an I/O thread. Leaked on purpose, so a
-// lookup stuck in res_nquery cannot hold up process exit (a static thread_pool would join it).
-asio::thread_pool& resolver_pool() {
-    static auto* pool = new asio::thread_pool(4);
-    return *pool;
-}
-
 using TxtResult = net::result<std::vector<std::string>>;
 
-// The meeting point of one batch of lookups and the coroutine waiting for them. `timer` is set
-// only while that coroutine waits (it lives in the coroutine frame); workers touch it only by
-// posting to `executor`, and only while it is set.
-struct TxtBatch {
-    std::mutex mutex;
-    std::optional<asio::any_io_executor> executor;
-    asio::steady_timer* timer = nullptr;
-    std::vector<std::optional<TxtResult>> results;
-    std::size_t remaining = 0;
-};
-
-void run_lookup(const std::shared_ptr<TxtBatch>& batch, std::size_t index, const std::string& name,
-                net::Duration timeout) {
-    {
-        std::lock_guard lock(batch->mutex);
-        if (!batch->timer) return;  // the caller gave up before we started
-    }
-    auto answer = query_txt(name, timeout);
-    std::lock_guard lock(batch->mutex);
-    batch->results[index] = std::move(answer);
-    if (--batch->remaining == 0 && batch->timer) {
-        asio::post(*batch->executor, [batch] {
-            // On the caller's thread, the only one that clears `timer`.
-            if (batch->timer) batch->timer->cancel();
-        });
-    }
-}
-
-// Queries the TXT records of every name in parallel on the worker pool; waits until all have
+// Queries the TXT records of every name in parallel off this thread; waits until all have
 // answered or `deadline` passed. A lookup still running then answers net_errc::timeout.
 net::awaitable<std::vector<TxtResult>> query_txt_all(std::vector<std::string> names,
                                                      net::Clock::time_point deadline) {
-    auto executor = co_await asio::this_coro::executor;
-    auto batch = std::make_shared<TxtBatch>();
-    batch->results.resize(names.size());
-    batch->remaining = names.size();
-    asio::steady_timer timer(executor, deadline);
-    {
-        std::lock_guard lock(batch->mutex);
-        batch->executor = executor;
-        batch->timer = &timer;
-    }
-    // Unregisters the timer before it is destroyed, however this coroutine ends.
-    struct Unregister {
-        std::shared_ptr<TxtBatch> batch;
-        ~Unregister() {
-            std::lock_guard lock(batch->mutex);
-            batch->timer = nullptr;
-            batch->executor.reset();
-        }
-    };
-    Unregister unregister{batch};
-
     auto left = std::chrono::duration_cast<net::Duration>(deadline - net::Clock::now());
     left = std::max(left, net::Duration{1});
-    for (std::size_t i = 0; i < names.size(); ++i) {
-        asio::post(resolver_pool(),
-                   [batch, i, name = names[i], left] { run_lookup(batch, i, name, left); });
-    }
-    if (!names.empty()) co_await timer.async_wait(net::use_result);
-
+    std::vector<std::function<TxtResult()>> calls;
+    for (auto& name : names)
+        calls.emplace_back([name = std::move(name), left] { return query_txt(name, left); });
+    auto answers = co_await net::run_blocking(std::move(calls), deadline);
     std::vector<TxtResult> out;
-    std::lock_guard lock(batch->mutex);
-    for (auto& r : batch->results) {
-        if (r)
-            out.push_back(std::move(*r));
+    for (auto& answer : answers) {
+        if (answer)
+            out.push_back(std::move(*answer));
         else
             out.push_back(make_error_code(net::net_errc::timeout));
     }

@@ -4,8 +4,8 @@
 // whose multiaddr ends in that same /p2p/ID count. A record may itself be a /dnsaddr address,
 // which is resolved in turn (up to dnsaddr_max_depth levels).
 //
-// The TXT lookup uses glibc's resolver (res_nquery), a blocking call: it runs on a small worker
-// pool and the result is posted back to the caller's executor, so the I/O thread never blocks.
+// The TXT lookup uses glibc's resolver (res_nquery), a blocking call: it runs on the worker pool
+// of keel/net/blocking_calls.hpp, so the I/O thread never blocks and the deadline holds.
 #include <cstddef>
 #include <optional>
 #include <string>

@@ -236,7 +236,7 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial(const Multiaddr& a
             if (failure) co_return std::move(*failure);
         co_return fail(Phase::dial, make_error_code(net::net_errc::no_addresses));
     }
-    auto endpoints = co_await net::with_deadline(resolve_tcp(addr), config_.dial_timeout);
+    auto endpoints = co_await resolve_tcp(addr, config_.dial_timeout);
     if (!endpoints) co_return fail(Phase::dial, endpoints.error());
 
     tcp::socket socket(executor_);

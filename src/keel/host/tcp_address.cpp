@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "keel/net/blocking_calls.hpp"
 #include "keel/net/net_errc.hpp"
 
 namespace keel {
@@ -101,7 +102,8 @@ bool is_tcp_dialable(const Multiaddr& addr) {
                        [](const Multiaddr::Component& c) { return c.code == proto_code::p2p; });
 }
 
-net::awaitable<net::result<std::vector<tcp::endpoint>>> resolve_tcp(const Multiaddr& addr) {
+net::awaitable<net::result<std::vector<tcp::endpoint>>> resolve_tcp(Multiaddr addr,
+                                                                    net::Duration timeout) {
     if (auto ep = tcp_endpoint(addr)) co_return std::vector<tcp::endpoint>{*ep};
     const auto& parts = addr.components();
     auto port = tcp_port(addr);
@@ -111,19 +113,33 @@ net::awaitable<net::result<std::vector<tcp::endpoint>>> resolve_tcp(const Multia
     if (code != proto_code::dns && code != proto_code::dns4 && code != proto_code::dns6)
         co_return make_error_code(net::net_errc::unsupported_address);
     std::string host(parts[0].value.begin(), parts[0].value.end());
-    tcp::resolver resolver(co_await asio::this_coro::executor);
-    auto [ec, results] =
-        co_await resolver.async_resolve(host, std::to_string(*port), net::use_result);
-    if (ec) co_return ec;
-    std::vector<tcp::endpoint> out;
-    for (const auto& entry : results) {
-        auto ep = entry.endpoint();
-        if (code == proto_code::dns4 && !ep.address().is_v4()) continue;
-        if (code == proto_code::dns6 && !ep.address().is_v6()) continue;
-        out.push_back(ep);
-    }
-    if (out.empty()) co_return make_error_code(net::net_errc::no_addresses);
-    co_return out;
+
+    // getaddrinfo blocks, and Asio's async_resolve cannot be cancelled (its one resolver thread
+    // finishes each lookup, in turn, however long a DNS server takes): a name whose server never
+    // answers would outlast any deadline and hold up every other lookup behind it.
+    using Lookup = net::result<std::vector<tcp::endpoint>>;
+    std::vector<std::function<Lookup()>> calls;
+    calls.emplace_back([host = std::move(host), service = std::to_string(*port), code]() -> Lookup {
+        tcp::resolver resolver(net::blocking_pool().get_executor());
+        net::error_code ec;
+        // A /dns4 or /dns6 name asks for its own family only; /dns for the families this
+        // machine has addresses in (AI_ADDRCONFIG, Asio's default).
+        tcp::resolver::results_type results;
+        if (code == proto_code::dns4)
+            results = resolver.resolve(tcp::v4(), host, service, {}, ec);
+        else if (code == proto_code::dns6)
+            results = resolver.resolve(tcp::v6(), host, service, {}, ec);
+        else
+            results = resolver.resolve(host, service, ec);
+        if (ec) return ec;
+        std::vector<tcp::endpoint> out;
+        for (const auto& entry : results) out.push_back(entry.endpoint());
+        if (out.empty()) return make_error_code(net::net_errc::no_addresses);
+        return out;
+    });
+    auto answers = co_await net::run_blocking(std::move(calls), net::Clock::now() + timeout);
+    if (!answers.front()) co_return make_error_code(net::net_errc::timeout);
+    co_return std::move(*answers.front());
 }
 
 AddressScope address_scope(const Multiaddr& addr) {

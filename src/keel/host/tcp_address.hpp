@@ -33,10 +33,11 @@ Multiaddr local_multiaddr(const net::asio::ip::tcp::socket& socket);
 // True for what resolve_tcp and a plain TCP dial can use: /ip4, /ip6, /dns, /dns4 or /dns6, then
 // /tcp/P, then nothing but /p2p/ID (so no /ws, /tls, /quic-v1, ... on top).
 bool is_tcp_dialable(const Multiaddr& addr);
-// /dns/H/tcp/P, /dns4/... or /dns6/... resolved to endpoints of the matching family; ip
-// addresses pass through. /dnsaddr needs a TXT lookup and is refused here: Host::dial expands it
-// first (keel/host/dnsaddr.hpp).
+// /dns/H/tcp/P, /dns4/... or /dns6/... resolved to endpoints of the matching family, within
+// `timeout` (net_errc::timeout past it, whatever the DNS server does: the lookup runs on the
+// worker pool of keel/net/blocking_calls.hpp); ip addresses pass through. /dnsaddr needs a TXT
+// lookup and is refused here: Host::dial expands it first (keel/host/dnsaddr.hpp).
 net::awaitable<net::result<std::vector<net::asio::ip::tcp::endpoint>>> resolve_tcp(
-    const Multiaddr& addr);
+    Multiaddr addr, net::Duration timeout);
 
 }  // namespace keel
