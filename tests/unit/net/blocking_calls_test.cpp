@@ -85,12 +85,10 @@ TEST(BlockingCalls, ACallWhoseCallerGaveUpBeforeItStartedIsSkipped) {
     auto gate = std::make_shared<Gate>();
     auto late_runs = std::make_shared<std::atomic<int>>(0);
     run([gate, late_runs]() -> awaitable<void> {
-        std::vector<std::function<int()>> stuck;
-        for (std::size_t i = 0; i < blocking_workers; ++i)
-            stuck.emplace_back([gate] {
-                gate->wait();
-                return 0;
-            });
+        std::vector<std::function<int()>> stuck(blocking_workers, [gate] {
+            gate->wait();
+            return 0;
+        });
         auto stuck_answers = co_await run_blocking(std::move(stuck), Clock::now() + 50ms);
         EXPECT_FALSE(stuck_answers.front().has_value());
 
@@ -103,12 +101,10 @@ TEST(BlockingCalls, ACallWhoseCallerGaveUpBeforeItStartedIsSkipped) {
         // Once every worker runs one of these at the same time, each has finished what it took
         // from the queue before them, the late call included.
         auto together = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(blocking_workers));
-        std::vector<std::function<int()>> all;
-        for (std::size_t i = 0; i < blocking_workers; ++i)
-            all.emplace_back([together] {
-                together->arrive_and_wait();
-                return 1;
-            });
+        std::vector<std::function<int()>> all(blocking_workers, [together] {
+            together->arrive_and_wait();
+            return 1;
+        });
         auto all_answers = co_await run_blocking(std::move(all), Clock::now() + 10s);
         for (const auto& a : all_answers) EXPECT_TRUE(a.has_value());
         EXPECT_EQ(late_runs->load(), 0);
