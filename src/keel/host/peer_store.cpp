@@ -123,11 +123,23 @@ std::vector<Multiaddr> PeerStore::addrs(const PeerId& peer) const {
 }
 
 std::vector<PeerInfo> PeerStore::all() const {
+    return page(0, peers_.size());
+}
+
+std::vector<PeerInfo> PeerStore::page(std::size_t offset, std::size_t count) const {
+    if (offset >= peers_.size() || count == 0) return {};
+    std::vector<const PeerInfo*> order;
+    order.reserve(peers_.size());
+    for (const auto& [id, info] : peers_) order.push_back(&info);
+    auto by_id = [](const PeerInfo* a, const PeerInfo* b) { return a->id < b->id; };
+    const auto first = order.begin() + static_cast<std::ptrdiff_t>(offset);
+    const auto last = order.begin() +
+                      static_cast<std::ptrdiff_t>(offset + std::min(count, order.size() - offset));
+    std::nth_element(order.begin(), first, order.end(), by_id);
+    std::partial_sort(first, last, order.end(), by_id);
     std::vector<PeerInfo> out;
-    out.reserve(peers_.size());
-    for (const auto& [id, info] : peers_) out.push_back(info);
-    std::sort(out.begin(), out.end(),
-              [](const PeerInfo& a, const PeerInfo& b) { return a.id < b.id; });
+    out.reserve(static_cast<std::size_t>(last - first));
+    for (auto it = first; it != last; ++it) out.push_back(**it);
     return out;
 }
 

@@ -61,6 +61,9 @@ class PeerStore {
     bool supports(const PeerId& peer, std::string_view protocol) const;
     // In peer ID order, so that pages of it (the HTTP API's) are stable.
     std::vector<PeerInfo> all() const;
+    // all()'s entries from `offset`, at most `count` of them, without copying or sorting the
+    // others: the HTTP API's page, which a web page in the user's browser may ask for in a loop.
+    std::vector<PeerInfo> page(std::size_t offset, std::size_t count) const;
     std::size_t size() const { return peers_.size(); }
     // What the entries are accounted for (cost()): bounded by max_bytes.
     std::size_t bytes() const { return bytes_; }

@@ -2,6 +2,8 @@
 // a time, except pinned ones; a peer seen again is fresh.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "keel/crypto/ed25519.hpp"
 #include "keel/host/peer_store.hpp"
 
@@ -64,6 +66,30 @@ TEST(PeerStore, ForgetsPeersUnseenSinceACutoffExceptPinnedOnes) {
     EXPECT_TRUE(store.get(recent));
     EXPECT_EQ(store.size(), 2u);
     EXPECT_LT(store.bytes(), bytes_before);
+}
+
+// The API's pages: each one is the same slice of all() (peer ID order) whatever the page size,
+// without all() being built for it.
+TEST(PeerStore, PagesAreSlicesOfTheWholeInPeerIdOrder) {
+    PeerStore store;
+    auto addr = *Multiaddr::parse("/ip4/127.0.0.1/tcp/4001");
+    for (int i = 0; i < 97; ++i) store.add_address(random_peer(), addr);
+    const auto whole = store.all();
+    ASSERT_EQ(whole.size(), 97u);
+    EXPECT_TRUE(std::is_sorted(whole.begin(), whole.end(),
+                               [](const auto& a, const auto& b) { return a.id < b.id; }));
+    for (std::size_t size : {1u, 10u, 32u, 500u}) {
+        std::vector<PeerId> paged;
+        for (std::size_t offset = 0; offset < whole.size(); offset += size)
+            for (const auto& info : store.page(offset, size)) paged.push_back(info.id);
+        ASSERT_EQ(paged.size(), whole.size()) << "pages of " << size;
+        for (std::size_t i = 0; i < whole.size(); ++i)
+            EXPECT_EQ(paged[i], whole[i].id) << "pages of " << size << ", entry " << i;
+    }
+    EXPECT_TRUE(store.page(97, 10).empty());
+    EXPECT_TRUE(store.page(static_cast<std::size_t>(-1), 500).empty());
+    EXPECT_TRUE(store.page(0, 0).empty());
+    EXPECT_EQ(store.page(95, 10).size(), 2u);
 }
 
 }  // namespace

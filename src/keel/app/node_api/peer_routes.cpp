@@ -44,11 +44,10 @@ net::awaitable<HttpResponse> list_peers(NodeContext* n, HttpRequest req) {
     auto offset = query_number(req.query, "offset").value_or(0);
     auto limit =
         std::min<std::size_t>(query_number(req.query, "limit").value_or(max_page), max_page);
-    auto all = n->host.peer_store().all();
+    const auto& store = n->host.peer_store();
     json list = json::array();
-    for (std::size_t i = offset; i < all.size() && list.size() < limit; ++i)
-        list.push_back(peer_json(*n, all[i]));
-    co_return ok({{"count", all.size()}, {"offset", offset}, {"limit", limit}, {"peers", list}});
+    for (const auto& info : store.page(offset, limit)) list.push_back(peer_json(*n, info));
+    co_return ok({{"count", store.size()}, {"offset", offset}, {"limit", limit}, {"peers", list}});
 }
 
 net::awaitable<HttpResponse> verify_peer(NodeContext* n, HttpRequest req) {
