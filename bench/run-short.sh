@@ -2,7 +2,8 @@
 # A quick run of the benchmarks: the Noise handshake table, then one line
 #   handshake: full X us, crypto-only Y us, ratio Z
 # the DHT lookup table of a 50-node in-process network (latency p50/p99, hops), and the floor
-# under a bootstrap's CPU per connection (bench/connection_floor, 200 connections).
+# under a bootstrap's CPU per connection (bench/connection_floor, 200 connections), and the cost
+# of one page of a full peer store (bench/peer_store_bench).
 # (CPU time per handshake, both sides; computed inside the benchmark binary, so nothing beyond
 # the packages of scripts/setup is needed). Extra arguments go to the benchmark binary.
 # Usage: bench/run-short.sh BUILD_DIR [--benchmark_filter=...]
@@ -33,3 +34,8 @@ lookup="$build/bench/dht_lookup_bench"
 floor="$build/bench/connection_floor"
 [ -x "$floor" ] || cmake --build "$build" --target connection_floor >&2
 "$floor" --connections 200 --rate 200
+
+# One GET /api/v1/peers with 50,000 peers: the whole store copied and sorted, against one page.
+store="$build/bench/peer_store_bench"
+[ -x "$store" ] || cmake --build "$build" --target peer_store_bench >&2
+"$store" --benchmark_min_time=0.2
