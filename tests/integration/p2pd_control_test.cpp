@@ -357,6 +357,71 @@ TEST_F(P2pdControl, StreamHandlerHandsInboundStreamsToTheClient) {
     EXPECT_FALSE(registered_on_host());
 }
 
+// A remote opens streams on a registered protocol at will, and each holds a socket to the client:
+// past max_handler_streams they are reset, and a place comes back when a piped stream ends.
+TEST_F(P2pdControl, InboundStreamsPastTheHandlerLimitAreReset) {
+    daemon_->stop();
+    p2pd::DaemonConfig config;
+    config.max_handler_streams = 1;
+    other_daemon_ = std::make_unique<p2pd::ControlDaemon>(*a_.host, a_.dht.get(), config);
+    auto control = other_daemon_->listen(unix_addr("limited.sock"));
+    ASSERT_TRUE(control) << control.error().message();
+    control_ = *control;
+    auto client_path = dir_ / "handler.sock";
+    local::acceptor listener(io_, local::endpoint(client_path.string()));
+    Request handler;
+    handler.set_type(Request::STREAM_HANDLER);
+    auto addr = unix_addr("handler.sock").to_bytes();
+    handler.mutable_streamhandler()->set_addr(addr.data(), addr.size());
+    handler.mutable_streamhandler()->add_proto(std::string(test_protocol));
+    auto registered = ask(handler);
+    ASSERT_TRUE(registered);
+    ASSERT_EQ(registered->type(), Response::OK);
+
+    auto connection = run_task(io_, b_.host->connect(a_.addr), 5s);
+    ASSERT_TRUE(connection && *connection);
+    // With one protocol the proposal goes out with the first bytes: A sees the stream then.
+    auto open_from_b = [&]() -> std::shared_ptr<net::YamuxStream> {
+        std::vector<std::string> wanted{std::string(test_protocol)};
+        auto stream = run_task(io_, b_.host->new_stream(**connection, wanted), 5s);
+        EXPECT_TRUE(stream && *stream);
+        if (!stream || !*stream) return nullptr;
+        auto sent = run_task(io_, (**stream)->write_all(as_bytes(ping_text)), 5s);
+        EXPECT_TRUE(sent && !*sent);
+        return **stream;
+    };
+    auto accept_at_client = [&]() -> std::unique_ptr<net::UnixStream> {
+        auto accepted = run_task(io_, listener.async_accept(net::use_result), 5s);
+        if (!accepted || std::get<0>(*accepted)) return nullptr;
+        return std::make_unique<net::UnixStream>(std::move(std::get<1>(*accepted)));
+    };
+
+    auto first = open_from_b();
+    ASSERT_TRUE(first);
+    auto first_at_client = accept_at_client();
+    ASSERT_TRUE(first_at_client) << "the first stream reaches the client";
+    auto second = open_from_b();
+    ASSERT_TRUE(second);
+    ASSERT_TRUE(run_until(
+        io_, [&] { return other_daemon_->stats().handler_streams_refused == 1; }, 5s));
+    Bytes byte(1);
+    auto read = run_task(io_, net::read_exact(*second, byte), 5s);
+    ASSERT_TRUE(read);
+    EXPECT_TRUE(*read) << "the second stream is reset, not piped";
+
+    // The first pipe ends (the client hangs up): its place is free again.
+    first_at_client.reset();
+    ASSERT_TRUE(run_until(
+        io_, [&] { return other_daemon_->handler_streams_open() == 0; }, 5s));
+    auto third = open_from_b();
+    ASSERT_TRUE(third);
+    auto third_at_client = accept_at_client();
+    EXPECT_TRUE(third_at_client) << "a stream after the first ended reaches the client";
+    EXPECT_TRUE(run_until(
+        io_, [&] { return other_daemon_->stats().streams_handled == 2; }, 5s));
+    EXPECT_EQ(other_daemon_->stats().handler_streams_refused, 1u);
+}
+
 TEST_F(P2pdControl, DhtRequests) {
     connect_a_to_b();
     auto key_of = [](const Cid& cid) { return cid.hash.encode(); };

@@ -321,6 +321,15 @@ net::awaitable<void> ControlDaemon::forward_inbound(std::shared_ptr<net::YamuxSt
                                                     std::shared_ptr<Connection> connection,
                                                     ControlEndpoint client) {
     auto lifetime = lifetime_;
+    if (lifetime->handler_streams >= config_.max_handler_streams) {
+        ++stats_.handler_streams_refused;
+        log().debug("event=p2pd_handler_stream_refused protocol={} peer={} open={}",
+                    stream->protocol(), connection->peer, lifetime->handler_streams);
+        stream->reset();
+        co_return;
+    }
+    ++lifetime->handler_streams;
+    ScopeExit release([lifetime] { --lifetime->handler_streams; });
     auto idle_timeout = config_.stream_idle_timeout;
     auto socket =
         co_await connect_control(host_.get_executor(), client, config_.handler_dial_timeout);

@@ -44,6 +44,10 @@ struct DaemonConfig {
     // is reset.
     net::Duration stream_idle_timeout{600'000};
     std::size_t max_control_connections = 1024;  // past this, new ones are closed at once
+    // Inbound streams handed to STREAM_HANDLER clients at once: each holds a socket to the client
+    // for up to stream_idle_timeout, and a remote opens them at will. Past this, new ones are
+    // reset.
+    std::size_t max_handler_streams = 1024;
 };
 
 struct DaemonStats {
@@ -53,6 +57,7 @@ struct DaemonStats {
     std::uint64_t refused = 0;                      // over max_control_connections
     std::uint64_t streams_opened = 0;               // STREAM_OPEN pipes
     std::uint64_t streams_handled = 0;              // inbound streams handed to a client
+    std::uint64_t handler_streams_refused = 0;      // reset: max_handler_streams were open
 };
 
 class ControlDaemon {
@@ -72,6 +77,8 @@ class ControlDaemon {
     // request being answered captures it.
     void stop();
     const DaemonStats& stats() const { return stats_; }
+    // Inbound streams being handed to or piped to STREAM_HANDLER clients now.
+    std::size_t handler_streams_open() const { return lifetime_->handler_streams; }
 
   private:
     template <typename Protocol>
@@ -100,6 +107,7 @@ class ControlDaemon {
     struct Lifetime {
         bool alive = true;
         std::size_t open_connections = 0;
+        std::size_t handler_streams = 0;  // inbound streams being handed to or piped to a client
     };
     std::shared_ptr<Lifetime> lifetime_ = std::make_shared<Lifetime>();
 };
