@@ -345,7 +345,7 @@ TEST_F(Relay, StopFromAPeerThatIsNotOurRelayIsRefused) {
     auto to_a = relay_host->connections_to(a.host.peer_id());
     std::vector<std::shared_ptr<net::YamuxStream>> kept;
     EXPECT_EQ(stop_statuses(*relay_host, to_a.front(), b.host.peer_id(), 1, kept),
-              std::vector<int>{pb::PERMISSION_DENIED});
+              std::vector<int>{pb::NO_RESERVATION});
     EXPECT_EQ(a.client.stats().circuits_refused, 1u);
     EXPECT_EQ(a.client.stats().circuits_accepted, 0u);
     EXPECT_TRUE(a.host.connections_to(b.host.peer_id()).empty());

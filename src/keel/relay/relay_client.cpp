@@ -248,6 +248,7 @@ net::awaitable<void> RelayClient::accept_stop(std::shared_ptr<net::YamuxStream> 
     }
     // A relay connects only peers that hold a reservation with it, so STOP comes from our relays
     // alone; from anyone else it would be a way to open connections to us that no limit counts.
+    // Refused with NO_RESERVATION, as rust-libp2p's client refuses it (docs/interop.md).
     const PeerId relay_peer = connection->peer;
     auto& through = circuits_through_[relay_peer];
     const bool ours = held_.contains(relay_peer);
@@ -257,7 +258,7 @@ net::awaitable<void> RelayClient::accept_stop(std::shared_ptr<net::YamuxStream> 
         ++stats_.circuits_refused;
         log().debug("event=relay_stop_refused relay={} reason={}", relay_peer,
                     ours ? "circuit_limit" : "no_reservation");
-        answer.set_status(ours ? pb::RESOURCE_LIMIT_EXCEEDED : pb::PERMISSION_DENIED);
+        answer.set_status(ours ? pb::RESOURCE_LIMIT_EXCEEDED : pb::NO_RESERVATION);
         co_await write_relay_message(*stream, answer);
         stream->reset();
         co_return;
