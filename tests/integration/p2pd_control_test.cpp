@@ -155,6 +155,22 @@ class P2pdControl : public ::testing::Test {
         }
     }
 
+    // Registers test_protocol for a STREAM_HANDLER client listening on a unix socket of its own,
+    // as daemon clients do; null if the daemon did not answer OK.
+    std::unique_ptr<local::acceptor> register_handler_client() {
+        auto client_path = dir_ / "handler.sock";
+        auto listener =
+            std::make_unique<local::acceptor>(io_, local::endpoint(client_path.string()));
+        Request handler;
+        handler.set_type(Request::STREAM_HANDLER);
+        auto addr = unix_addr("handler.sock").to_bytes();
+        handler.mutable_streamhandler()->set_addr(addr.data(), addr.size());
+        handler.mutable_streamhandler()->add_proto(std::string(test_protocol));
+        auto registered = ask(handler);
+        if (!registered || registered->type() != Response::OK) return nullptr;
+        return listener;
+    }
+
     bool connected(Host& host, const PeerId& peer) {
         for (const auto& c : host.connections_to(peer))
             if (c->is_open()) return true;
@@ -294,17 +310,9 @@ TEST_F(P2pdControl, StreamOpenMakesTheControlConnectionTheStream) {
 }
 
 TEST_F(P2pdControl, StreamHandlerHandsInboundStreamsToTheClient) {
-    // The client listens on its own unix socket, as daemon clients do.
-    auto client_path = dir_ / "handler.sock";
-    local::acceptor listener(io_, local::endpoint(client_path.string()));
-    Request handler;
-    handler.set_type(Request::STREAM_HANDLER);
-    auto addr = unix_addr("handler.sock").to_bytes();
-    handler.mutable_streamhandler()->set_addr(addr.data(), addr.size());
-    handler.mutable_streamhandler()->add_proto(std::string(test_protocol));
-    auto registered = ask(handler);
-    ASSERT_TRUE(registered);
-    ASSERT_EQ(registered->type(), Response::OK);
+    auto listening = register_handler_client();
+    ASSERT_TRUE(listening);
+    auto& listener = *listening;
 
     // B opens a stream to A on the protocol; the daemon dials the client and writes StreamInfo.
     auto from_b = [&]() -> net::awaitable<net::result<Bytes>> {
@@ -367,16 +375,9 @@ TEST_F(P2pdControl, InboundStreamsPastTheHandlerLimitAreReset) {
     auto control = other_daemon_->listen(unix_addr("limited.sock"));
     ASSERT_TRUE(control) << control.error().message();
     control_ = *control;
-    auto client_path = dir_ / "handler.sock";
-    local::acceptor listener(io_, local::endpoint(client_path.string()));
-    Request handler;
-    handler.set_type(Request::STREAM_HANDLER);
-    auto addr = unix_addr("handler.sock").to_bytes();
-    handler.mutable_streamhandler()->set_addr(addr.data(), addr.size());
-    handler.mutable_streamhandler()->add_proto(std::string(test_protocol));
-    auto registered = ask(handler);
-    ASSERT_TRUE(registered);
-    ASSERT_EQ(registered->type(), Response::OK);
+    auto listening = register_handler_client();
+    ASSERT_TRUE(listening);
+    auto& listener = *listening;
 
     auto connection = run_task(io_, b_.host->connect(a_.addr), 5s);
     ASSERT_TRUE(connection && *connection);
