@@ -1,5 +1,6 @@
 #include "keel/crypto/keys.hpp"
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
@@ -34,6 +35,20 @@ PkeyPtr parse_spki(BytesView der, int expected_type) {
     if (!key || p != der.data() + der.size()) return nullptr;  // trailing bytes are malformed
     if (EVP_PKEY_get_base_id(key.get()) != expected_type) return nullptr;
     return key;
+}
+
+// An RSA key we verify with: at most max_rsa_bits, and a public exponent under 2^31, as go's
+// crypto/rsa demands (ring, under rust-libp2p, up to 2^33 - 1). A verify costs a multiplication
+// per bit of the exponent: a peer whose Noise payload named a 3,072-bit key with a 3,071-bit
+// exponent made each handshake's verify about 140 times dearer than with 65537.
+PkeyPtr rsa_key(BytesView der) {
+    auto key = parse_spki(der, EVP_PKEY_RSA);
+    if (!key || EVP_PKEY_get_bits(key.get()) > max_rsa_bits) return nullptr;
+    BIGNUM* exponent = nullptr;
+    if (EVP_PKEY_get_bn_param(key.get(), OSSL_PKEY_PARAM_RSA_E, &exponent) != 1) return nullptr;
+    const bool usable = BN_num_bits(exponent) <= 31;
+    BN_free(exponent);
+    return usable ? std::move(key) : nullptr;
 }
 
 // secp256k1 keys are a bare SEC1 point (33 bytes compressed, 65 uncompressed), not PKIX, so we
@@ -92,6 +107,7 @@ boost::system::result<PublicKey> PublicKey::unmarshal(BytesView bytes) {
     PublicKey key{static_cast<KeyType>(msg.type()), Bytes(msg.data().begin(), msg.data().end())};
     if (key.type == KeyType::ed25519 && key.data.size() != crypto_sign_PUBLICKEYBYTES)
         return crypto_errc::invalid_key;
+    if (key.type == KeyType::rsa && !rsa_key(key.data)) return crypto_errc::invalid_key;
     return key;
 }
 
@@ -104,9 +120,8 @@ bool PublicKey::verify(BytesView message, BytesView signature) const {
             return crypto_sign_verify_detached(signature.data(), message.data(), message.size(),
                                                data.data()) == 0;
         case KeyType::rsa: {
-            auto key = parse_spki(data, EVP_PKEY_RSA);
-            if (!key || EVP_PKEY_get_bits(key.get()) > max_rsa_bits) return false;
-            return evp_verify_sha256(key.get(), message, signature);
+            auto key = rsa_key(data);
+            return key && evp_verify_sha256(key.get(), message, signature);
         }
         case KeyType::ecdsa: {
             auto key = parse_spki(data, EVP_PKEY_EC);

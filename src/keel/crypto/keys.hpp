@@ -21,7 +21,8 @@ struct PublicKey {
 
     // Deterministic keel::pb::PublicKey encoding (fields in order), as peer IDs require.
     Bytes marshal() const;
-    // Bounded (max_marshalled_size) and checks ed25519 keys are 32 bytes.
+    // Bounded (max_marshalled_size); checks ed25519 keys are 32 bytes, and RSA keys are PKIX
+    // of at most 8,192 bits with a public exponent under 2^31.
     static boost::system::result<PublicKey> unmarshal(BytesView bytes);
 
     // ed25519: plain Ed25519. rsa: RSASSA-PKCS1-v1_5 with SHA-256. secp256k1 and ecdsa: DER ECDSA

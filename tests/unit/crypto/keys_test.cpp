@@ -3,6 +3,7 @@
 // checks that PublicKey::verify, which only sees the public key, accepts exactly those signatures.
 #include <gtest/gtest.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
@@ -93,6 +94,55 @@ TEST(Keys, VerifyRsa) {
     auto priv = der_private_key(EVP_PKEY_RSA, private_data(v));
     ASSERT_TRUE(priv);
     expect_verifies(v, openssl_sign_sha256(priv.get(), message));
+}
+
+// A 3,072-bit modulus (random: only its size matters here) with `exponent`, as PKIX DER.
+Bytes rsa_public_der(const BIGNUM* exponent) {
+    std::unique_ptr<BIGNUM, decltype(&BN_free)> modulus(BN_new(), BN_free);
+    if (!modulus || BN_rand(modulus.get(), 3072, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD) != 1)
+        return {};
+    OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, modulus.get());
+    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, exponent);
+    OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
+    OSSL_PARAM_BLD_free(bld);
+    EVP_PKEY* raw = nullptr;
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
+    if (ctx && EVP_PKEY_fromdata_init(ctx) == 1)
+        EVP_PKEY_fromdata(ctx, &raw, EVP_PKEY_PUBLIC_KEY, params);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    PkeyPtr key(raw);
+    if (!key) return {};
+    unsigned char* der = nullptr;
+    const int n = i2d_PUBKEY(key.get(), &der);
+    if (n <= 0) return {};
+    Bytes out(der, der + n);
+    OPENSSL_free(der);
+    return out;
+}
+
+// A remote's key whose public exponent is huge made each verify cost a multiplication per bit of
+// it (a Noise handshake's signature check): refused as go refuses it, exponents up to 2^31 - 1.
+TEST(Keys, RsaKeysWithAHugePublicExponentAreRefused) {
+    std::unique_ptr<BIGNUM, decltype(&BN_free)> e(BN_new(), BN_free);
+    ASSERT_TRUE(e);
+    ASSERT_EQ(BN_set_word(e.get(), 65537), 1);
+    const auto usual = rsa_public_der(e.get());
+    ASSERT_FALSE(usual.empty());
+    EXPECT_TRUE(PublicKey::unmarshal(PublicKey{KeyType::rsa, usual}.marshal()));
+    BN_zero(e.get());
+    ASSERT_EQ(BN_set_bit(e.get(), 3070), 1);
+    ASSERT_EQ(BN_set_bit(e.get(), 0), 1);
+    const auto huge = rsa_public_der(e.get());
+    ASSERT_FALSE(huge.empty());
+    const PublicKey key{KeyType::rsa, huge};
+    EXPECT_EQ(PublicKey::unmarshal(key.marshal()).error(), crypto_errc::invalid_key);
+    EXPECT_FALSE(key.verify(message, Bytes(384, 0x5a)));
+    ASSERT_EQ(BN_set_word(e.get(), (1u << 31) - 1), 1);
+    EXPECT_TRUE(PublicKey::unmarshal(PublicKey{KeyType::rsa, rsa_public_der(e.get())}.marshal()));
+    ASSERT_EQ(BN_set_word(e.get(), (1u << 31) + 1), 1);
+    EXPECT_FALSE(PublicKey::unmarshal(PublicKey{KeyType::rsa, rsa_public_der(e.get())}.marshal()));
 }
 
 TEST(Keys, VerifyEcdsa) {
