@@ -342,6 +342,20 @@ TEST_F(DhtBadInput, AddProviderForAnotherPeerIsRejected) {
     announce(honest_key, {nodes_[1].id()});
     EXPECT_EQ(providers_of(honest_key), std::vector<PeerId>{nodes_[1].id()});
     EXPECT_TRUE(providers_of(forged_key).empty());
+
+    // The sender named 64 times is one record and one store write, not 64.
+    auto writes = std::make_shared<int>(0);
+    server().dht->set_persistence(kad::DhtPersistence{
+        [writes](const Bytes&, const kad::ProviderEntry&, kad::DhtPersistence::Ack ack) {
+            ++*writes;
+            if (ack) ack(true);
+        },
+        nullptr, nullptr});
+    const Bytes repeated_key = to_bytes("repeated-provider-key");
+    announce(repeated_key, std::vector<PeerId>(64, nodes_[1].id()));
+    EXPECT_EQ(providers_of(repeated_key), std::vector<PeerId>{nodes_[1].id()});
+    EXPECT_EQ(*writes, 1);
+    server().dht->set_persistence({});
     expect_still_serving();
 }
 

@@ -149,25 +149,27 @@ std::optional<KadMessage> Dht::handle_request(const KadMessage& req, const PeerI
             stats_.served.add(req.type, RpcOutcome::ok);
             return resp;
         case MessageType::add_provider: {
+            // Only a provider may announce itself: other entries are forgeries or relays we
+            // cannot verify. The first entry naming the sender is its announcement; more of them
+            // (a request may carry 64) would only write the same record again, each one a store
+            // write paid by one rate token.
+            const auto own = std::find_if(req.provider_peers.begin(), req.provider_peers.end(),
+                                          [&](const KadPeer& p) { return p.id == from; });
+            const auto forged = std::count_if(req.provider_peers.begin(), req.provider_peers.end(),
+                                              [&](const KadPeer& p) { return p.id != from; });
+            if (forged > 0)
+                log().debug("event=kad_add_provider_rejected peer={} entries={} reason=not_sender",
+                            from, forged);
             bool stored = false;
-            for (const auto& p : req.provider_peers) {
-                if (p.id != from) {
-                    // Only a provider may announce itself: anything else is a forgery or a
-                    // relay we cannot verify.
-                    log().info(
-                        "event=kad_add_provider_rejected peer={} claimed={} reason=not_sender",
-                        from, p.id);
-                    continue;
-                }
-                auto addrs = worth_keeping(p.addrs, from);
+            if (own != req.provider_peers.end()) {
+                auto addrs = worth_keeping(own->addrs, from);
                 if (addrs.empty()) addrs = host_.peer_store().addrs(from);
                 for (const auto& a : addrs) host_.peer_store().add_address(from, a);
                 // A record keeps a few addresses (the peer store keeps the rest while the peer is
                 // known): each one is paid for once per key, for 48 hours.
                 if (addrs.size() > max_addrs_per_provider) addrs.resize(max_addrs_per_provider);
-                if (store_provider(
-                        req.key, ProviderEntry{from, addrs, now_ms() + provider_validity_ms}, ack))
-                    stored = true;
+                stored = store_provider(
+                    req.key, ProviderEntry{from, addrs, now_ms() + provider_validity_ms}, ack);
             }
             stats_.served.add(req.type, stored ? RpcOutcome::ok : RpcOutcome::rejected);
             if (!stored && ack) ack->rejected = true;

@@ -23,6 +23,7 @@ std::size_t ProviderStore::provider_cost(const PeerId& provider,
 }
 
 void ProviderStore::forget(const Bytes& key, const Record& record) {
+    --records_;
     bytes_ -= std::min(bytes_, record_cost(key));
     auto provider = record.provider;
     if (--provider->second.records == 0) {
@@ -74,6 +75,7 @@ bool ProviderStore::add(const Bytes& key, ProviderEntry entry) {
         list.erase(pos);
     } else {
         ++held->second.records;
+        ++records_;
     }
     list.push_back(Record{held, entry.expires_ms});
     return true;
@@ -113,12 +115,6 @@ std::size_t ProviderStore::remove_expired(std::int64_t now_ms) {
         it = it->second.empty() ? by_key_.erase(it) : std::next(it);
     }
     return removed;
-}
-
-std::size_t ProviderStore::record_count() const {
-    std::size_t n = 0;
-    for (const auto& [key, list] : by_key_) n += list.size();
-    return n;
 }
 
 }  // namespace keel::kad

@@ -81,6 +81,7 @@ TEST(ProviderStore, ExpiredEntriesAreHiddenAndRemoved) {
     EXPECT_EQ(ids(store.get(a, now - 100)), (std::vector<PeerId>{peer(1)}));
     EXPECT_EQ(store.remove_expired(now + 10), 1u);
     EXPECT_EQ(store.key_count(), 0u);
+    EXPECT_EQ(store.record_count(), 0u);
 }
 
 TEST(ProviderStore, ExpiredEntriesStillCountAgainstTheLimitUntilRemoved) {
@@ -104,9 +105,12 @@ TEST(ProviderStore, ByteBudgetRefusesNewRecordsAndKeepsHeldOnes) {
     EXPECT_EQ(store.record_count(), 3u);
     EXPECT_LE(store.bytes(), 3 * one + one / 2);
     store.remove(key, peer(1));
+    EXPECT_EQ(store.record_count(), 2u);
     EXPECT_TRUE(store.add(key, entry(4)));
+    EXPECT_EQ(store.record_count(), 3u);
     EXPECT_EQ(store.remove_expired(now + 2000), 3u);
     EXPECT_EQ(store.bytes(), 0u);
+    EXPECT_EQ(store.record_count(), 0u);
 }
 
 TEST(ProviderStore, PerProviderLimit) {
