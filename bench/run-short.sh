@@ -3,7 +3,7 @@
 #   handshake: full X us, crypto-only Y us, ratio Z
 # the DHT lookup table of a 50-node in-process network (latency p50/p99, hops), and the floor
 # under a bootstrap's CPU per connection (bench/connection_floor, 200 connections), and the cost
-# of one page of a full peer store (bench/peer_store_bench).
+# of one page of a full peer store and of a full provider store's count (bench/store_bench).
 # (CPU time per handshake, both sides; computed inside the benchmark binary, so nothing beyond
 # the packages of scripts/setup is needed). Extra arguments go to the benchmark binary.
 # Usage: bench/run-short.sh BUILD_DIR [--benchmark_filter=...]
@@ -35,7 +35,8 @@ floor="$build/bench/connection_floor"
 [ -x "$floor" ] || cmake --build "$build" --target connection_floor >&2
 "$floor" --connections 200 --rate 200
 
-# One GET /api/v1/peers with 50,000 peers: the whole store copied and sorted, against one page.
-store="$build/bench/peer_store_bench"
-[ -x "$store" ] || cmake --build "$build" --target peer_store_bench >&2
+# One GET /api/v1/peers with 50,000 peers (the whole store copied and sorted, against one page),
+# and counting 200,000 provider records.
+store="$build/bench/store_bench"
+[ -x "$store" ] || cmake --build "$build" --target store_bench >&2
 "$store" --benchmark_min_time=0.2

@@ -7,6 +7,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/params.h>
 #include <openssl/x509.h>
 
 #include <memory>
@@ -101,23 +102,25 @@ Bytes rsa_public_der(const BIGNUM* exponent) {
     std::unique_ptr<BIGNUM, decltype(&BN_free)> modulus(BN_new(), BN_free);
     if (!modulus || BN_rand(modulus.get(), 3072, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD) != 1)
         return {};
-    OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, modulus.get());
-    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, exponent);
-    OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
-    OSSL_PARAM_BLD_free(bld);
+    // OSSL_PARAM takes big numbers as native-endian bytes.
+    std::vector<unsigned char> n(384), e(384);
+    if (BN_bn2nativepad(modulus.get(), n.data(), 384) < 0 ||
+        BN_bn2nativepad(exponent, e.data(), 384) < 0)
+        return {};
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_N, n.data(), n.size()),
+                           OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_E, e.data(), e.size()),
+                           OSSL_PARAM_construct_end()};
+    std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> context(
+        EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr), EVP_PKEY_CTX_free);
     EVP_PKEY* raw = nullptr;
-    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
-    if (ctx && EVP_PKEY_fromdata_init(ctx) == 1)
-        EVP_PKEY_fromdata(ctx, &raw, EVP_PKEY_PUBLIC_KEY, params);
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
+    if (!context || EVP_PKEY_fromdata_init(context.get()) != 1 ||
+        EVP_PKEY_fromdata(context.get(), &raw, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        return {};
     PkeyPtr key(raw);
-    if (!key) return {};
     unsigned char* der = nullptr;
-    const int n = i2d_PUBKEY(key.get(), &der);
-    if (n <= 0) return {};
-    Bytes out(der, der + n);
+    const int size = i2d_PUBKEY(key.get(), &der);
+    if (size <= 0) return {};
+    Bytes out(der, der + size);
     OPENSSL_free(der);
     return out;
 }
