@@ -1,6 +1,8 @@
 // Inbound limits over real sockets on 127.0.0.0/8, with the loopback exemption turned off so that
 // the per-address limits apply there. Slowloris: connections that never finish the handshake hold
-// one address's share of the handshake slots (max_pending_inbound_per_ip) and no more. Per address:
+// one address's share of the handshake slots (max_pending_inbound_per_ip) and no more, and when one
+// network's silent connections hold every slot, a client from another ends the oldest of them and
+// gets in. Per address:
 // past max_connections_per_ip the next connection is refused while the first ones keep working,
 // and past the token bucket (inbound_rate_per_ip, inbound_burst_per_ip) a burst is cut. Every
 // refusal closes the socket at once, is counted under its reason, and leaves other addresses
@@ -99,6 +101,47 @@ TEST(InboundLimits, SilentConnectionsFromOneAddressTakeOnlyTheirShare) {
     auto conn = run_task(io, client.connect(with_peer(*bound, server.peer_id())), 5s);
     ASSERT_TRUE(conn && *conn) << (conn ? conn->error().message() : "timed out");
     ASSERT_NO_FATAL_FAILURE(expect_ping(io, client, **conn));
+
+    silent.clear();
+    shut_down(io, {&client, &server});
+}
+
+TEST(InboundLimits, SilentHandshakesFillingEveryPlaceMakeRoomForAnotherNetwork) {
+    asio::io_context io;
+    auto config = test_config();
+    config.limits_exempt_loopback = false;
+    config.handshake_timeout = 20s;
+    // The defaults a bootstrap runs with: 256 places, 32 per address.
+    ASSERT_EQ(config.max_pending_inbound, 256u);
+    ASSERT_EQ(config.max_pending_inbound_per_ip, 32u);
+    Host server(io.get_executor(), std::move(config));
+    auto bound = server.listen(loopback_any_port());
+    ASSERT_TRUE(bound);
+    auto endpoint = endpoint_of(*bound);
+
+    // 8 addresses of one /24, 32 connections each, hold every handshake place, sending nothing.
+    std::vector<std::unique_ptr<net::TcpStream>> silent;
+    for (int i = 0; i < 8; ++i) {
+        auto from = "127.0.0." + std::to_string(2 + i);
+        ASSERT_NO_FATAL_FAILURE(open_silent(io, server, endpoint, from.c_str(), 32,
+                                            static_cast<std::uint64_t>(32 * (i + 1)), silent));
+    }
+    EXPECT_EQ(server.stats().inbound_refused, 0u);
+    // More from that /24 are refused (it is at max_connections_per_subnet, 256 too).
+    ASSERT_NO_FATAL_FAILURE(expect_closed_at_once(io, endpoint, "127.0.0.10"));
+    EXPECT_EQ(refused_for(server, "per_subnet"), 1u);
+
+    // A client from another /24 gets in, and the oldest silent handshake is what made room.
+    Host client(io.get_executor(), client_from("127.0.1.1"));
+    auto conn = run_task(io, client.connect(with_peer(*bound, server.peer_id())), 5s);
+    ASSERT_TRUE(conn && *conn) << (conn ? conn->error().message() : "timed out");
+    ASSERT_NO_FATAL_FAILURE(expect_ping(io, client, **conn));
+    EXPECT_EQ(server.stats().handshakes_evicted, 1u);
+    EXPECT_EQ(refused_for(server, "pending"), 0u);
+    auto seen = std::make_shared<Bytes>();
+    EXPECT_TRUE(run_task(io, read_until_closed(*silent.front(), seen), 5s))
+        << "the oldest silent connection is still open";
+    EXPECT_TRUE(seen->empty());
 
     silent.clear();
     shut_down(io, {&client, &server});

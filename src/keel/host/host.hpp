@@ -24,6 +24,7 @@
 #include "keel/host/inbound_admission.hpp"
 #include "keel/host/peer_store.hpp"
 #include "keel/host/upgrader.hpp"
+#include "keel/net/tcp_stream.hpp"
 #include "keel/net/yamux_stream.hpp"
 
 namespace keel {
@@ -94,6 +95,8 @@ struct HostStats {
     EnumCounts<Refusal, all_refusals.size()> inbound_refused_by_reason;  // by the limit
     std::uint64_t upgrades_ok = 0;
     std::uint64_t upgrade_failures = 0;
+    // Inbound handshakes ended to make room for a connection from a less crowded network.
+    std::uint64_t handshakes_evicted = 0;
     std::uint64_t dial_failures = 0;
     EnumCounts<Phase, all_phases.size()> dial_failures_by_phase;
     std::uint64_t streams_refused = 0;      // protocol negotiation failed or no handler
@@ -199,9 +202,13 @@ class Host {
     net::Clock::time_point join_deadline() const;
 
     net::awaitable<void> accept_loop(std::shared_ptr<net::asio::ip::tcp::acceptor> acceptor);
-    // `peer`: the remote endpoint accept_loop already asked the kernel for (one getpeername).
-    net::awaitable<void> handle_inbound(net::asio::ip::tcp::socket socket,
-                                        net::asio::ip::tcp::endpoint peer);
+    // `peer`: the remote endpoint accept_loop already asked the kernel for (one getpeername);
+    // `handshake`: the connection's entry in handshakes_.
+    net::awaitable<void> handle_inbound(std::unique_ptr<net::TcpStream> transport,
+                                        net::asio::ip::tcp::endpoint peer, std::uint64_t handshake);
+    // InboundAdmission::EvictOldest: resets the oldest handshake from `group` (see handshakes_).
+    std::optional<net::asio::ip::address> evict_oldest_handshake(
+        const net::asio::ip::address& group);
     // `admitted_from`: an inbound connection's address, released in admission_ once it closes.
     // The connection manager's trim (see HostConfig::trim_high_water).
     void trim_idle_connections();
@@ -237,6 +244,17 @@ class Host {
     std::unordered_map<PeerId, std::vector<std::shared_ptr<Connection>>> connections_by_peer_;
     std::uint64_t next_connection_id_ = 1;
     InboundAdmission admission_;
+    // Inbound connections in their upgrade, by id, oldest first: the ones admission may end to make
+    // room. An entry lives exactly as long as its handle_inbound is in the upgrade, so `transport`
+    // (owned by the upgrade until then) is alive while the entry is; `evicted` tells the handler
+    // that its admission place was already given back.
+    struct InboundHandshake {
+        net::asio::ip::address from;
+        net::TcpStream* transport = nullptr;
+        bool evicted = false;
+    };
+    std::map<std::uint64_t, InboundHandshake> handshakes_;
+    std::uint64_t next_handshake_id_ = 1;
     std::vector<ConnectionObserver> observers_;
     std::vector<std::function<void(const std::shared_ptr<Connection>&)>> identified_observers_;
     PeerStore peer_store_;

@@ -57,7 +57,9 @@ awaitable<void> Host::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
             continue;
         }
         // Refused: closed at once, before any handshake byte, so a refusal costs an accept.
-        auto refused = admission_.admit(from, net::Clock::now(), connections_.size());
+        auto refused =
+            admission_.admit(from, net::Clock::now(), connections_.size(),
+                             [this](const auto& group) { return evict_oldest_handshake(group); });
         if (refused) {
             auto reason = refusal_name(*refused);
             ++stats_.inbound_refused;
@@ -70,24 +72,48 @@ awaitable<void> Host::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
             continue;
         }
         ++stats_.inbound_accepted;
-        asio::co_spawn(executor_, handle_inbound(std::move(socket), peer), asio::detached);
+        auto transport = std::make_unique<net::TcpStream>(std::move(socket));
+        auto id = next_handshake_id_++;
+        handshakes_.emplace(id, InboundHandshake{from, transport.get()});
+        asio::co_spawn(executor_, handle_inbound(std::move(transport), peer, id), asio::detached);
     }
 }
 
-awaitable<void> Host::handle_inbound(tcp::socket socket, tcp::endpoint peer) {
+std::optional<asio::ip::address> Host::evict_oldest_handshake(const asio::ip::address& group) {
+    for (auto& [id, handshake] : handshakes_) {
+        if (handshake.evicted || InboundAdmission::handshake_group_of(handshake.from) != group)
+            continue;
+        handshake.evicted = true;
+        // Its upgrade fails at its next wait, which every step of a handshake reaches.
+        handshake.transport->reset();
+        ++stats_.handshakes_evicted;
+        log().debug("event=inbound_handshake_evicted from={} group={} pending={}",
+                    handshake.from.to_string(), group.to_string(), admission_.pending());
+        return handshake.from;
+    }
+    return std::nullopt;
+}
+
+awaitable<void> Host::handle_inbound(std::unique_ptr<net::TcpStream> stream, tcp::endpoint peer,
+                                     std::uint64_t handshake) {
     auto from = peer.address();
     auto remote = tcp_multiaddr(peer);
-    auto local = local_multiaddr(socket);
+    auto local = local_multiaddr(stream->socket());
     error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
+    stream->socket().set_option(tcp::no_delay(true), ignored);
     Phase phase = Phase::security;
     // The handshake's deadline rides on the socket (one timer) rather than with_deadline's
     // parallel group: this is the bootstrap's hot path, once per connection.
-    auto tcp = std::make_unique<net::TcpStream>(std::move(socket));
-    auto* transport = tcp.get();
+    auto* transport = stream.get();
     transport->set_deadline(net::Clock::now() + config_.handshake_timeout);
     auto upgraded =
-        co_await upgrade_connection(std::move(tcp), false, upgrade_config_, std::nullopt, phase);
+        co_await upgrade_connection(std::move(stream), false, upgrade_config_, std::nullopt, phase);
+    // No suspension since the upgrade returned: the entry goes before anyone could evict it.
+    auto entry = handshakes_.extract(handshake);
+    if (!entry.empty() && entry.mapped().evicted) {
+        if (upgraded) upgraded->session->close();  // too late: its place went to another
+        co_return;
+    }
     if (!upgraded) {
         admission_.upgrade_failed(from);
         ++stats_.upgrade_failures;

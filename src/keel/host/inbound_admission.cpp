@@ -65,6 +65,14 @@ InboundAdmission::Address InboundAdmission::subnet_of(const Address& address) {
     return ip::address_v6(bytes);
 }
 
+InboundAdmission::Address InboundAdmission::handshake_group_of(const Address& address) {
+    auto a = canonical(address);
+    if (a.is_v4()) return subnet_of(a);
+    auto bytes = a.to_v6().to_bytes();
+    std::fill(bytes.begin() + 6, bytes.end(), 0);
+    return ip::address_v6(bytes);
+}
+
 bool InboundAdmission::per_address(const Address& address) const {
     return tracks_addresses_ && !(limits_.exempt_loopback && address.is_loopback());
 }
@@ -79,21 +87,23 @@ void InboundAdmission::prune(net::Clock::time_point now) {
 }
 
 std::optional<Refusal> InboundAdmission::admit(const Address& address, net::Clock::time_point now,
-                                               std::size_t open_connections) {
+                                               std::size_t open_connections,
+                                               const EvictOldest& evict_oldest) {
     if (open_connections >= limits_.max_connections) return Refusal::connections;
-    if (pending_ >= limits_.max_pending) return Refusal::pending;
     auto from = canonical(address);
-    if (per_address(from)) {
+    bool limited = per_address(from);
+    PerIp current;
+    Address subnet;
+    if (limited) {
         if (now - last_prune_ >= prune_interval) prune(now);
         // Only looked up here: a refused connection leaves nothing behind.
-        auto it = by_ip_.find(from);
-        PerIp current = it == by_ip_.end() ? PerIp{} : it->second;
+        if (auto it = by_ip_.find(from); it != by_ip_.end()) current = it->second;
         if (limits_.max_pending_per_ip > 0 && current.pending >= limits_.max_pending_per_ip)
             return Refusal::pending_per_ip;
         if (limits_.max_connections_per_ip > 0 &&
             current.pending + current.upgraded >= limits_.max_connections_per_ip)
             return Refusal::per_ip;
-        auto subnet = subnet_of(from);
+        subnet = subnet_of(from);
         if (limits_.max_connections_per_subnet > 0) {
             auto s = by_subnet_.find(subnet);
             if (s != by_subnet_.end() && s->second >= limits_.max_connections_per_subnet)
@@ -106,17 +116,45 @@ std::optional<Refusal> InboundAdmission::admit(const Address& address, net::Cloc
             if (full_at - now > burst_span_) return Refusal::rate_per_ip;
             current.full_at = full_at + token_interval_;
         }
+    }
+    if (pending_ >= limits_.max_pending && !make_room(from, evict_oldest)) return Refusal::pending;
+    if (limited) {
         ++current.pending;
         by_ip_.insert_or_assign(from, current);
         ++by_subnet_[subnet];
     }
     ++pending_;
+    ++pending_by_group_[handshake_group_of(from)];
     return std::nullopt;
 }
 
-void InboundAdmission::upgraded(const Address& address) {
+bool InboundAdmission::make_room(const Address& from, const EvictOldest& evict_oldest) {
+    if (!evict_oldest || pending_by_group_.empty()) return false;
+    // Linear in the groups, at most max_pending of them, and only while the places are all taken.
+    auto crowded =
+        std::max_element(pending_by_group_.begin(), pending_by_group_.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
+    // Fairer only if the crowded group, one fewer, still holds more than the newcomer's would.
+    if (crowded->second < pending_from_group(from) + 2) return false;
+    auto group = crowded->first;
+    auto victim = evict_oldest(group);
+    if (!victim) return false;
+    auto victim_from = canonical(*victim);
+    handshake_ended(victim_from);
+    release(victim_from, true);
+    return pending_ < limits_.max_pending;
+}
+
+void InboundAdmission::handshake_ended(const Address& from) {
     if (pending_ > 0) --pending_;
+    if (auto g = pending_by_group_.find(handshake_group_of(from));
+        g != pending_by_group_.end() && --g->second == 0)
+        pending_by_group_.erase(g);
+}
+
+void InboundAdmission::upgraded(const Address& address) {
     auto from = canonical(address);
+    handshake_ended(from);
     if (!per_address(from)) return;
     auto it = by_ip_.find(from);
     if (it == by_ip_.end()) return;
@@ -125,8 +163,9 @@ void InboundAdmission::upgraded(const Address& address) {
 }
 
 void InboundAdmission::upgrade_failed(const Address& address) {
-    if (pending_ > 0) --pending_;
-    release(canonical(address), true);
+    auto from = canonical(address);
+    handshake_ended(from);
+    release(from, true);
 }
 
 void InboundAdmission::closed(const Address& address) {
@@ -155,6 +194,11 @@ std::size_t InboundAdmission::pending_from(const Address& address) const {
 std::size_t InboundAdmission::connections_from(const Address& address) const {
     auto it = by_ip_.find(canonical(address));
     return it == by_ip_.end() ? 0 : it->second.pending + it->second.upgraded;
+}
+
+std::size_t InboundAdmission::pending_from_group(const Address& from) const {
+    auto it = pending_by_group_.find(handshake_group_of(from));
+    return it == pending_by_group_.end() ? 0 : it->second;
 }
 
 std::size_t InboundAdmission::connections_from_subnet(const Address& address) const {

@@ -4,11 +4,20 @@
 // connections per /24 or /64 subnet, new connections per second per IP address) keep one host, or
 // one network, from taking all of it. A bootstrap is public: these are what make that safe.
 //
+// Handshakes in progress are shared fairly when they run out: a newcomer that every other limit
+// lets in, arriving while all max_pending places are taken, ends the oldest handshake of the
+// network holding the most places (an IPv4 /24 or an IPv6 /48), if that network holds at least
+// two more than the newcomer's. A few networks that open connections and send nothing then hold
+// places only until someone else arrives; before, 8 addresses of one /24 held all 256 for the
+// whole handshake deadline, again and again. A /48 for IPv6: one site gets one, and a host that
+// rotates addresses through its /64 (or its /56) must not count as many networks.
+//
 // An admitted connection is pending (in its upgrade) until the Host reports upgraded() or
 // upgrade_failed(); an upgraded one counts until closed(). No I/O and no clock of its own: the
 // caller passes the time, so the token buckets are testable without sleeping.
 #include <array>
 #include <cstddef>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -34,7 +43,8 @@ struct AdmissionLimits {
     bool exempt_loopback = true;
 };
 
-// Why a connection was refused: the first limit it hit, checked in this order.
+// Why a connection was refused: the first limit it hit, checked in this order but `pending` last
+// (making room there ends someone's handshake: only for a connection let in otherwise).
 enum class Refusal { connections, pending, pending_per_ip, per_ip, per_subnet, rate_per_ip };
 inline constexpr std::array all_refusals{Refusal::connections,    Refusal::pending,
                                          Refusal::pending_per_ip, Refusal::per_ip,
@@ -46,12 +56,19 @@ class InboundAdmission {
   public:
     using Address = net::asio::ip::address;
 
+    // Ends the oldest handshake in progress from the network `group` (see handshake_group_of) and
+    // returns its address, whose place is then free (that connection's upgrade_failed() or
+    // upgraded() must not follow); nullopt if there is none to end.
+    using EvictOldest = std::function<std::optional<Address>(const Address& group)>;
+
     explicit InboundAdmission(AdmissionLimits limits);
 
     // Decides on a new inbound connection from `from` at `now`, with `open_connections` already
-    // open. Admitted (nullopt): it is pending from now on. Refused: nothing is recorded.
+    // open. Admitted (nullopt): it is pending from now on. Refused: nothing is recorded. Without
+    // `evict_oldest`, a full set of handshakes refuses every newcomer.
     std::optional<Refusal> admit(const Address& from, net::Clock::time_point now,
-                                 std::size_t open_connections);
+                                 std::size_t open_connections,
+                                 const EvictOldest& evict_oldest = {});
     // The admitted connection from `from` finished its upgrade: pending → connected.
     void upgraded(const Address& from);
     // It did not (failed, timed out, or the host stopped): no longer pending.
@@ -68,11 +85,16 @@ class InboundAdmission {
     // still refilling (see prune()).
     std::size_t tracked_addresses() const { return by_ip_.size(); }
     std::size_t tracked_subnets() const { return by_subnet_.size(); }
+    // Handshakes in progress from the network of `from` (its handshake_group_of).
+    std::size_t pending_from_group(const Address& from) const;
+    std::size_t handshake_groups() const { return pending_by_group_.size(); }
 
     // An IPv4-mapped IPv6 address as the IPv4 address it is; others unchanged.
     static Address canonical(const Address& address);
     // The network a limit groups `address` in: its /24 (IPv4) or /64 (IPv6), as an address.
     static Address subnet_of(const Address& address);
+    // The network whose handshakes share places when they run out: its /24 (IPv4) or /48 (IPv6).
+    static Address handshake_group_of(const Address& address);
 
   private:
     struct PerIp {
@@ -88,6 +110,10 @@ class InboundAdmission {
     bool idle(const PerIp& entry, net::Clock::time_point now) const;
     // One fewer connection from `address`: `pending` or upgraded.
     void release(const Address& address, bool pending);
+    // A handshake from `from` (canonical) ended: its global and its group's place are free.
+    void handshake_ended(const Address& from);
+    // All places taken: frees one from the most crowded group if it is fairer (see the top).
+    bool make_room(const Address& from, const EvictOldest& evict_oldest);
     // Drops the entries that hold nothing: no connection, and a bucket full again (a fresh entry
     // starts full, so forgetting it changes no decision). Keeps memory bounded when the sources are
     // many and each is seen once (an IPv6 /48, a botnet): entries live only while they count.
@@ -101,6 +127,9 @@ class InboundAdmission {
     // Ordered maps, not hashed: the keys are chosen by remote hosts.
     std::map<Address, PerIp> by_ip_;
     std::map<Address, std::size_t> by_subnet_;  // pending + upgraded
+    // Handshakes in progress per handshake group, every address (loopback too: the global cap
+    // applies to it) and with no per-address limit set.
+    std::map<Address, std::size_t> pending_by_group_;
     net::Clock::time_point last_prune_{};
 };
 

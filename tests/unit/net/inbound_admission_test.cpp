@@ -1,9 +1,11 @@
 // Inbound admission: each limit refuses with its own reason, subnets group IPv4 by /24 and IPv6 by
 // /64, the per-address token bucket refills with the time passed in (no sleeping), loopback is
-// exempt from the per-address limits only when told, and the per-address tables forget what no
-// longer counts.
+// exempt from the per-address limits only when told, the per-address tables forget what no
+// longer counts, and a full set of handshakes makes room for a newcomer from a less crowded
+// network (IPv4 /24, IPv6 /48) by ending the most crowded one's oldest.
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <set>
 #include <string>
 
@@ -254,6 +256,110 @@ TEST(InboundAdmission, ABucketStillRefillingIsNotForgotten) {
     // must not have reset it.
     EXPECT_EQ(admission.admit(a, t0 + 1200ms, 0), std::nullopt);
     EXPECT_EQ(admission.admit(a, t0 + 1200ms, 0), Refusal::rate_per_ip);
+}
+
+// The handshakes in progress in the order admitted, as the Host keeps them: what EvictOldest ends.
+struct Handshakes {
+    std::deque<Address> in_progress;
+    std::vector<Address> evicted_groups;
+
+    std::optional<Refusal> admit(InboundAdmission& admission, const char* from) {
+        auto address = ip(from);
+        auto refused = admission.admit(address, t0, 0, [this](const Address& group) {
+            evicted_groups.push_back(group);
+            return evict_oldest(group);
+        });
+        if (!refused) in_progress.push_back(address);
+        return refused;
+    }
+    std::optional<Address> evict_oldest(const Address& group) {
+        for (auto it = in_progress.begin(); it != in_progress.end(); ++it) {
+            if (InboundAdmission::handshake_group_of(*it) != group) continue;
+            auto address = *it;
+            in_progress.erase(it);
+            return address;
+        }
+        return std::nullopt;
+    }
+};
+
+TEST(InboundAdmission, HandshakeGroupsAreSlash24AndSlash48) {
+    EXPECT_EQ(InboundAdmission::handshake_group_of(ip("192.0.2.77")), ip("192.0.2.0"));
+    EXPECT_EQ(InboundAdmission::handshake_group_of(ip("::ffff:192.0.2.77")), ip("192.0.2.0"));
+    EXPECT_EQ(InboundAdmission::handshake_group_of(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+              ip("2001:db8:1::"));
+    EXPECT_EQ(InboundAdmission::handshake_group_of(ip("2001:db8:1:ff00::1")), ip("2001:db8:1::"));
+}
+
+TEST(InboundAdmission, AFullSetOfHandshakesMakesRoomFromTheMostCrowdedNetwork) {
+    auto limits = none();
+    limits.max_pending = 4;
+    InboundAdmission admission(limits);
+    Handshakes handshakes;
+    // One network holds three places, another one.
+    for (const char* a : {"192.0.2.1", "192.0.2.2", "192.0.2.3", "198.51.100.1"})
+        ASSERT_EQ(handshakes.admit(admission, a), std::nullopt) << a;
+    EXPECT_EQ(admission.admit(ip("203.0.113.1"), t0, 0), Refusal::pending)
+        << "without a way to end a handshake, a full set refuses";
+
+    // A newcomer from a third network ends the crowded one's oldest handshake.
+    EXPECT_EQ(handshakes.admit(admission, "203.0.113.1"), std::nullopt);
+    EXPECT_EQ(handshakes.evicted_groups, std::vector<Address>{ip("192.0.2.0")});
+    EXPECT_EQ(handshakes.in_progress.front(), ip("192.0.2.2")) << "the oldest went";
+    EXPECT_EQ(admission.pending(), 4u);
+    EXPECT_EQ(admission.pending_from_group(ip("192.0.2.200")), 2u);
+    EXPECT_EQ(admission.pending_from_group(ip("203.0.113.200")), 1u);
+
+    // Now 2 + 1 + 1: ending one of the two would not be fairer to any of these.
+    for (const char* a : {"203.0.113.2", "192.0.2.9", "198.51.100.2"})
+        EXPECT_EQ(handshakes.admit(admission, a), Refusal::pending) << a;
+    // A fourth network still is owed a place.
+    EXPECT_EQ(handshakes.admit(admission, "2001:db8:1:2::1"), std::nullopt);
+    EXPECT_EQ(handshakes.evicted_groups.size(), 2u);
+    EXPECT_EQ(admission.pending_from_group(ip("192.0.2.200")), 1u);
+    // An IPv6 host rotating through its /48 is one network: its next addresses are refused.
+    EXPECT_EQ(handshakes.admit(admission, "2001:db8:1:3::1"), Refusal::pending);
+    EXPECT_EQ(handshakes.admit(admission, "2001:db8:1:ff00::7"), Refusal::pending);
+    EXPECT_EQ(handshakes.evicted_groups.size(), 2u) << "no group holds two more than its own";
+
+    // The places the evicted held were given back at once: the rest end as usual, leaving nothing.
+    for (const auto& a : handshakes.in_progress) admission.upgrade_failed(a);
+    EXPECT_EQ(admission.pending(), 0u);
+    EXPECT_EQ(admission.handshake_groups(), 0u);
+}
+
+TEST(InboundAdmission, EndingAHandshakeFreesItsAddressesPlacesToo) {
+    auto limits = none();
+    limits.max_pending = 3;
+    limits.max_pending_per_ip = 3;
+    limits.max_connections_per_subnet = 3;
+    InboundAdmission admission(limits);
+    Handshakes handshakes;
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(handshakes.admit(admission, "192.0.2.1"), std::nullopt);
+    EXPECT_EQ(handshakes.admit(admission, "198.51.100.1"), std::nullopt);
+    EXPECT_EQ(admission.pending_from(ip("192.0.2.1")), 2u);
+    EXPECT_EQ(admission.connections_from_subnet(ip("192.0.2.1")), 2u);
+    EXPECT_EQ(handshakes.admit(admission, "192.0.2.1"), Refusal::pending)
+        << "its own network is the crowded one";
+    for (const auto& a : handshakes.in_progress) admission.upgrade_failed(a);
+    EXPECT_EQ(admission.tracked_addresses(), 0u);
+    EXPECT_EQ(admission.tracked_subnets(), 0u);
+}
+
+TEST(InboundAdmission, ANewcomerRefusedByAnotherLimitEndsNoHandshake) {
+    auto limits = none();
+    limits.max_pending = 3;
+    limits.max_connections_per_ip = 1;
+    InboundAdmission admission(limits);
+    Handshakes handshakes;
+    for (const char* a : {"192.0.2.1", "192.0.2.2", "192.0.2.3"})
+        ASSERT_EQ(handshakes.admit(admission, a), std::nullopt);
+    ASSERT_EQ(handshakes.admit(admission, "198.51.100.1"), std::nullopt);
+    ASSERT_EQ(handshakes.evicted_groups.size(), 1u);
+    // Its second connection would be fairer still (2 against 1) but its address is at its cap.
+    EXPECT_EQ(handshakes.admit(admission, "198.51.100.1"), Refusal::per_ip);
+    EXPECT_EQ(handshakes.evicted_groups.size(), 1u);
+    EXPECT_EQ(admission.pending_from_group(ip("192.0.2.1")), 2u);
 }
 
 }  // namespace

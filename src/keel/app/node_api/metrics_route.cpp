@@ -28,6 +28,9 @@ void host_metrics(PrometheusText& out, NodeContext& node) {
         out.sample({{"reason", refusal_name(reason)}}, hs.inbound_refused_by_reason[reason]);
     out.counter("keel_handshakes_total", "Completed connection upgrades", hs.upgrades_ok);
     out.counter("keel_handshake_failures_total", "Failed connection upgrades", hs.upgrade_failures);
+    out.counter("keel_handshakes_evicted_total",
+                "Inbound handshakes ended to make room for one from a less crowded network",
+                hs.handshakes_evicted);
     out.family("keel_dial_failures_total", Type::counter, "Failed dials by phase");
     for (auto phase : all_phases)
         if (auto count = hs.dial_failures_by_phase[phase])
