@@ -2,7 +2,8 @@
 // real TCP on loopback. A reserves, B reaches A through the circuit and echoes data; then each
 // limit of the relay (reservations per address, reservation rate, circuit bytes and duration, a
 // peer that never reads) refuses or cuts as configured and is counted, malformed HOP messages cost
-// one stream, and a legitimate client is served afterwards.
+// one stream, and a legitimate client is served afterwards. A reservation keeps its connection from
+// the connection manager's trim until it expires, and no longer.
 #include <gtest/gtest.h>
 
 #include <keel/proto/relay.pb.h>
@@ -36,8 +37,7 @@ struct Peer {
 
 class Relay : public ::testing::Test {
   protected:
-    void start_relay(relay::RelayConfig config) {
-        auto host_config = test_config();
+    void start_relay(relay::RelayConfig config, HostConfig host_config = test_config()) {
         relay_host = std::make_unique<Host>(io.get_executor(), std::move(host_config));
         auto bound = relay_host->listen(loopback_any_port());
         ASSERT_TRUE(bound);
@@ -188,6 +188,67 @@ TEST_F(Relay, ReservedPeerIsReachableThroughTheCircuit) {
     EXPECT_TRUE(a.host.connections_to(b.host.peer_id()).front()->limited);
     EXPECT_EQ(relay->stats().circuits_opened, 1u);
     EXPECT_EQ(relay->reservations(), 1u);
+}
+
+TEST_F(Relay, AReservationKeepsItsConnectionFromTheTrimUntilItExpires) {
+    relay::RelayConfig config;
+    config.reservation_ttl = 1s;
+    // Past one open connection, every inbound one with no open stream is trimmed at the next.
+    auto host_config = test_config();
+    host_config.trim_high_water = 1;
+    host_config.trim_idle = net::Duration::zero();
+    start_relay(config, std::move(host_config));
+    // `p`'s connection at the relay carries no stream (identify and the reservation done).
+    auto idle_at_relay = [&](Peer& p) {
+        return run_until(
+            io,
+            [&] {
+                auto conns = relay_host->connections_to(p.host.peer_id());
+                return conns.size() == 1 && conns[0]->session->stream_count() == 0;
+            },
+            5s);
+    };
+
+    // A reserves with one RESERVE and no refresh, and closes the stream.
+    auto& a = add_peer();
+    auto a_conn = run_task(io, a.host.connect(relay_addr), 5s);
+    ASSERT_TRUE(a_conn && *a_conn);
+    auto reserve_once = [&]() -> net::awaitable<int> {
+        std::vector<std::string> protocols{std::string(relay::hop_protocol_id)};
+        auto stream = co_await a.host.new_stream(**a_conn, protocols);
+        if (!stream) co_return -1;
+        pb::HopMessage reserve_message;
+        reserve_message.set_type(pb::HopMessage::RESERVE);
+        co_await relay::write_relay_message(**stream, reserve_message);
+        pb::HopMessage answer;
+        if (co_await relay::read_relay_message(**stream, answer, std::chrono::seconds(5)))
+            co_return -2;
+        co_await (*stream)->close_write();
+        co_return answer.status();
+    };
+    ASSERT_EQ(run_task(io, reserve_once(), 5s), std::optional<int>(pb::OK));
+    const auto expires = std::chrono::system_clock::now() + 1s;
+    ASSERT_TRUE(idle_at_relay(a));
+
+    // B's idle connection is trimmed when C's arrives; A's is kept.
+    auto& b = add_peer();
+    ASSERT_TRUE(run_task(io, b.host.connect(relay_addr), 5s));
+    ASSERT_TRUE(idle_at_relay(b));
+    auto& c = add_peer();
+    ASSERT_TRUE(run_task(io, c.host.connect(relay_addr), 5s));
+    ASSERT_TRUE(run_until(
+        io, [&] { return relay_host->stats().trimmed >= 1; }, 5s));
+    EXPECT_TRUE((**a_conn)->is_open());
+
+    // Once the reservation has expired, the next trim takes A's connection too.
+    ASSERT_TRUE(idle_at_relay(c));
+    ASSERT_TRUE(run_until(
+        io, [&] { return std::chrono::system_clock::now() > expires; }, 5s));
+    auto& d = add_peer();
+    ASSERT_TRUE(run_task(io, d.host.connect(relay_addr), 5s));
+    EXPECT_TRUE(run_until(
+        io, [&] { return !(**a_conn)->is_open(); }, 5s))
+        << "an expired reservation still kept its connection";
 }
 
 TEST_F(Relay, NoReservationIsRefusedAndCounted) {

@@ -50,8 +50,6 @@ struct Connection {
     std::string last_remote_protocol;
     net::Clock::time_point last_remote_stream_at{};
 
-    // Kept by the connection manager however idle (a relay reservation rides on it).
-    bool protected_from_trim = false;
     // Over a relay (a /p2p-circuit address): the relay's byte and time limits apply.
     bool limited = false;
 

@@ -158,6 +158,10 @@ std::shared_ptr<Connection> Host::add_connection(Upgraded up, Direction directio
     return conn;
 }
 
+void Host::keep_from_trim(std::function<bool(const Connection&)> keep) {
+    trim_keepers_.push_back(std::move(keep));
+}
+
 void Host::trim_idle_connections() {
     std::size_t high = config_.trim_high_water
                            ? config_.trim_high_water
@@ -167,9 +171,10 @@ void Host::trim_idle_connections() {
     auto now = net::Clock::now();
     std::vector<std::shared_ptr<Connection>> idle;
     for (const auto& [id, c] : connections_)
-        if (c->direction == Direction::inbound && !c->protected_from_trim &&
-            c->session->stream_count() == 0 && !c->session->is_closed() &&
-            now - c->session->last_received() >= config_.trim_idle)
+        if (c->direction == Direction::inbound && c->session->stream_count() == 0 &&
+            !c->session->is_closed() && now - c->session->last_received() >= config_.trim_idle &&
+            std::none_of(trim_keepers_.begin(), trim_keepers_.end(),
+                         [&](const auto& keep) { return keep(*c); }))
             idle.push_back(c);
     std::sort(idle.begin(), idle.end(), [](const auto& a, const auto& b) {
         return a->session->last_received() < b->session->last_received();

@@ -184,6 +184,9 @@ class Host {
     void observe_connections(ConnectionObserver observer);
     // Called once identify of a connection succeeded (the peer store has the peer's protocols).
     void observe_identified(std::function<void(const std::shared_ptr<Connection>&)> observer);
+    // The connection manager never trims a connection for which `keep` answers true, asked at each
+    // trim: a relay keeps a reserving peer's connections exactly as long as the reservation lasts.
+    void keep_from_trim(std::function<bool(const Connection&)> keep);
 
     // Stops listening and closes every connection (Yamux GoAway).
     void stop();
@@ -257,6 +260,7 @@ class Host {
     std::uint64_t next_handshake_id_ = 1;
     std::vector<ConnectionObserver> observers_;
     std::vector<std::function<void(const std::shared_ptr<Connection>&)>> identified_observers_;
+    std::vector<std::function<bool(const Connection&)>> trim_keepers_;
     PeerStore peer_store_;
     // Dials in progress to known peers. Shared with the dials, which unregister themselves even if
     // their frame outlives the Host.

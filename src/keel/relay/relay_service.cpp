@@ -30,7 +30,12 @@ std::optional<asio::ip::address> remote_ip(const Connection& connection) {
 }  // namespace
 
 RelayService::RelayService(Host& host, RelayConfig config)
-    : host_(host), config_(config), table_(config_) {}
+    : host_(host), config_(config), table_(config_) {
+    // A reservation rides on the peer's connection, however idle, until it expires or ends.
+    host_.keep_from_trim([this, alive = alive_](const Connection& connection) {
+        return *alive && table_.find(connection.peer, std::chrono::system_clock::now());
+    });
+}
 
 RelayService::~RelayService() {
     *alive_ = false;
@@ -117,7 +122,6 @@ net::awaitable<void> RelayService::reserve(net::YamuxStream& stream, const Conne
     }
     const auto expires = std::get<std::chrono::system_clock::time_point>(granted);
     ++stats_.reservations_granted;
-    for (const auto& c : host_.connections_to(connection.peer)) c->protected_from_trim = true;
 
     pb::HopMessage answer;
     answer.set_type(pb::HopMessage::STATUS);
