@@ -81,8 +81,7 @@ awaitable<void> Host::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
 
 std::optional<asio::ip::address> Host::evict_oldest_handshake(const asio::ip::address& group) {
     for (auto& [id, handshake] : handshakes_) {
-        if (handshake.evicted || InboundAdmission::handshake_group_of(handshake.from) != group)
-            continue;
+        if (handshake.evicted || network_of(handshake.from) != group) continue;
         handshake.evicted = true;
         // Its upgrade fails at its next wait, which every step of a handshake reaches.
         handshake.transport->reset();

@@ -5,8 +5,6 @@
 
 namespace keel {
 
-namespace ip = net::asio::ip;
-
 namespace {
 
 // How often at most admit() sweeps the idle entries out: often enough that they are gone a second
@@ -51,28 +49,6 @@ InboundAdmission::InboundAdmission(AdmissionLimits limits)
     }
 }
 
-InboundAdmission::Address InboundAdmission::canonical(const Address& address) {
-    if (address.is_v6() && address.to_v6().is_v4_mapped())
-        return ip::make_address_v4(ip::v4_mapped, address.to_v6());
-    return address;
-}
-
-InboundAdmission::Address InboundAdmission::subnet_of(const Address& address) {
-    auto a = canonical(address);
-    if (a.is_v4()) return ip::address_v4(a.to_v4().to_uint() & 0xFFFF'FF00u);
-    auto bytes = a.to_v6().to_bytes();
-    std::fill(bytes.begin() + 8, bytes.end(), 0);
-    return ip::address_v6(bytes);
-}
-
-InboundAdmission::Address InboundAdmission::handshake_group_of(const Address& address) {
-    auto a = canonical(address);
-    if (a.is_v4()) return subnet_of(a);
-    auto bytes = a.to_v6().to_bytes();
-    std::fill(bytes.begin() + 6, bytes.end(), 0);
-    return ip::address_v6(bytes);
-}
-
 bool InboundAdmission::per_address(const Address& address) const {
     return tracks_addresses_ && !(limits_.exempt_loopback && address.is_loopback());
 }
@@ -82,7 +58,7 @@ bool InboundAdmission::idle(const PerIp& entry, net::Clock::time_point now) cons
 }
 
 void InboundAdmission::prune(net::Clock::time_point now) {
-    std::erase_if(by_ip_, [&](const auto& entry) { return idle(entry.second, now); });
+    std::erase_if(by_host_, [&](const auto& entry) { return idle(entry.second, now); });
     last_prune_ = now;
 }
 
@@ -90,23 +66,23 @@ std::optional<Refusal> InboundAdmission::admit(const Address& address, net::Cloc
                                                std::size_t open_connections,
                                                const EvictOldest& evict_oldest) {
     if (open_connections >= limits_.max_connections) return Refusal::connections;
-    auto from = canonical(address);
+    auto from = canonical_address(address);
+    auto host = host_of(from);
+    auto network = network_of(from);
     bool limited = per_address(from);
     PerIp current;
-    Address subnet;
     if (limited) {
         if (now - last_prune_ >= prune_interval) prune(now);
         // Only looked up here: a refused connection leaves nothing behind.
-        if (auto it = by_ip_.find(from); it != by_ip_.end()) current = it->second;
+        if (auto it = by_host_.find(host); it != by_host_.end()) current = it->second;
         if (limits_.max_pending_per_ip > 0 && current.pending >= limits_.max_pending_per_ip)
             return Refusal::pending_per_ip;
         if (limits_.max_connections_per_ip > 0 &&
             current.pending + current.upgraded >= limits_.max_connections_per_ip)
             return Refusal::per_ip;
-        subnet = subnet_of(from);
         if (limits_.max_connections_per_subnet > 0) {
-            auto s = by_subnet_.find(subnet);
-            if (s != by_subnet_.end() && s->second >= limits_.max_connections_per_subnet)
+            auto s = by_network_.find(network);
+            if (s != by_network_.end() && s->second >= limits_.max_connections_per_subnet)
                 return Refusal::per_subnet;
         }
         if (limits_.rate_per_ip > 0) {
@@ -120,26 +96,26 @@ std::optional<Refusal> InboundAdmission::admit(const Address& address, net::Cloc
     if (pending_ >= limits_.max_pending && !make_room(from, evict_oldest)) return Refusal::pending;
     if (limited) {
         ++current.pending;
-        by_ip_.insert_or_assign(from, current);
-        ++by_subnet_[subnet];
+        by_host_.insert_or_assign(host, current);
+        ++by_network_[network];
     }
     ++pending_;
-    ++pending_by_group_[handshake_group_of(from)];
+    ++pending_by_network_[network];
     return std::nullopt;
 }
 
 bool InboundAdmission::make_room(const Address& from, const EvictOldest& evict_oldest) {
-    if (!evict_oldest || pending_by_group_.empty()) return false;
-    // Linear in the groups, at most max_pending of them, and only while the places are all taken.
+    if (!evict_oldest || pending_by_network_.empty()) return false;
+    // Linear in the networks, at most max_pending of them, only while the places are all taken.
     auto crowded =
-        std::max_element(pending_by_group_.begin(), pending_by_group_.end(),
+        std::max_element(pending_by_network_.begin(), pending_by_network_.end(),
                          [](const auto& a, const auto& b) { return a.second < b.second; });
-    // Fairer only if the crowded group, one fewer, still holds more than the newcomer's would.
+    // Fairer only if the crowded network, one fewer, still holds more than the newcomer's would.
     if (crowded->second < pending_from_group(from) + 2) return false;
     auto group = crowded->first;
     auto victim = evict_oldest(group);
     if (!victim) return false;
-    auto victim_from = canonical(*victim);
+    auto victim_from = canonical_address(*victim);
     handshake_ended(victim_from);
     release(victim_from, true);
     return pending_ < limits_.max_pending;
@@ -147,63 +123,63 @@ bool InboundAdmission::make_room(const Address& from, const EvictOldest& evict_o
 
 void InboundAdmission::handshake_ended(const Address& from) {
     if (pending_ > 0) --pending_;
-    if (auto g = pending_by_group_.find(handshake_group_of(from));
-        g != pending_by_group_.end() && --g->second == 0)
-        pending_by_group_.erase(g);
+    if (auto g = pending_by_network_.find(network_of(from));
+        g != pending_by_network_.end() && --g->second == 0)
+        pending_by_network_.erase(g);
 }
 
 void InboundAdmission::upgraded(const Address& address) {
-    auto from = canonical(address);
+    auto from = canonical_address(address);
     handshake_ended(from);
     if (!per_address(from)) return;
-    auto it = by_ip_.find(from);
-    if (it == by_ip_.end()) return;
+    auto it = by_host_.find(host_of(from));
+    if (it == by_host_.end()) return;
     if (it->second.pending > 0) --it->second.pending;
     ++it->second.upgraded;
 }
 
 void InboundAdmission::upgrade_failed(const Address& address) {
-    auto from = canonical(address);
+    auto from = canonical_address(address);
     handshake_ended(from);
     release(from, true);
 }
 
 void InboundAdmission::closed(const Address& address) {
-    release(canonical(address), false);
+    release(canonical_address(address), false);
 }
 
 void InboundAdmission::release(const Address& from, bool pending) {
     if (!per_address(from)) return;
-    if (auto it = by_ip_.find(from); it != by_ip_.end()) {
+    if (auto it = by_host_.find(host_of(from)); it != by_host_.end()) {
         auto& count = pending ? it->second.pending : it->second.upgraded;
         if (count > 0) --count;
         // Without a rate limit an entry holds nothing more than its counts: gone with them. With
         // one, its bucket must refill first (prune()), or closing and reconnecting would reset it.
         if (limits_.rate_per_ip <= 0 && it->second.pending == 0 && it->second.upgraded == 0)
-            by_ip_.erase(it);
+            by_host_.erase(it);
     }
-    if (auto s = by_subnet_.find(subnet_of(from)); s != by_subnet_.end() && --s->second == 0)
-        by_subnet_.erase(s);
+    if (auto s = by_network_.find(network_of(from)); s != by_network_.end() && --s->second == 0)
+        by_network_.erase(s);
 }
 
 std::size_t InboundAdmission::pending_from(const Address& address) const {
-    auto it = by_ip_.find(canonical(address));
-    return it == by_ip_.end() ? 0 : it->second.pending;
+    auto it = by_host_.find(host_of(address));
+    return it == by_host_.end() ? 0 : it->second.pending;
 }
 
 std::size_t InboundAdmission::connections_from(const Address& address) const {
-    auto it = by_ip_.find(canonical(address));
-    return it == by_ip_.end() ? 0 : it->second.pending + it->second.upgraded;
+    auto it = by_host_.find(host_of(address));
+    return it == by_host_.end() ? 0 : it->second.pending + it->second.upgraded;
 }
 
 std::size_t InboundAdmission::pending_from_group(const Address& from) const {
-    auto it = pending_by_group_.find(handshake_group_of(from));
-    return it == pending_by_group_.end() ? 0 : it->second;
+    auto it = pending_by_network_.find(network_of(from));
+    return it == pending_by_network_.end() ? 0 : it->second;
 }
 
 std::size_t InboundAdmission::connections_from_subnet(const Address& address) const {
-    auto it = by_subnet_.find(subnet_of(address));
-    return it == by_subnet_.end() ? 0 : it->second;
+    auto it = by_network_.find(network_of(address));
+    return it == by_network_.end() ? 0 : it->second;
 }
 
 }  // namespace keel

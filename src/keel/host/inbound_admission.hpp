@@ -1,16 +1,16 @@
 #pragma once
 // Which inbound connections a host lets in. Global caps (open connections, handshakes in progress)
-// keep the host within its means; per-address ones (handshakes and connections per IP address,
-// connections per /24 or /64 subnet, new connections per second per IP address) keep one host, or
-// one network, from taking all of it. A bootstrap is public: these are what make that safe.
+// keep the host within its means; per-address ones (handshakes and connections per host,
+// connections per network, new connections per second per host) keep one host, or one network,
+// from taking all of it. A host is an IPv4 address or an IPv6 /64, a network an IPv4 /24 or an
+// IPv6 /48 (host/address_groups.hpp). A bootstrap is public: these are what make that safe.
 //
 // Handshakes in progress are shared fairly when they run out: a newcomer that every other limit
 // lets in, arriving while all max_pending places are taken, ends the oldest handshake of the
 // network holding the most places (an IPv4 /24 or an IPv6 /48), if that network holds at least
 // two more than the newcomer's. A few networks that open connections and send nothing then hold
 // places only until someone else arrives; before, 8 addresses of one /24 held all 256 for the
-// whole handshake deadline, again and again. A /48 for IPv6: one site gets one, and a host that
-// rotates addresses through its /64 (or its /56) must not count as many networks.
+// whole handshake deadline, again and again.
 //
 // An admitted connection is pending (in its upgrade) until the Host reports upgraded() or
 // upgrade_failed(); an upgraded one counts until closed(). No I/O and no clock of its own: the
@@ -25,6 +25,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "keel/host/address_groups.hpp"
 #include "keel/net/asio.hpp"
 
 namespace keel {
@@ -33,10 +34,10 @@ namespace keel {
 struct AdmissionLimits {
     std::size_t max_connections = std::numeric_limits<std::size_t>::max();  // open, both directions
     std::size_t max_pending = std::numeric_limits<std::size_t>::max();  // inbound, in their upgrade
-    std::size_t max_pending_per_ip = 0;          // of those, from one IP address (0: no cap)
-    std::size_t max_connections_per_ip = 0;      // inbound, pending + upgraded, one IP (0: no cap)
-    std::size_t max_connections_per_subnet = 0;  // the same from one /24 or /64 (0: no cap)
-    double rate_per_ip = 0;        // new inbound connections per second per IP (0: no limit) ...
+    std::size_t max_pending_per_ip = 0;      // of those, from one host (0: no cap)
+    std::size_t max_connections_per_ip = 0;  // inbound, pending + upgraded, one host (0: no cap)
+    std::size_t max_connections_per_subnet = 0;  // the same from one network (0: no cap)
+    double rate_per_ip = 0;        // new inbound connections per second per host (0: no limit) ...
     std::size_t burst_per_ip = 1;  // ... and at most this many at once (the bucket's size)
     // Loopback peers (127.0.0.0/8, ::1) skip every per-address limit: they are local processes
     // (`keel up`'s bootstraps, `keel load`, tests), not the public. The global caps still apply.
@@ -54,9 +55,9 @@ std::string_view refusal_name(Refusal reason);
 
 class InboundAdmission {
   public:
-    using Address = net::asio::ip::address;
+    using Address = IpAddress;
 
-    // Ends the oldest handshake in progress from the network `group` (see handshake_group_of) and
+    // Ends the oldest handshake in progress from the network `group` (see network_of) and
     // returns its address, whose place is then free (that connection's upgrade_failed() or
     // upgraded() must not follow); nullopt if there is none to end.
     using EvictOldest = std::function<std::optional<Address>(const Address& group)>;
@@ -78,23 +79,16 @@ class InboundAdmission {
 
     const AdmissionLimits& limits() const { return limits_; }
     std::size_t pending() const { return pending_; }
-    std::size_t pending_from(const Address& from) const;
-    std::size_t connections_from(const Address& from) const;  // pending + upgraded
-    std::size_t connections_from_subnet(const Address& from) const;
+    std::size_t pending_from(const Address& from) const;             // from its host
+    std::size_t connections_from(const Address& from) const;         // pending + upgraded, its host
+    std::size_t connections_from_subnet(const Address& from) const;  // its network
     // Entries held: bounded by the connections counted plus the addresses whose token bucket is
     // still refilling (see prune()).
-    std::size_t tracked_addresses() const { return by_ip_.size(); }
-    std::size_t tracked_subnets() const { return by_subnet_.size(); }
-    // Handshakes in progress from the network of `from` (its handshake_group_of).
+    std::size_t tracked_addresses() const { return by_host_.size(); }
+    std::size_t tracked_subnets() const { return by_network_.size(); }
+    // Handshakes in progress from the network of `from`, every address counted.
     std::size_t pending_from_group(const Address& from) const;
-    std::size_t handshake_groups() const { return pending_by_group_.size(); }
-
-    // An IPv4-mapped IPv6 address as the IPv4 address it is; others unchanged.
-    static Address canonical(const Address& address);
-    // The network a limit groups `address` in: its /24 (IPv4) or /64 (IPv6), as an address.
-    static Address subnet_of(const Address& address);
-    // The network whose handshakes share places when they run out: its /24 (IPv4) or /48 (IPv6).
-    static Address handshake_group_of(const Address& address);
+    std::size_t handshake_groups() const { return pending_by_network_.size(); }
 
   private:
     struct PerIp {
@@ -108,11 +102,11 @@ class InboundAdmission {
     // Whether `address` (canonical) is counted and limited per address at all.
     bool per_address(const Address& address) const;
     bool idle(const PerIp& entry, net::Clock::time_point now) const;
-    // One fewer connection from `address`: `pending` or upgraded.
+    // One fewer connection from `address` (canonical): `pending` or upgraded.
     void release(const Address& address, bool pending);
-    // A handshake from `from` (canonical) ended: its global and its group's place are free.
+    // A handshake from `from` (canonical) ended: its global and its network's place are free.
     void handshake_ended(const Address& from);
-    // All places taken: frees one from the most crowded group if it is fairer (see the top).
+    // All places taken: frees one from the most crowded network if it is fairer (see the top).
     bool make_room(const Address& from, const EvictOldest& evict_oldest);
     // Drops the entries that hold nothing: no connection, and a bucket full again (a fresh entry
     // starts full, so forgetting it changes no decision). Keeps memory bounded when the sources are
@@ -125,11 +119,11 @@ class InboundAdmission {
     net::Clock::duration burst_span_{};      // (burst_per_ip − 1) tokens' worth
     std::size_t pending_ = 0;
     // Ordered maps, not hashed: the keys are chosen by remote hosts.
-    std::map<Address, PerIp> by_ip_;
-    std::map<Address, std::size_t> by_subnet_;  // pending + upgraded
-    // Handshakes in progress per handshake group, every address (loopback too: the global cap
-    // applies to it) and with no per-address limit set.
-    std::map<Address, std::size_t> pending_by_group_;
+    std::map<Address, PerIp> by_host_;
+    std::map<Address, std::size_t> by_network_;  // pending + upgraded
+    // Handshakes in progress per network, every address (loopback too: the global cap applies to
+    // it) and with no per-address limit set.
+    std::map<Address, std::size_t> pending_by_network_;
     net::Clock::time_point last_prune_{};
 };
 

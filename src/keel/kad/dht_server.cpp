@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "keel/host/address_groups.hpp"
 #include "keel/host/circuit_address.hpp"
 #include "keel/host/tcp_address.hpp"
 #include "keel/kad/dht.hpp"
@@ -106,11 +107,13 @@ awaitable<void> Dht::serve(std::shared_ptr<net::YamuxStream> stream,
 bool Dht::store_allowed(const Connection& conn) {
     auto now = net::Clock::now();
     if (!store_rate_per_peer_.take(conn.peer, now)) return false;
+    // A relayed connection's address starts with its relay's: what it stores counts against the
+    // relay's host, shared by every peer that relay brings us (the source's own is unknown).
     auto endpoint = tcp_endpoint(conn.remote_addr);
     if (!endpoint) return true;
-    auto ip = endpoint->address();
+    auto ip = canonical_address(endpoint->address());
     if (config_.store_limits_exempt_loopback && ip.is_loopback()) return true;
-    return store_rate_per_ip_.take(ip, now);
+    return store_rate_per_ip_.take(host_of(ip), now);
 }
 
 std::vector<Multiaddr> Dht::shareable(std::vector<Multiaddr> addrs) const {

@@ -1,5 +1,7 @@
 #include "keel/relay/reservations.hpp"
 
+#include "keel/host/address_groups.hpp"
+
 namespace keel::relay {
 
 std::string_view refusal_name(Refusal r) {
@@ -50,8 +52,10 @@ void Reservations::expire(std::chrono::system_clock::time_point wall_now) {
 }
 
 std::variant<std::chrono::system_clock::time_point, Refusal> Reservations::reserve(
-    const PeerId& peer, const net::asio::ip::address& ip, net::Clock::time_point now,
+    const PeerId& peer, const net::asio::ip::address& address, net::Clock::time_point now,
     std::chrono::system_clock::time_point wall_now) {
+    // Counted per host: an IPv6 host rotating through its /64 is one.
+    const auto ip = host_of(address);
     expire(wall_now);
     if (!peer_rate_.take(peer, now)) return Refusal::reservation_rate_per_peer;
     if (!exempt(ip) && !ip_rate_.take(ip, now)) return Refusal::reservation_rate_per_ip;

@@ -1,8 +1,8 @@
-// Inbound admission: each limit refuses with its own reason, subnets group IPv4 by /24 and IPv6 by
-// /64, the per-address token bucket refills with the time passed in (no sleeping), loopback is
-// exempt from the per-address limits only when told, the per-address tables forget what no
-// longer counts, and a full set of handshakes makes room for a newcomer from a less crowded
-// network (IPv4 /24, IPv6 /48) by ending the most crowded one's oldest.
+// Inbound admission: each limit refuses with its own reason, a host is an IPv4 address or an IPv6
+// /64 and a network an IPv4 /24 or an IPv6 /48, the per-address token bucket refills with the time
+// passed in (no sleeping), loopback is exempt from the per-address limits only when told, the
+// per-address tables forget what no longer counts, and a full set of handshakes makes room for a
+// newcomer from a less crowded network by ending the most crowded one's oldest.
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -99,8 +99,9 @@ TEST(InboundAdmission, PerIpCountsPendingAndUpgradedUntilTheyEnd) {
 }
 
 TEST(InboundAdmission, Ipv4SubnetsAreSlash24) {
-    EXPECT_EQ(InboundAdmission::subnet_of(ip("192.0.2.77")), ip("192.0.2.0"));
-    EXPECT_EQ(InboundAdmission::subnet_of(ip("::ffff:192.0.2.77")), ip("192.0.2.0"));
+    EXPECT_EQ(network_of(ip("192.0.2.77")), ip("192.0.2.0"));
+    EXPECT_EQ(network_of(ip("::ffff:192.0.2.77")), ip("192.0.2.0"));
+    EXPECT_EQ(host_of(ip("::ffff:192.0.2.77")), ip("192.0.2.77"));
     auto limits = none();
     limits.max_connections_per_subnet = 3;
     InboundAdmission admission(limits);
@@ -118,17 +119,36 @@ TEST(InboundAdmission, Ipv4SubnetsAreSlash24) {
     EXPECT_EQ(admission.admit(ip("192.0.2.200"), t0, 0), std::nullopt);
 }
 
-TEST(InboundAdmission, Ipv6SubnetsAreSlash64) {
-    EXPECT_EQ(InboundAdmission::subnet_of(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
-              ip("2001:db8:1:2::"));
+TEST(InboundAdmission, Ipv6NetworksAreSlash48) {
+    EXPECT_EQ(network_of(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")), ip("2001:db8:1::"));
     auto limits = none();
     limits.max_connections_per_subnet = 2;
     InboundAdmission admission(limits);
     EXPECT_EQ(admission.admit(ip("2001:db8:1:2::1"), t0, 0), std::nullopt);
-    EXPECT_EQ(admission.admit(ip("2001:db8:1:2:ffff:ffff:ffff:ffff"), t0, 0), std::nullopt);
-    EXPECT_EQ(admission.admit(ip("2001:db8:1:2:1234::5"), t0, 0), Refusal::per_subnet);
-    EXPECT_EQ(admission.admit(ip("2001:db8:1:3::1"), t0, 0), std::nullopt) << "the next /64";
-    EXPECT_EQ(admission.connections_from_subnet(ip("2001:db8:1:2::42")), 2u);
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:ffff:ffff:ffff:ffff:ffff"), t0, 0), std::nullopt);
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:3:1234::5"), t0, 0), Refusal::per_subnet);
+    EXPECT_EQ(admission.admit(ip("2001:db8:2::1"), t0, 0), std::nullopt) << "the next /48";
+    EXPECT_EQ(admission.connections_from_subnet(ip("2001:db8:1:42::42")), 2u);
+}
+
+TEST(InboundAdmission, AnIpv6HostIsItsSlash64) {
+    EXPECT_EQ(host_of(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")), ip("2001:db8:1:2::"));
+    EXPECT_EQ(host_of(ip("192.0.2.77")), ip("192.0.2.77"));
+    auto limits = none();
+    limits.max_connections_per_ip = 2;
+    limits.rate_per_ip = 1;
+    limits.burst_per_ip = 3;
+    InboundAdmission admission(limits);
+    // Every address of one /64 is the same host: its connections and its tokens are shared.
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:2::1"), t0, 0), std::nullopt);
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:2::2"), t0, 0), std::nullopt);
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:2::3"), t0, 0), Refusal::per_ip);
+    EXPECT_EQ(admission.connections_from(ip("2001:db8:1:2:ffff::")), 2u);
+    admission.upgrade_failed(ip("2001:db8:1:2::1"));
+    admission.upgrade_failed(ip("2001:db8:1:2::2"));
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:2::4"), t0, 0), std::nullopt) << "a third token";
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:2::5"), t0, 0), Refusal::rate_per_ip);
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:3::5"), t0, 0), std::nullopt) << "the next /64";
 }
 
 TEST(InboundAdmission, TokenBucketAllowsABurstThenTheRate) {
@@ -225,9 +245,9 @@ TEST(InboundAdmission, ManySourcesSeenOnceLeaveNothingBehind) {
     // A spread of sources, each connecting once (an IPv6 range, a botnet): each entry keeps its
     // bucket until it has refilled, then goes.
     for (int i = 0; i < 1000; ++i) {
-        auto a = net::asio::ip::address_v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        auto a = net::asio::ip::address_v6({0x20, 0x01, 0x0d, 0xb8, 0, 0,
                                             static_cast<unsigned char>(i >> 8),
-                                            static_cast<unsigned char>(i)});
+                                            static_cast<unsigned char>(i), 0, 0, 0, 0, 0, 0, 0, 1});
         ASSERT_NO_FATAL_FAILURE(connect_and_close(admission, a, t0));
     }
     EXPECT_EQ(admission.tracked_addresses(), 1000u) << "buckets still refilling";
@@ -274,7 +294,7 @@ struct Handshakes {
     }
     std::optional<Address> evict_oldest(const Address& group) {
         for (auto it = in_progress.begin(); it != in_progress.end(); ++it) {
-            if (InboundAdmission::handshake_group_of(*it) != group) continue;
+            if (network_of(*it) != group) continue;
             auto address = *it;
             in_progress.erase(it);
             return address;
@@ -282,14 +302,6 @@ struct Handshakes {
         return std::nullopt;
     }
 };
-
-TEST(InboundAdmission, HandshakeGroupsAreSlash24AndSlash48) {
-    EXPECT_EQ(InboundAdmission::handshake_group_of(ip("192.0.2.77")), ip("192.0.2.0"));
-    EXPECT_EQ(InboundAdmission::handshake_group_of(ip("::ffff:192.0.2.77")), ip("192.0.2.0"));
-    EXPECT_EQ(InboundAdmission::handshake_group_of(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
-              ip("2001:db8:1::"));
-    EXPECT_EQ(InboundAdmission::handshake_group_of(ip("2001:db8:1:ff00::1")), ip("2001:db8:1::"));
-}
 
 TEST(InboundAdmission, AFullSetOfHandshakesMakesRoomFromTheMostCrowdedNetwork) {
     auto limits = none();

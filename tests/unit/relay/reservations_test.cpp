@@ -49,6 +49,25 @@ TEST(Reservations, TwoHundredFromOneAddressGetTheirPerAddressShare) {
         table.reserve(new_peer(), ip::make_address("198.51.100.1"), clock.now, clock.wall)));
 }
 
+TEST(Reservations, AnIpv6HostRotatingThroughItsSlash64IsOneAddress) {
+    RelayConfig config;
+    config.exempt_loopback = false;
+    config.reservation_rate_per_ip = 0;  // this test is about the count
+    Reservations table(config);
+    Clock clock;
+    int granted = 0;
+    for (int i = 1; i <= 200; ++i) {
+        auto address = ip::make_address("2001:db8:1:2::" + std::to_string(i));
+        if (!std::holds_alternative<Refusal>(
+                table.reserve(new_peer(), address, clock.now, clock.wall)))
+            ++granted;
+    }
+    EXPECT_EQ(granted, 8) << "one /64 is one host";
+    EXPECT_FALSE(std::holds_alternative<Refusal>(
+        table.reserve(new_peer(), ip::make_address("2001:db8:1:3::1"), clock.now, clock.wall)))
+        << "the next /64 is another";
+}
+
 TEST(Reservations, FloodFromOneAddressIsRateLimitedAndLoopbackCanBeExempt) {
     RelayConfig config;
     config.exempt_loopback = false;
