@@ -340,6 +340,16 @@ TEST(InboundAdmission, AFullSetOfHandshakesMakesRoomFromTheMostCrowdedNetwork) {
     EXPECT_EQ(admission.handshake_groups(), 0u);
 }
 
+// Three handshake places, taken by `first` (three from one address, or from three of one /24),
+// then a fourth from another network that made room by ending the oldest of them.
+void fill_then_make_room(InboundAdmission& admission, Handshakes& handshakes,
+                         std::initializer_list<const char*> first) {
+    ASSERT_EQ(admission.limits().max_pending, 3u);
+    for (const char* a : first) ASSERT_EQ(handshakes.admit(admission, a), std::nullopt) << a;
+    ASSERT_EQ(handshakes.admit(admission, "198.51.100.1"), std::nullopt);
+    ASSERT_EQ(handshakes.evicted_groups.size(), 1u);
+}
+
 TEST(InboundAdmission, EndingAHandshakeFreesItsAddressesPlacesToo) {
     auto limits = none();
     limits.max_pending = 3;
@@ -347,8 +357,7 @@ TEST(InboundAdmission, EndingAHandshakeFreesItsAddressesPlacesToo) {
     limits.max_connections_per_subnet = 3;
     InboundAdmission admission(limits);
     Handshakes handshakes;
-    for (int i = 0; i < 3; ++i) ASSERT_EQ(handshakes.admit(admission, "192.0.2.1"), std::nullopt);
-    EXPECT_EQ(handshakes.admit(admission, "198.51.100.1"), std::nullopt);
+    fill_then_make_room(admission, handshakes, {"192.0.2.1", "192.0.2.1", "192.0.2.1"});
     EXPECT_EQ(admission.pending_from(ip("192.0.2.1")), 2u);
     EXPECT_EQ(admission.connections_from_subnet(ip("192.0.2.1")), 2u);
     EXPECT_EQ(handshakes.admit(admission, "192.0.2.1"), Refusal::pending)
@@ -364,10 +373,7 @@ TEST(InboundAdmission, ANewcomerRefusedByAnotherLimitEndsNoHandshake) {
     limits.max_connections_per_ip = 1;
     InboundAdmission admission(limits);
     Handshakes handshakes;
-    for (const char* a : {"192.0.2.1", "192.0.2.2", "192.0.2.3"})
-        ASSERT_EQ(handshakes.admit(admission, a), std::nullopt);
-    ASSERT_EQ(handshakes.admit(admission, "198.51.100.1"), std::nullopt);
-    ASSERT_EQ(handshakes.evicted_groups.size(), 1u);
+    fill_then_make_room(admission, handshakes, {"192.0.2.1", "192.0.2.2", "192.0.2.3"});
     // Its second connection would be fairer still (2 against 1) but its address is at its cap.
     EXPECT_EQ(handshakes.admit(admission, "198.51.100.1"), Refusal::per_ip);
     EXPECT_EQ(handshakes.evicted_groups.size(), 1u);
