@@ -29,7 +29,7 @@ IpAddress canonical_address(const IpAddress& address) {
 }
 
 IpAddress host_of(const IpAddress& address) {
-    return prefix(canonical_address(address), 4, 8);
+    return prefix(canonical_address(address), 4, 7);
 }
 
 IpAddress network_of(const IpAddress& address) {

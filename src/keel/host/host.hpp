@@ -63,7 +63,7 @@ struct HostConfig {
     // Inbound connections, in their upgrade or upgraded, from one IP address (0: no cap): a NAT
     // or a CGNAT address stands for many users, so well above a single client's needs.
     std::size_t max_connections_per_ip = 64;
-    std::size_t max_connections_per_subnet = 256;  // the same from one IPv4 /24 or IPv6 /64
+    std::size_t max_connections_per_subnet = 256;  // the same from one IPv4 /24 or IPv6 /48
     double inbound_rate_per_ip = 10;  // new inbound connections per second per IP (0: no limit)
     std::size_t inbound_burst_per_ip = 40;  // ... of which this many at once
     // Loopback peers (127.0.0.0/8, ::1) are exempt from the per-address limits above: local

@@ -2,7 +2,7 @@
 // Which inbound connections a host lets in. Global caps (open connections, handshakes in progress)
 // keep the host within its means; per-address ones (handshakes and connections per host,
 // connections per network, new connections per second per host) keep one host, or one network,
-// from taking all of it. A host is an IPv4 address or an IPv6 /64, a network an IPv4 /24 or an
+// from taking all of it. A host is an IPv4 address or an IPv6 /56, a network an IPv4 /24 or an
 // IPv6 /48 (host/address_groups.hpp). A bootstrap is public: these are what make that safe.
 //
 // Handshakes in progress are shared fairly when they run out: a newcomer that every other limit

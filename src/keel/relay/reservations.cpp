@@ -54,7 +54,7 @@ void Reservations::expire(std::chrono::system_clock::time_point wall_now) {
 std::variant<std::chrono::system_clock::time_point, Refusal> Reservations::reserve(
     const PeerId& peer, const net::asio::ip::address& address, net::Clock::time_point now,
     std::chrono::system_clock::time_point wall_now) {
-    // Counted per host: an IPv6 host rotating through its /64 is one.
+    // Counted per host: an IPv6 subscriber rotating through its /56 is one.
     const auto ip = host_of(address);
     expire(wall_now);
     if (!peer_rate_.take(peer, now)) return Refusal::reservation_rate_per_peer;

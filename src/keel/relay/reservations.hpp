@@ -42,7 +42,7 @@ inline constexpr Refusal all_refusals[] = {Refusal::reservations_full,
                                            Refusal::unexpected};
 
 struct Reservation {
-    net::asio::ip::address ip;  // the host it was made from (host_of: an IPv6 /64)
+    net::asio::ip::address ip;  // the host it was made from (host_of: an IPv6 /56)
     std::chrono::system_clock::time_point expires;
 };
 

@@ -1,5 +1,5 @@
 // Inbound admission: each limit refuses with its own reason, a host is an IPv4 address or an IPv6
-// /64 and a network an IPv4 /24 or an IPv6 /48, the per-address token bucket refills with the time
+// /56 and a network an IPv4 /24 or an IPv6 /48, the per-address token bucket refills with the time
 // passed in (no sleeping), loopback is exempt from the per-address limits only when told, the
 // per-address tables forget what no longer counts, and a full set of handshakes makes room for a
 // newcomer from a less crowded network by ending the most crowded one's oldest.
@@ -131,23 +131,25 @@ TEST(InboundAdmission, Ipv6NetworksAreSlash48) {
     EXPECT_EQ(admission.connections_from_subnet(ip("2001:db8:1:42::42")), 2u);
 }
 
-TEST(InboundAdmission, AnIpv6HostIsItsSlash64) {
-    EXPECT_EQ(host_of(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")), ip("2001:db8:1:2::"));
+TEST(InboundAdmission, AnIpv6HostIsItsSlash56) {
+    EXPECT_EQ(host_of(ip("2001:db8:1:2ab:aaaa:bbbb:cccc:dddd")), ip("2001:db8:1:200::"));
     EXPECT_EQ(host_of(ip("192.0.2.77")), ip("192.0.2.77"));
     auto limits = none();
     limits.max_connections_per_ip = 2;
     limits.rate_per_ip = 1;
     limits.burst_per_ip = 3;
     InboundAdmission admission(limits);
-    // Every address of one /64 is the same host: its connections and its tokens are shared.
-    for (const char* a : {"2001:db8:1:2::1", "2001:db8:1:2::2"})
+    // Every address of one /56, whichever of its /64s, is the same host: its connections and its
+    // tokens are shared.
+    for (const char* a : {"2001:db8:1:200::1", "2001:db8:1:2ff::2"})
         EXPECT_EQ(admission.admit(ip(a), t0, 0), std::nullopt) << a;
-    EXPECT_EQ(admission.admit(ip("2001:db8:1:2::3"), t0, 0), Refusal::per_ip);
-    EXPECT_EQ(admission.connections_from(ip("2001:db8:1:2:ffff::")), 2u);
-    for (const char* a : {"2001:db8:1:2::1", "2001:db8:1:2::2"}) admission.upgrade_failed(ip(a));
-    EXPECT_EQ(admission.admit(ip("2001:db8:1:2::4"), t0, 0), std::nullopt) << "a third token";
-    EXPECT_EQ(admission.admit(ip("2001:db8:1:2::5"), t0, 0), Refusal::rate_per_ip);
-    EXPECT_EQ(admission.admit(ip("2001:db8:1:3::5"), t0, 0), std::nullopt) << "the next /64";
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:201::3"), t0, 0), Refusal::per_ip);
+    EXPECT_EQ(admission.connections_from(ip("2001:db8:1:2fe:ffff::")), 2u);
+    for (const char* a : {"2001:db8:1:200::1", "2001:db8:1:2ff::2"})
+        admission.upgrade_failed(ip(a));
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:202::4"), t0, 0), std::nullopt) << "a third token";
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:203::5"), t0, 0), Refusal::rate_per_ip);
+    EXPECT_EQ(admission.admit(ip("2001:db8:1:300::5"), t0, 0), std::nullopt) << "the next /56";
 }
 
 TEST(InboundAdmission, TokenBucketAllowsABurstThenTheRate) {
@@ -244,9 +246,9 @@ TEST(InboundAdmission, ManySourcesSeenOnceLeaveNothingBehind) {
     // A spread of sources, each connecting once (an IPv6 range, a botnet): each entry keeps its
     // bucket until it has refilled, then goes.
     for (int i = 0; i < 1000; ++i) {
-        auto a = net::asio::ip::address_v6({0x20, 0x01, 0x0d, 0xb8, 0, 0,
-                                            static_cast<unsigned char>(i >> 8),
-                                            static_cast<unsigned char>(i), 0, 0, 0, 0, 0, 0, 0, 1});
+        auto a = net::asio::ip::address_v6(
+            {0x20, 0x01, 0x0d, 0xb8, static_cast<unsigned char>(i >> 8),
+             static_cast<unsigned char>(i), 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
         ASSERT_NO_FATAL_FAILURE(connect_and_close(admission, a, t0));
     }
     EXPECT_EQ(admission.tracked_addresses(), 1000u) << "buckets still refilling";

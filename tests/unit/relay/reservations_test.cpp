@@ -1,6 +1,8 @@
 // The relay's limits as numbers (relay/reservations.hpp): no network, the time passed in.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "keel/crypto/ed25519.hpp"
 #include "keel/crypto/signed_envelope.hpp"
 #include "keel/relay/relay_messages.hpp"
@@ -52,13 +54,16 @@ TEST(Reservations, TwoHundredFromOneAddressGetTheirPerAddressShare) {
     EXPECT_FALSE(std::holds_alternative<Refusal>(
         table.reserve(new_peer(), ip::make_address("198.51.100.1"), clock.now, clock.wall)));
 
-    // An IPv6 host rotating through its /64 is one address; the next /64 is another.
-    EXPECT_EQ(granted_of_two_hundred(
-                  table, clock,
-                  [](int i) { return ip::make_address("2001:db8:1:2::" + std::to_string(i)); }),
-              8);
+    // An IPv6 subscriber rotating through the /64s of its /56 is one address; the next /56 is
+    // another.
+    auto nth_slash64 = [](int i) {
+        char text[40];
+        std::snprintf(text, sizeof text, "2001:db8:1:2%02x::1", static_cast<unsigned>(i % 256));
+        return ip::make_address(text);
+    };
+    EXPECT_EQ(granted_of_two_hundred(table, clock, nth_slash64), 8);
     EXPECT_FALSE(std::holds_alternative<Refusal>(
-        table.reserve(new_peer(), ip::make_address("2001:db8:1:3::1"), clock.now, clock.wall)));
+        table.reserve(new_peer(), ip::make_address("2001:db8:1:300::1"), clock.now, clock.wall)));
 }
 
 TEST(Reservations, FloodFromOneAddressIsRateLimitedAndLoopbackCanBeExempt) {
