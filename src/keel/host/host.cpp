@@ -170,12 +170,14 @@ void Host::trim_idle_connections() {
     std::size_t low = high / 10 * 8;
     auto now = net::Clock::now();
     std::vector<std::shared_ptr<Connection>> idle;
-    for (const auto& [id, c] : connections_)
+    for (const auto& entry : connections_) {
+        const auto& c = entry.second;  // a name the lambda below can capture (clang 14)
         if (c->direction == Direction::inbound && c->session->stream_count() == 0 &&
             !c->session->is_closed() && now - c->session->last_received() >= config_.trim_idle &&
             std::none_of(trim_keepers_.begin(), trim_keepers_.end(),
                          [&](const auto& keep) { return keep(*c); }))
             idle.push_back(c);
+    }
     std::sort(idle.begin(), idle.end(), [](const auto& a, const auto& b) {
         return a->session->last_received() < b->session->last_received();
     });
