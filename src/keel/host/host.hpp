@@ -58,13 +58,14 @@ struct HostConfig {
     std::size_t max_buffered_bytes = 64 * 1024 * 1024;
     // Inbound limits (see InboundAdmission); going over one refuses the connection at accept.
     std::size_t max_connections = 4096;
-    std::size_t max_pending_inbound = 256;        // connections still in their upgrade
-    std::size_t max_pending_inbound_per_ip = 32;  // of those, from one IP address (0: no cap)
-    // Inbound connections, in their upgrade or upgraded, from one IP address (0: no cap): a NAT
-    // or a CGNAT address stands for many users, so well above a single client's needs.
+    std::size_t max_pending_inbound = 256;  // connections still in their upgrade
+    // "Per IP" below is per host: an IPv4 address or an IPv6 /56 (a subscriber's usual prefix).
+    std::size_t max_pending_inbound_per_ip = 32;  // of those, from one host (0: no cap)
+    // Inbound connections, in their upgrade or upgraded, from one host (0: no cap): a NAT or a
+    // CGNAT address stands for many users, so well above a single client's needs.
     std::size_t max_connections_per_ip = 64;
     std::size_t max_connections_per_subnet = 256;  // the same from one IPv4 /24 or IPv6 /48
-    double inbound_rate_per_ip = 10;  // new inbound connections per second per IP (0: no limit)
+    double inbound_rate_per_ip = 10;  // new inbound connections per second per host (0: no limit)
     std::size_t inbound_burst_per_ip = 40;  // ... of which this many at once
     // Loopback peers (127.0.0.0/8, ::1) are exempt from the per-address limits above: local
     // processes (`keel up`'s bootstraps, `keel load`, tests). The global caps still apply.
@@ -209,13 +210,13 @@ class Host {
     // `handshake`: the connection's entry in handshakes_.
     net::awaitable<void> handle_inbound(std::unique_ptr<net::TcpStream> transport,
                                         net::asio::ip::tcp::endpoint peer, std::uint64_t handshake);
-    // InboundAdmission::EvictOldest: resets the oldest handshake from `group` (see handshakes_).
+    // InboundAdmission::EvictOldest: resets the oldest handshake from `network` (see handshakes_).
     std::optional<net::asio::ip::address> evict_oldest_handshake(
-        const net::asio::ip::address& group);
-    // `admitted_from`: an inbound connection's address, released in admission_ once it closes.
+        const net::asio::ip::address& network);
     // The connection manager's trim (see HostConfig::trim_high_water).
     void trim_idle_connections();
     void forget_connection_of_peer(const Connection& closed);
+    // `admitted_from`: an inbound connection's address, released in admission_ once it closes.
     std::shared_ptr<Connection> add_connection(
         Upgraded upgraded, Direction direction, Multiaddr remote, Multiaddr local,
         std::optional<net::asio::ip::address> admitted_from = std::nullopt);

@@ -57,9 +57,9 @@ awaitable<void> Host::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
             continue;
         }
         // Refused: closed at once, before any handshake byte, so a refusal costs an accept.
-        auto refused =
-            admission_.admit(from, net::Clock::now(), connections_.size(),
-                             [this](const auto& group) { return evict_oldest_handshake(group); });
+        auto refused = admission_.admit(
+            from, net::Clock::now(), connections_.size(),
+            [this](const auto& network) { return evict_oldest_handshake(network); });
         if (refused) {
             auto reason = refusal_name(*refused);
             ++stats_.inbound_refused;
@@ -79,15 +79,15 @@ awaitable<void> Host::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
     }
 }
 
-std::optional<asio::ip::address> Host::evict_oldest_handshake(const asio::ip::address& group) {
+std::optional<asio::ip::address> Host::evict_oldest_handshake(const asio::ip::address& network) {
     for (auto& [id, handshake] : handshakes_) {
-        if (handshake.evicted || network_of(handshake.from) != group) continue;
+        if (handshake.evicted || network_of(handshake.from) != network) continue;
         handshake.evicted = true;
         // Its upgrade fails at its next wait, which every step of a handshake reaches.
         handshake.transport->reset();
         ++stats_.handshakes_evicted;
-        log().debug("event=inbound_handshake_evicted from={} group={} pending={}",
-                    handshake.from.to_string(), group.to_string(), admission_.pending());
+        log().debug("event=inbound_handshake_evicted from={} network={} pending={}",
+                    handshake.from.to_string(), network.to_string(), admission_.pending());
         return handshake.from;
     }
     return std::nullopt;

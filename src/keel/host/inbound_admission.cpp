@@ -111,9 +111,9 @@ bool InboundAdmission::make_room(const Address& from, const EvictOldest& evict_o
         std::max_element(pending_by_network_.begin(), pending_by_network_.end(),
                          [](const auto& a, const auto& b) { return a.second < b.second; });
     // Fairer only if the crowded network, one fewer, still holds more than the newcomer's would.
-    if (crowded->second < pending_from_group(from) + 2) return false;
-    auto group = crowded->first;
-    auto victim = evict_oldest(group);
+    if (crowded->second < pending_from_network(from) + 2) return false;
+    auto network = crowded->first;
+    auto victim = evict_oldest(network);
     if (!victim) return false;
     auto victim_from = canonical_address(*victim);
     handshake_ended(victim_from);
@@ -172,7 +172,7 @@ std::size_t InboundAdmission::connections_from(const Address& address) const {
     return it == by_host_.end() ? 0 : it->second.pending + it->second.upgraded;
 }
 
-std::size_t InboundAdmission::pending_from_group(const Address& from) const {
+std::size_t InboundAdmission::pending_from_network(const Address& from) const {
     auto it = pending_by_network_.find(network_of(from));
     return it == pending_by_network_.end() ? 0 : it->second;
 }

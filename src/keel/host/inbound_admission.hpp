@@ -57,10 +57,10 @@ class InboundAdmission {
   public:
     using Address = IpAddress;
 
-    // Ends the oldest handshake in progress from the network `group` (see network_of) and
+    // Ends the oldest handshake in progress from `network` (see network_of) and
     // returns its address, whose place is then free (that connection's upgrade_failed() or
     // upgraded() must not follow); nullopt if there is none to end.
-    using EvictOldest = std::function<std::optional<Address>(const Address& group)>;
+    using EvictOldest = std::function<std::optional<Address>(const Address& network)>;
 
     explicit InboundAdmission(AdmissionLimits limits);
 
@@ -87,8 +87,8 @@ class InboundAdmission {
     std::size_t tracked_addresses() const { return by_host_.size(); }
     std::size_t tracked_subnets() const { return by_network_.size(); }
     // Handshakes in progress from the network of `from`, every address counted.
-    std::size_t pending_from_group(const Address& from) const;
-    std::size_t handshake_groups() const { return pending_by_network_.size(); }
+    std::size_t pending_from_network(const Address& from) const;
+    std::size_t handshake_networks() const { return pending_by_network_.size(); }
 
   private:
     struct PerIp {

@@ -320,8 +320,8 @@ TEST(InboundAdmission, AFullSetOfHandshakesMakesRoomFromTheMostCrowdedNetwork) {
     EXPECT_EQ(handshakes.evicted_groups, std::vector<Address>{ip("192.0.2.0")});
     EXPECT_EQ(handshakes.in_progress.front(), ip("192.0.2.2")) << "the oldest went";
     EXPECT_EQ(admission.pending(), 4u);
-    EXPECT_EQ(admission.pending_from_group(ip("192.0.2.200")), 2u);
-    EXPECT_EQ(admission.pending_from_group(ip("203.0.113.200")), 1u);
+    EXPECT_EQ(admission.pending_from_network(ip("192.0.2.200")), 2u);
+    EXPECT_EQ(admission.pending_from_network(ip("203.0.113.200")), 1u);
 
     // Now 2 + 1 + 1: ending one of the two would not be fairer to any of these.
     for (const char* a : {"203.0.113.2", "192.0.2.9", "198.51.100.2"})
@@ -329,7 +329,7 @@ TEST(InboundAdmission, AFullSetOfHandshakesMakesRoomFromTheMostCrowdedNetwork) {
     // A fourth network still is owed a place.
     EXPECT_EQ(handshakes.admit(admission, "2001:db8:1:2::1"), std::nullopt);
     EXPECT_EQ(handshakes.evicted_groups.size(), 2u);
-    EXPECT_EQ(admission.pending_from_group(ip("192.0.2.200")), 1u);
+    EXPECT_EQ(admission.pending_from_network(ip("192.0.2.200")), 1u);
     // An IPv6 host rotating through its /48 is one network: its next addresses are refused.
     EXPECT_EQ(handshakes.admit(admission, "2001:db8:1:3::1"), Refusal::pending);
     EXPECT_EQ(handshakes.admit(admission, "2001:db8:1:ff00::7"), Refusal::pending);
@@ -338,7 +338,7 @@ TEST(InboundAdmission, AFullSetOfHandshakesMakesRoomFromTheMostCrowdedNetwork) {
     // The places the evicted held were given back at once: the rest end as usual, leaving nothing.
     for (const auto& a : handshakes.in_progress) admission.upgrade_failed(a);
     EXPECT_EQ(admission.pending(), 0u);
-    EXPECT_EQ(admission.handshake_groups(), 0u);
+    EXPECT_EQ(admission.handshake_networks(), 0u);
 }
 
 // Three handshake places, taken by `first` (three from one address, or from three of one /24),
@@ -374,7 +374,7 @@ TEST(InboundAdmission, ANewcomerRefusedByAnotherLimitEndsNoHandshake) {
     // Its second connection would be fairer still (2 against 1) but its address is at its cap.
     EXPECT_EQ(handshakes.admit(admission, "198.51.100.1"), Refusal::per_ip);
     EXPECT_EQ(handshakes.evicted_groups.size(), 1u);
-    EXPECT_EQ(admission.pending_from_group(ip("192.0.2.1")), 2u);
+    EXPECT_EQ(admission.pending_from_network(ip("192.0.2.1")), 2u);
 }
 
 }  // namespace
