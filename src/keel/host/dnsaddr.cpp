@@ -256,8 +256,8 @@ net::awaitable<net::result<std::vector<Multiaddr>>> resolve_dnsaddr(Multiaddr ad
         }
         lookups += names.size();
         auto answers = co_await query_txt_all(names, deadline);
-        const bool cancelled = co_await net::cancelled();
-        if (cancelled) co_return make_error_code(asio::error::operation_aborted);
+        const auto state = co_await asio::this_coro::cancellation_state;
+        if (net::cancelled(state)) co_return make_error_code(asio::error::operation_aborted);
 
         std::vector<Multiaddr> next;
         for (std::size_t i = 0; i < answers.size(); ++i) {

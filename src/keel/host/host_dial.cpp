@@ -190,9 +190,8 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::dial_shared(Multiaddr a
     DialRegistration registration(dialing_, peer,
                                   std::make_shared<detail::PendingDial>(executor_, addr));
     auto result = co_await dial(addr);
-    // Read directly: awaiting another coroutine here would throw once we are cancelled.
     auto cancellation = co_await asio::this_coro::cancellation_state;
-    registration.complete(result, cancellation.cancelled() != asio::cancellation_type::none);
+    registration.complete(result, net::cancelled(cancellation));
     co_return result;
 }
 
@@ -342,7 +341,7 @@ awaitable<HostResult<std::shared_ptr<Connection>>> Host::connect_peer(
         outcome = Failure{Phase::dial, make_error_code(net::net_errc::unsupported_address),
                           peer.short_string()};
     auto cancellation = co_await asio::this_coro::cancellation_state;
-    registration.complete(*outcome, cancellation.cancelled() != asio::cancellation_type::none);
+    registration.complete(*outcome, net::cancelled(cancellation));
     co_return std::move(*outcome);
 }
 

@@ -38,9 +38,8 @@ awaitable<net::result<KadMessage>> Dht::request(PeerId peer, KadMessage message,
     auto result = co_await net::with_deadline(attempt(), config_.rpc_timeout);
     // Our caller gave up (a lookup that has its answer cancels its other queries): that says
     // nothing about the peer, so it is neither an error nor a failed dial.
-    // (Read directly: awaiting another coroutine would throw once we are cancelled.)
     auto cancellation = co_await asio::this_coro::cancellation_state;
-    const bool abandoned = !result && cancellation.cancelled() != asio::cancellation_type::none;
+    const bool abandoned = !result && net::cancelled(cancellation);
     count_sent(type, result, abandoned);
     if (result) table_.mark_seen(peer);
     // Never connected: our deadline cut the dial (the Host saw a cancellation), or there was
@@ -56,7 +55,7 @@ awaitable<net::result<KadMessage>> Dht::request(std::shared_ptr<Connection> conn
     auto peer = connection->peer;
     auto result = co_await net::with_deadline(exchange(connection, message), config_.rpc_timeout);
     auto cancellation = co_await asio::this_coro::cancellation_state;
-    count_sent(type, result, !result && cancellation.cancelled() != asio::cancellation_type::none);
+    count_sent(type, result, !result && net::cancelled(cancellation));
     if (result) table_.mark_seen(peer);
     co_return result;
 }

@@ -25,10 +25,13 @@ using Duration = std::chrono::milliseconds;
 // Completion token for "await, and give me the error code instead of throwing".
 inline constexpr auto use_result = asio::as_tuple(asio::use_awaitable);
 
-// True when the calling coroutine has been asked to stop (e.g. its deadline fired).
-inline awaitable<bool> cancelled() {
-    auto state = co_await asio::this_coro::cancellation_state;
-    co_return state.cancelled() != asio::cancellation_type::none;
+// True when the calling coroutine has been asked to stop (e.g. its deadline fired), given its
+// `co_await asio::this_coro::cancellation_state`. Not a coroutine of its own: once the caller is
+// cancelled, awaiting another coroutine throws operation_aborted (Asio's throw_if_cancelled, on by
+// default), so a helper coroutine answered "yes" with an exception, and only a caller that had
+// turned that off got `true`.
+inline bool cancelled(const asio::cancellation_state& state) {
+    return state.cancelled() != asio::cancellation_type::none;
 }
 
 }  // namespace keel::net

@@ -46,7 +46,8 @@ class Condition {
         bool ok = ready();
         while (!ok && Clock::now() < deadline) {
             co_await wait(deadline);
-            const bool stop = co_await cancelled();
+            const auto state = co_await asio::this_coro::cancellation_state;
+            const bool stop = cancelled(state);
             ok = ready();
             if (stop) break;
         }

@@ -23,8 +23,8 @@ class Signal {
     awaitable<void> wait() {
         while (!fired_) {
             co_await timer_.async_wait(use_result);
-            const bool stop = co_await cancelled();  // a statement: see condition.hpp
-            if (stop) break;
+            const auto state = co_await asio::this_coro::cancellation_state;
+            if (cancelled(state)) break;
         }
     }
 

@@ -151,7 +151,8 @@ awaitable<error_code> YamuxStream::write_all(BytesView data) {
             session_->drain_waiters_.push_back(weak_from_this());
         }
         co_await writable_.wait(deadline);
-        if (co_await cancelled()) co_return make_error_code(asio::error::operation_aborted);
+        const auto state = co_await asio::this_coro::cancellation_state;
+        if (cancelled(state)) co_return make_error_code(asio::error::operation_aborted);
     }
     co_return error_code{};
 }

@@ -1,9 +1,14 @@
 #include "keel/net/condition.hpp"
 
+#include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include <gtest/gtest.h>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "keel/net/deadline.hpp"
 #include "keel/net/signal.hpp"
@@ -89,6 +94,43 @@ TEST(Condition, TheCallersCancellationEndsTheWait) {
         EXPECT_EQ(r.error(), net_errc::timeout);
         EXPECT_LT(Clock::now() - start, Duration{2000});
     });
+}
+
+// Cancelled directly, through its own cancellation slot (not a with_deadline, which drops what a
+// cancelled operand throws): the waiter is answered, not thrown at. Awaiting a helper coroutine
+// to ask "was I cancelled?" threw operation_aborted here instead.
+struct CancelledWaiter {
+    asio::io_context io;
+    asio::cancellation_signal cancel;
+    bool finished = false;
+    std::exception_ptr thrown;
+
+    void start(std::function<awaitable<void>()> body) {
+        asio::co_spawn(io, std::move(body),
+                       asio::bind_cancellation_slot(cancel.slot(), [this](std::exception_ptr e) {
+                           finished = true;
+                           thrown = e;
+                       }));
+        io.poll();  // runs until the body waits
+    }
+    void cancel_it() {
+        cancel.emit(asio::cancellation_type::terminal);
+        io.poll();
+    }
+};
+
+TEST(Condition, ACancelledWaiterIsAnsweredFalseNotThrownAt) {
+    CancelledWaiter waiter;
+    Condition changed(waiter.io.get_executor());
+    std::optional<bool> answer;
+    waiter.start(
+        [&]() -> awaitable<void> { answer = co_await changed.until([] { return false; }); });
+    ASSERT_FALSE(waiter.finished);
+    waiter.cancel_it();
+    ASSERT_TRUE(waiter.finished);
+    EXPECT_FALSE(waiter.thrown) << "the cancelled waiter was thrown at";
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_FALSE(*answer);
 }
 
 TEST(Condition, WaitReturnsAfterOneNotifyOrTheDeadline) {
@@ -178,6 +220,21 @@ TEST(Signal, AFireBeforeTheWaitIsNotLost) {
         co_await ended.wait();
         EXPECT_TRUE(ended.fired());
     });
+}
+
+TEST(Signal, ACancelledWaiterReturnsNotThrownAt) {
+    CancelledWaiter waiter;
+    Signal never(waiter.io.get_executor());
+    bool returned = false;
+    waiter.start([&]() -> awaitable<void> {
+        co_await never.wait();
+        returned = true;
+    });
+    ASSERT_FALSE(waiter.finished);
+    waiter.cancel_it();
+    ASSERT_TRUE(waiter.finished);
+    EXPECT_FALSE(waiter.thrown) << "the cancelled waiter was thrown at";
+    EXPECT_TRUE(returned);
 }
 
 TEST(Signal, TheCallersCancellationEndsTheWait) {
