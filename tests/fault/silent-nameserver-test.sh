@@ -18,4 +18,4 @@ unshare --net --mount --propagation private bash -c '
     ip link set lo up
     mount --bind "$1" /etc/resolv.conf
     exec "$2"' _ "$conf" "$binary"
-echo "ok: lookups nobody answers end at their deadline and hold up no other lookup"
+echo "ok: lookups nobody answers end at their deadline (or as cancelled) and hold up no other lookup"

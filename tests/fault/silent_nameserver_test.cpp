@@ -4,6 +4,8 @@
 // every query and answers none, as the server of a name a remote peer made up can.
 #include <gtest/gtest.h>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -62,6 +64,34 @@ TEST_F(SilentNameserver, ADialEndsAtItsDeadline) {
     EXPECT_EQ(result->error().phase, Phase::dial);
     EXPECT_EQ(result->error().error, make_error_code(net::net_errc::timeout));
     EXPECT_LT(took, 2s);  // the lookup itself takes 10 s here
+    host.stop();
+    io_.run_for(50ms);
+}
+
+// A dial whose caller gives up while the name is being looked up (a DHT lookup that has its
+// answer cancels its other queries) ends then, as cancelled: that says nothing of the peer, so it
+// is not backed off. The lookup used to answer "timeout", and the dial backed the peer off.
+TEST_F(SilentNameserver, ADialCancelledDuringItsLookupEndsAsCancelledAndBacksNobodyOff) {
+    Host host(io_.get_executor(), HostConfig(Ed25519KeyPair::generate()));  // 10 s dial timeout
+    const auto peer = PeerId::from_public_key(Ed25519KeyPair::generate().public_key());
+    const auto addr = ma("/dns4/cancelled.keel-test/tcp/4001/p2p/" + peer.to_base58());
+    std::optional<HostResult<std::shared_ptr<Connection>>> result;
+    asio::cancellation_signal cancel;
+    asio::co_spawn(
+        io_, [&]() -> net::awaitable<void> { result = co_await host.dial(addr); },
+        asio::bind_cancellation_slot(cancel.slot(), asio::detached));
+    io_.run_for(50ms);  // the lookup is on its worker, waiting for the silent server
+    ASSERT_FALSE(result.has_value());
+    const auto start = net::Clock::now();
+    cancel.emit(asio::cancellation_type::terminal);
+    while (!result && net::Clock::now() - start < 20s) io_.run_for(10ms);
+    const auto took = net::Clock::now() - start;
+    ASSERT_TRUE(result.has_value()) << "the cancelled dial did not end";
+    ASSERT_FALSE(*result);
+    EXPECT_EQ(result->error().error, make_error_code(asio::error::operation_aborted))
+        << result->error().message();
+    EXPECT_LT(took, 1s);  // not the 10 s timeout
+    EXPECT_FALSE(host.dial_backoff().waiting(peer)) << "a cancelled dial backed the peer off";
     host.stop();
     io_.run_for(50ms);
 }

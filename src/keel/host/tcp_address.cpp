@@ -1,6 +1,7 @@
 #include "keel/host/tcp_address.hpp"
 
 #include <algorithm>
+#include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "keel/net/blocking_calls.hpp"
@@ -138,7 +139,13 @@ net::awaitable<net::result<std::vector<tcp::endpoint>>> resolve_tcp(Multiaddr ad
         return out;
     });
     auto answers = co_await net::run_blocking(std::move(calls), net::Clock::now() + timeout);
-    if (!answers.front()) co_return make_error_code(net::net_errc::timeout);
+    if (!answers.front()) {
+        // No answer: either the deadline passed or our caller gave up (a dial cancelled, the host
+        // stopping). Only the first is the name's fault, so only it is a timeout.
+        const auto state = co_await net::asio::this_coro::cancellation_state;
+        if (net::cancelled(state)) co_return make_error_code(net::asio::error::operation_aborted);
+        co_return make_error_code(net::net_errc::timeout);
+    }
     co_return std::move(*answers.front());
 }
 

@@ -35,7 +35,8 @@ Multiaddr local_multiaddr(const net::asio::ip::tcp::socket& socket);
 bool is_tcp_dialable(const Multiaddr& addr);
 // /dns/H/tcp/P, /dns4/... or /dns6/... resolved to endpoints of the matching family, within
 // `timeout` (net_errc::timeout past it, whatever the DNS server does: the lookup runs on the
-// worker pool of keel/net/blocking_calls.hpp); ip addresses pass through. /dnsaddr needs a TXT
+// worker pool of keel/net/blocking_calls.hpp; operation_aborted at once if the caller's
+// cancellation slot fires first); ip addresses pass through. /dnsaddr needs a TXT
 // lookup and is refused here: Host::dial expands it first (keel/host/dnsaddr.hpp).
 net::awaitable<net::result<std::vector<net::asio::ip::tcp::endpoint>>> resolve_tcp(
     Multiaddr addr, net::Duration timeout);
