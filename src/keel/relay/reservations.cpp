@@ -54,11 +54,13 @@ void Reservations::expire(std::chrono::system_clock::time_point wall_now) {
 std::variant<std::chrono::system_clock::time_point, Refusal> Reservations::reserve(
     const PeerId& peer, const net::asio::ip::address& address, net::Clock::time_point now,
     std::chrono::system_clock::time_point wall_now) {
-    // Counted per host: an IPv6 subscriber rotating through its /56 is one.
+    // Counted per host: an IPv6 subscriber rotating through its /56 is one. Loopback is judged on
+    // the address itself: ::1's /56 is ::, which is not loopback.
     const auto ip = host_of(address);
+    const bool exempted = exempt(canonical_address(address));
     expire(wall_now);
     if (!peer_rate_.take(peer, now)) return Refusal::reservation_rate_per_peer;
-    if (!exempt(ip) && !ip_rate_.take(ip, now)) return Refusal::reservation_rate_per_ip;
+    if (!exempted && !ip_rate_.take(ip, now)) return Refusal::reservation_rate_per_ip;
     auto expires = wall_now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                   config_.reservation_ttl);
     auto held = by_peer_.find(peer);
@@ -68,7 +70,7 @@ std::variant<std::chrono::system_clock::time_point, Refusal> Reservations::reser
     }
     const std::size_t others = by_peer_.size() - (held != by_peer_.end() ? 1 : 0);
     if (others >= config_.max_reservations) return Refusal::reservations_full;
-    if (!exempt(ip) && per_ip_[ip] >= config_.max_reservations_per_ip) {
+    if (!exempted && per_ip_[ip] >= config_.max_reservations_per_ip) {
         if (per_ip_[ip] == 0) per_ip_.erase(ip);
         return Refusal::reservations_per_ip;
     }
